@@ -1,0 +1,1 @@
+"""GrupoNOS platform: orchestration of the WMS to Oracle pipeline."""
