@@ -1,0 +1,91 @@
+"""The Python API the GrupoNOS documentation promises, as a thin layer over the orchestrator.
+
+platform = create_gruponos_meltano_platform()
+result = await platform.execute_full_sync("GNOS", "DC01")
+if not result.success:
+    print(result.error)
+print(result.data["records_processed"], result.data["validation"]["quality_score"])
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
+from gruponos_meltano_native.database import OracleConnectionManager
+from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.runner import ProgressCallback
+
+
+@dataclass
+class SyncResult:
+    """Outcome of a sync: `success`, `error` (None on success) and `data` (figures, report)."""
+
+    success: bool
+    error: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    report: RunReport | None = None
+
+    @classmethod
+    def from_report(cls, report: RunReport) -> SyncResult:
+        """Wrap an orchestrator report."""
+        return cls(success=report.success, error=report.error, data=report.to_dict(), report=report)
+
+
+class GruponosMeltanoPlatform:
+    """Runs full and incremental syncs per company and facility."""
+
+    def __init__(self, settings: GruponosMeltanoSettings) -> None:
+        """Use `settings` (see `create_gruponos_meltano_platform`)."""
+        self.settings = settings
+        self.orchestrator = Orchestrator(settings)
+
+    async def execute_full_sync(
+        self,
+        company_code: str,
+        facility_code: str,
+        entities: list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> SyncResult:
+        """Extract every record and check the database against the WMS's own counts."""
+        return await self._run("full", company_code, facility_code, entities, progress)
+
+    async def execute_incremental_sync(
+        self,
+        company_code: str,
+        facility_code: str,
+        entities: list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> SyncResult:
+        """Extract what changed since the last committed state."""
+        return await self._run("incremental", company_code, facility_code, entities, progress)
+
+    async def _run(
+        self,
+        mode: str,
+        company: str,
+        facility: str,
+        entities: list[str] | None,
+        progress: ProgressCallback | None,
+    ) -> SyncResult:
+        # The run is process and I/O bound; a thread keeps the caller's event loop free.
+        report = await asyncio.to_thread(
+            self.orchestrator.run, mode, company, facility, entities, progress
+        )
+        return SyncResult.from_report(report)
+
+
+def create_gruponos_meltano_platform(
+    settings: GruponosMeltanoSettings | None = None,
+) -> GruponosMeltanoPlatform:
+    """Create a platform using `settings`, or the `GRUPONOS_MELTANO_*` environment and `.env`."""
+    return GruponosMeltanoPlatform(settings or load_settings())
+
+
+def create_gruponos_meltano_oracle_manager(
+    settings: GruponosMeltanoSettings | None = None,
+) -> OracleConnectionManager:
+    """Pooled, health-checked, retried connections to the target database."""
+    return OracleConnectionManager(settings or load_settings())

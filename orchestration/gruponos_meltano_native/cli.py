@@ -1,0 +1,257 @@
+"""`gruponos-meltano`: run jobs, check settings and connectivity, show config and state.
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 settings, 4 connectivity, 5 extract (tap) failed,
+6 load (target) failed, 7 reconciliation failed, 8 state unreadable/unwritable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
+from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
+from gruponos_meltano_native.jobs import JOBS
+from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.progress import Progress
+from gruponos_meltano_native.state import StateKey, StateStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _raise_interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _fail(exc: PlatformError) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(int(exc.exit_code))
+
+
+def platform_errors(func: F) -> F:
+    """Turn the platform's errors into a message and the exit code of their kind."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlatformError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> GruponosMeltanoSettings:
+    return load_settings()
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """GrupoNOS platform: Oracle WMS -> Oracle with state, reconciliation and alerts."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _scope(
+    settings: GruponosMeltanoSettings, company: str | None, facility: str | None
+) -> tuple[str, str]:
+    company = company or settings.oracle_wms.company_code
+    facility = facility or settings.oracle_wms.facility_code
+    if not company or not facility:
+        raise click.UsageError(
+            "--company and --facility are required (or GRUPONOS_MELTANO_ORACLE_WMS__COMPANY_CODE "
+            "and GRUPONOS_MELTANO_ORACLE_WMS__FACILITY_CODE)"
+        )
+    return company, facility
+
+
+def _entities(values: tuple[str, ...]) -> list[str] | None:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
+@main.command()
+@click.argument("mode", type=click.Choice(sorted(JOBS)))
+@click.option("--company", help="WMS company code, e.g. GNOS.")
+@click.option("--facility", help="WMS facility code, e.g. DC01.")
+@click.option("--entities", multiple=True, help="Entities to sync (repeat or comma-separate).")
+@click.option("--dry-run", is_flag=True, help="Show what would run, run nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@platform_errors
+def run(
+    mode: str,
+    company: str | None,
+    facility: str | None,
+    entities: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Run the full or incremental sync for a company and facility."""
+    settings = _settings()
+    company, facility = _scope(settings, company, facility)
+    orchestrator = Orchestrator(settings)
+    if dry_run:
+        click.echo(
+            json.dumps(orchestrator.plan(mode, company, facility, _entities(entities)), indent=2)
+        )
+        return
+    progress = Progress()
+    try:
+        report = orchestrator.run(mode, company, facility, _entities(entities), progress)
+    finally:
+        progress.finish()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        click.echo(render_report(report))
+    if not report.success:
+        click.echo(f"error ({report.failure_kind}): {report.error}", err=True)
+    sys.exit(int(report.exit_code))
+
+
+def render_report(report: RunReport) -> str:
+    """Render the human summary printed at the end of a run."""
+    status = "succeeded" if report.success else f"FAILED ({report.failure_kind})"
+    lines = [
+        f"{report.job} {status}: {report.company}/{report.facility}, run {report.run_id}",
+        f"{report.records_processed:,} records in {report.duration_seconds:.1f}s "
+        f"({report.records_per_second:,.0f} records/s), "
+        f"{report.states_committed} state(s) committed",
+        f"database: {report.database}",
+        f"state: {report.state_path}",
+        f"plugin logs: {report.log_dir}",
+    ]
+    if report.validation is not None:
+        lines += ["", report.validation.render()]
+    if report.alerts_sent:
+        lines.append(f"alerts sent: {', '.join(report.alerts_sent)}")
+    return "\n".join(lines)
+
+
+@main.command()
+def jobs() -> None:
+    """List the jobs and their schedules."""
+    for job in JOBS.values():
+        click.echo(f"{job.name:22} {job.mode:12} {job.schedule:14} {job.description}")
+
+
+@main.command()
+@platform_errors
+def config() -> None:
+    """Print the settings in effect, secrets masked."""
+    click.echo(json.dumps(_settings().masked(), indent=2, default=str))
+
+
+@main.command()
+@platform_errors
+def validate() -> None:
+    """Check the settings, then live connectivity to the WMS and the database."""
+    from tap_oracle_wms.client import WMSClient
+    from tap_oracle_wms.errors import WMSError
+
+    from gruponos_meltano_native.database import connect_with_retry, create_db_engine
+
+    settings = _settings()
+    settings.require_runnable()
+    click.echo("settings: ok")
+    orchestrator = Orchestrator(settings)
+    problems = []
+    try:
+        count = len(WMSClient(settings.tap_config(None, None, None)).list_entities())
+        click.echo(f"wms: ok ({settings.oracle_wms.base_url}, {count} entities)")
+    except (WMSError, OSError) as exc:
+        problems.append(f"wms: {orchestrator.redact(str(exc))}")
+    engine = create_db_engine(settings.target_config())
+    try:
+        connect_with_retry(engine, attempts=1).close()
+        click.echo(f"database: ok ({orchestrator.database_display()})")
+    except ConnectivityError as exc:
+        problems.append(f"database: {orchestrator.redact(str(exc))}")
+    finally:
+        engine.dispose()
+    if problems:
+        raise ConnectivityError("; ".join(problems))
+
+
+@main.command()
+@platform_errors
+def health() -> None:
+    """Check the installation: plugins on PATH, state folder writable, alert channels, last runs."""
+    settings = _settings()
+    bad = False
+    executables = [settings.tap_executable, settings.target_executable]
+    if settings.runner == "meltano":
+        executables.append(settings.meltano_executable)
+    for name in executables:
+        found = shutil.which(name)
+        bad |= found is None
+        click.echo(f"{name}: {found or 'NOT FOUND'}")
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.state_dir / ".health-probe"
+        probe.write_text("ok")
+        probe.unlink()
+        click.echo(f"state dir: {settings.state_dir.resolve()} (writable)")
+    except OSError as exc:
+        bad = True
+        click.echo(f"state dir: {settings.state_dir} NOT WRITABLE ({exc})")
+    channels = Orchestrator(settings).alerts.channels()
+    click.echo(f"alert channels: {', '.join(channels) or 'none configured'}")
+    for entry in StateStore(settings.state_dir).entries():
+        scope = f"{entry['job']}/{entry['company']}/{entry['facility']}"
+        click.echo(f"last state: {scope} at {entry['updated_at']}")
+    if bad:
+        sys.exit(int(ExitCode.SETTINGS))
+
+
+@main.group()
+def state() -> None:
+    """Show or clear the stored Singer state."""
+
+
+@state.command("show")
+@click.option("--job", type=click.Choice([j.name for j in JOBS.values()]))
+@click.option("--company")
+@click.option("--facility")
+@platform_errors
+def state_show(job: str | None, company: str | None, facility: str | None) -> None:
+    """Print stored states (all, or those matching the options) as JSON."""
+    entries = [
+        entry
+        for entry in StateStore(_settings().state_dir).entries()
+        if (job is None or entry["job"] == job)
+        and (company is None or entry["company"] == company)
+        and (facility is None or entry["facility"] == facility)
+    ]
+    click.echo(json.dumps(entries, indent=2))
+
+
+@state.command("clear")
+@click.option("--job", required=True, type=click.Choice([j.name for j in JOBS.values()]))
+@click.option("--company", required=True)
+@click.option("--facility", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@platform_errors
+def state_clear(job: str, company: str, facility: str, yes: bool) -> None:
+    """Forget a job's state, so its next incremental run starts from the beginning."""
+    key = StateKey(job, company, facility)
+    if not yes:
+        click.confirm(f"clear the state of {key}?", abort=True)
+    removed = StateStore(_settings().state_dir).clear(key)
+    click.echo(f"{key}: {'cleared' if removed else 'no state stored'}")

@@ -1,0 +1,272 @@
+"""Settings of the GrupoNOS platform, read from `GRUPONOS_MELTANO_*` variables and `.env`.
+
+The orchestrator does not re-state the plugins' defaults: a setting left unset here is not
+passed on, so the tap and the target apply their own documented defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from gruponos_meltano_native.errors import SettingsError
+
+ENV_PREFIX = "GRUPONOS_MELTANO_"
+MASK = "********"
+Severity = Literal["info", "warning", "error", "critical"]
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def plugin_config(self) -> dict[str, Any]:
+        """Return the settings that are set, by the plugin's names, secrets revealed."""
+        config: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, Path):
+                value = str(value)
+            config[field.alias or name] = value
+        return config
+
+
+class OracleWMSSettings(_Group):
+    """The tap's settings (names as tap-oracle-wms documents them)."""
+
+    base_url: str | None = None
+    api_version: str | None = None
+    auth_method: Literal["basic", "oauth2"] | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_scope: str | None = None
+    company_code: str | None = None
+    facility_code: str | None = None
+    entities: Annotated[list[str] | None, NoDecode] = None
+    entity_filters: dict[str, dict[str, Any]] | None = None
+    page_size: int | None = Field(default=None, ge=1, le=1250)
+    page_mode: Literal["sequenced", "paged"] | None = None
+    start_date: str | None = None
+    lookback_minutes: float | None = Field(default=None, ge=0)
+    request_timeout: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    verify_ssl: bool | None = None
+
+    _split_entities = field_validator("entities", mode="before")(_split_list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+class OracleDBSettings(_Group):
+    """The target's settings (names as target-gruponos-oracle documents them).
+
+    `schema` maps to the target's `default_target_schema`.
+    """
+
+    sqlalchemy_url: SecretStr | None = None
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    service_name: str | None = None
+    sid: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    protocol: Literal["tcp", "tcps"] | None = None
+    target_schema: str | None = Field(default=None, alias="schema")
+    table_prefix: str | None = None
+    load_method: Literal["upsert", "append-only", "overwrite"] | None = None
+    batch_size_rows: int | None = Field(default=None, ge=1)
+    max_identifier_length: int | None = Field(default=None, ge=30)
+    hard_delete: bool | None = None
+    add_record_metadata: bool | None = None
+
+    def plugin_config(self) -> dict[str, Any]:
+        """Return the target's config; `schema` becomes `default_target_schema`."""
+        config = super().plugin_config()
+        if "schema" in config:
+            config["default_target_schema"] = config.pop("schema")
+        return config
+
+    @property
+    def configured(self) -> bool:
+        """True when a database was named (URL or host)."""
+        return self.sqlalchemy_url is not None or self.host is not None
+
+
+class AlertSettings(_Group):
+    """Where alerts go, and how often."""
+
+    webhook_url: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_ca_file: Path | None = None
+    smtp_timeout: float = Field(default=30, gt=0)
+    email_from: str | None = None
+    email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    min_severity: Severity = "warning"
+    cooldown_minutes: float = Field(default=60, ge=0)
+    http_timeout: float = Field(default=10, gt=0)
+
+    _split_to = field_validator("email_to", mode="before")(_split_list)
+
+
+class ValidationSettings(_Group):
+    """Reconciliation checks run after every sync."""
+
+    enabled: bool = True
+    fail_run_on_check_failure: bool = True
+    compare_wms_counts: bool = True
+    max_staleness_minutes: float | None = Field(default=1440, gt=0)
+    min_quality_score: float = Field(default=0, ge=0, le=100)
+
+
+class GruponosMeltanoSettings(BaseSettings):
+    """All settings; env prefix `GRUPONOS_MELTANO_`, nested delimiter `__`, `.env` read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Literal["dev", "staging", "prod"] = "dev"
+    state_dir: Path = Path(".state")
+    runner: Literal["standalone", "meltano"] = "standalone"
+    meltano_executable: str = "meltano"
+    meltano_project_dir: Path | None = None
+    tap_executable: str = "tap-oracle-wms"
+    target_executable: str = "target-gruponos-oracle"
+    oracle_wms: OracleWMSSettings = Field(default_factory=OracleWMSSettings)
+    oracle_db: OracleDBSettings = Field(default_factory=OracleDBSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+
+    def tap_config(
+        self, company: str | None, facility: str | None, entities: list[str] | None
+    ) -> dict[str, Any]:
+        """Return the tap's config for one run, scoped to a company and facility."""
+        config = self.oracle_wms.plugin_config()
+        if company:
+            config["company_code"] = company
+        if facility:
+            config["facility_code"] = facility
+        if entities:
+            config["entities"] = list(entities)
+        return config
+
+    def target_config(self) -> dict[str, Any]:
+        """Return the target's config; SQLite in `state_dir` when no database is configured."""
+        config = self.oracle_db.plugin_config()
+        if not self.oracle_db.configured:
+            config["sqlalchemy_url"] = default_sqlite_url(self.state_dir)
+        return config
+
+    def require_runnable(self) -> None:
+        """Fail with the setting's name when a run cannot start."""
+        if not self.oracle_wms.base_url:
+            raise SettingsError(f"{ENV_PREFIX}ORACLE_WMS__BASE_URL is required to run a sync")
+        if self.environment == "prod" and not self.oracle_db.configured:
+            raise SettingsError(
+                f"{ENV_PREFIX}ORACLE_DB__SQLALCHEMY_URL or {ENV_PREFIX}ORACLE_DB__HOST is "
+                "required in the prod environment (the SQLite default is for dev only)"
+            )
+
+    def secret_values(self) -> list[str]:
+        """Every secret value set, so outputs can be scrubbed of them."""
+        secrets: list[str] = []
+        for group in (self.oracle_wms, self.oracle_db, self.alerts):
+            for name in type(group).model_fields:
+                value = getattr(group, name)
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    secrets.append(value.get_secret_value())
+        url = self.oracle_db.sqlalchemy_url
+        if url is not None:
+            password = _url_password(url.get_secret_value())
+            if password:
+                secrets.append(password)
+        return secrets
+
+    def masked(self) -> dict[str, Any]:
+        """Return the settings as a plain dict with every secret replaced by a mask."""
+        shown = self.model_dump(mode="json", by_alias=True)
+        url = self.oracle_db.sqlalchemy_url
+        if url is not None:
+            shown["oracle_db"]["sqlalchemy_url"] = mask_url(url.get_secret_value())
+        for group in ("oracle_wms", "alerts"):
+            for name, value in shown[group].items():
+                if value and isinstance(getattr(getattr(self, group), name), SecretStr):
+                    shown[group][name] = MASK
+        if self.oracle_db.password is not None:
+            shown["oracle_db"]["password"] = MASK
+        if self.alerts.webhook_url is not None:
+            shown["alerts"]["webhook_url"] = mask_url(self.alerts.webhook_url.get_secret_value())
+        return shown
+
+
+def default_sqlite_url(state_dir: Path) -> str:
+    """Return the embedded default database: a SQLite file next to the state."""
+    return f"sqlite:///{(state_dir / 'gruponos.db').resolve()}"
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
+
+
+def mask_url(url: str) -> str:
+    """Return a URL fit for display: no password, and only the host of a non-database URL."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}/{MASK}" if rest else MASK
+
+
+def load_settings(**overrides: Any) -> GruponosMeltanoSettings:
+    """Read the settings, turning validation errors into one message naming each setting."""
+    try:
+        return GruponosMeltanoSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
+            # The offending value is left out on purpose: it may be a secret.
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None

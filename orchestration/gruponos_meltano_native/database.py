@@ -1,0 +1,113 @@
+"""Connections to the target database, for reconciliation and for API users."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+from gruponos_meltano_native.config import GruponosMeltanoSettings
+from gruponos_meltano_native.errors import ConnectivityError
+
+DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
+
+
+def database_url(target_config: dict[str, Any]) -> str | URL:
+    """Return the URL the target writes to (its `sqlalchemy_url`, else Oracle by parts)."""
+    if target_config.get("sqlalchemy_url"):
+        return str(target_config["sqlalchemy_url"])
+    query = {}
+    database = target_config.get("sid")
+    if target_config.get("service_name"):
+        query["service_name"] = target_config["service_name"]
+    return URL.create(
+        "oracle+oracledb",
+        username=target_config.get("username"),
+        password=target_config.get("password"),
+        host=target_config.get("host"),
+        port=int(target_config.get("port") or 1521),
+        database=database,
+        query=query,
+    )
+
+
+def create_db_engine(target_config: dict[str, Any], pool_size: int = 5) -> Engine:
+    """Create a pooled engine that checks each connection before handing it out."""
+    url = database_url(target_config)
+    connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if sa.make_url(url).get_backend_name() == "oracle":
+        if target_config.get("protocol") == "tcps":
+            connect_args["protocol"] = "tcps"
+        options.update(pool_size=pool_size, max_overflow=pool_size)
+    return sa.create_engine(url, connect_args=connect_args, **options)
+
+
+def dialect_of(engine: Engine) -> str:
+    """Return the naming dialect (`oracle`, `postgresql`, `sqlite`) of an engine."""
+    name = engine.dialect.name
+    if name not in DIALECTS:
+        raise ConnectivityError(f"unsupported database dialect {name!r}")
+    return DIALECTS[name]
+
+
+def connect_with_retry(engine: Engine, attempts: int = 3, backoff: float = 1.0) -> Connection:
+    """Return a live connection from the pool, retried with exponential backoff."""
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            connection = engine.connect()
+            connection.execute(sa.text(_ping_sql(engine)))
+            return connection
+        except sa.exc.SQLAlchemyError as exc:
+            last = exc
+            if attempt + 1 < attempts:
+                time.sleep(backoff * 2**attempt)
+    # The URL is shown without its password; the driver's message carries no credentials.
+    shown = engine.url.render_as_string(hide_password=True)
+    raise ConnectivityError(f"cannot connect to database {shown}: {_short(last)}") from None
+
+
+def _ping_sql(engine: Engine) -> str:
+    return "SELECT 1 FROM DUAL" if engine.dialect.name == "oracle" else "SELECT 1"
+
+
+def _short(exc: Exception | None) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class OracleConnectionManager:
+    """Pooled, health-checked, retried connections to the target database (async API)."""
+
+    def __init__(self, settings: GruponosMeltanoSettings, attempts: int = 3) -> None:
+        """Connect lazily to the database the settings name."""
+        self._config = settings.target_config()
+        self._attempts = attempts
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The pooled SQLAlchemy engine (created on first use)."""
+        if self._engine is None:
+            self._engine = create_db_engine(self._config)
+        return self._engine
+
+    async def get_connection(self) -> Connection:
+        """Return a checked connection (a SQLAlchemy `Connection`; close it when done)."""
+        return await asyncio.to_thread(connect_with_retry, self.engine, self._attempts)
+
+    async def test_connection(self) -> bool:
+        """True when the database answers."""
+        connection = await self.get_connection()
+        connection.close()
+        return True
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        if self._engine is not None:
+            await asyncio.to_thread(self._engine.dispose)
+            self._engine = None

@@ -1,0 +1,290 @@
+"""One sync job from start to report: state in, pipe, state out, reconciliation, alerts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
+from gruponos_meltano_native.config import GruponosMeltanoSettings, mask_url
+from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
+from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
+from gruponos_meltano_native.jobs import JOBS, Job, job_for
+from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback, Redactor
+from gruponos_meltano_native.state import StateKey, StateStore
+from gruponos_meltano_native.validation import Reconciler, ValidationReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """Everything a run did; `success` is False whenever any part failed."""
+
+    run_id: str
+    job: str
+    mode: str
+    company: str
+    facility: str
+    success: bool = False
+    error: str | None = None
+    failure_kind: str | None = None
+    exit_code: int = ExitCode.OK
+    extracted: dict[str, int] = field(default_factory=dict)
+    loaded: dict[str, int] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+    states_committed: int = 0
+    state_path: str | None = None
+    log_dir: str | None = None
+    database: str | None = None
+    validation: ValidationReport | None = None
+    alerts_sent: list[str] = field(default_factory=list)
+
+    @property
+    def records_processed(self) -> int:
+        """Records extracted and handed to the target in this run."""
+        return sum(self.extracted.values())
+
+    @property
+    def records_per_second(self) -> float:
+        """Throughput of the pipe."""
+        return self.records_processed / self.duration_seconds if self.duration_seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, as the API's `result.data` and `--json` output carry it."""
+        entities = {
+            name: {"extracted": count, "loaded": self.loaded.get(name)}
+            for name, count in sorted(self.extracted.items())
+        }
+        return {
+            "run_id": self.run_id,
+            "job": self.job,
+            "mode": self.mode,
+            "company": self.company,
+            "facility": self.facility,
+            "success": self.success,
+            "error": self.error,
+            "failure_kind": self.failure_kind,
+            "records_processed": self.records_processed,
+            "entities": entities,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "records_per_second": round(self.records_per_second, 1),
+            "states_committed": self.states_committed,
+            "state_path": self.state_path,
+            "log_dir": self.log_dir,
+            "database": self.database,
+            "validation": self.validation.to_dict() if self.validation else None,
+            "alerts_sent": self.alerts_sent,
+        }
+
+
+def _write_private_json(path: Path, payload: Any) -> None:
+    # Plugin configs hold credentials: readable by this user only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle)
+
+
+class Orchestrator:
+    """Runs the platform's jobs with one set of settings."""
+
+    def __init__(self, settings: GruponosMeltanoSettings) -> None:
+        """Use `settings` for every run."""
+        self.settings = settings
+        self.store = StateStore(settings.state_dir)
+        self.redact = Redactor(settings.secret_values())
+        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
+
+    def database_display(self) -> str:
+        """Return the target database's URL without its password."""
+        return mask_url(str(database_url(self.settings.target_config())))
+
+    def plan(
+        self, mode: str, company: str, facility: str, entities: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Describe what a run would do (for `--dry-run`), without running anything."""
+        job = job_for(mode)
+        key = StateKey(job.name, company, facility)
+        start_state = self._start_state(job, key)
+        masked = self.settings.masked()
+        tap_config = self.settings.tap_config(company, facility, entities)
+        return {
+            "job": job.name,
+            "mode": job.mode,
+            "runner": self.settings.runner,
+            "company": company,
+            "facility": facility,
+            "entities": tap_config.get("entities", "tap default"),
+            "tap": {k: masked["oracle_wms"].get(k, v) for k, v in tap_config.items()},
+            "database": self.database_display(),
+            "state_path": str(self.store.path(key)),
+            "starts_from_state": start_state is not None,
+        }
+
+    def _start_state(self, job: Job, key: StateKey) -> dict[str, Any] | None:
+        return self.store.get(key) if job.uses_state else None
+
+    def run(
+        self,
+        mode: str,
+        company: str,
+        facility: str,
+        entities: list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RunReport:
+        """Run one job for a company and facility; never raises for a failed run."""
+        job = job_for(mode)
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        key = StateKey(job.name, company, facility)
+        report = RunReport(
+            run_id=run_id, job=job.name, mode=job.mode, company=company, facility=facility
+        )
+        report.state_path = str(self.store.path(key))
+        report.log_dir = str(self.settings.state_dir / "logs" / run_id)
+        started = time.monotonic()
+        try:
+            self.settings.require_runnable()
+            report.database = self.database_display()
+            result = self._run_pipe(
+                job, key, run_id, company, facility, entities, Path(report.log_dir), progress
+            )
+            report.extracted, report.loaded = result.extracted, result.loaded
+            report.states_committed = result.states_committed
+            report.duration_seconds = result.duration_seconds
+            if job.mode == "full" and result.last_state is not None:
+                # A full sync's final state is a valid starting point for the incremental job.
+                incremental = StateKey(JOBS["incremental"].name, company, facility)
+                self.store.put(incremental, result.last_state, run_id)
+            self._reconcile(report, result, company, facility, entities)
+        except PlatformError as exc:
+            report.duration_seconds = report.duration_seconds or time.monotonic() - started
+            self._fail(report, exc)
+            return report
+        report.success = True
+        report.alerts_sent += self.alerts.recovered(
+            self._alert(report, RECOVERY, "info", "the job runs again and its checks pass")
+        )
+        return report
+
+    def _run_pipe(
+        self,
+        job: Job,
+        key: StateKey,
+        run_id: str,
+        company: str,
+        facility: str,
+        entities: list[str] | None,
+        log_dir: Path,
+        progress: ProgressCallback | None,
+    ) -> PipeResult:
+        tap_config = self.settings.tap_config(company, facility, entities)
+        target_config = self.settings.target_config()
+        if self.settings.runner == "meltano":
+            from gruponos_meltano_native.meltano_runner import MeltanoRunner
+
+            return MeltanoRunner(self.settings, log_dir, self.redact).run(
+                job, company, facility, tap_config, target_config, progress
+            )
+        start_state = self._start_state(job, key)
+        with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
+            folder = Path(tmp)
+            _write_private_json(folder / "tap.json", tap_config)
+            _write_private_json(folder / "target.json", target_config)
+            tap_command = [self.settings.tap_executable, "--config", str(folder / "tap.json")]
+            if start_state is not None:
+                _write_private_json(folder / "state.json", start_state)
+                tap_command += ["--state", str(folder / "state.json")]
+            target_command = [
+                self.settings.target_executable,
+                "--config",
+                str(folder / "target.json"),
+            ]
+            runner = PipeRunner(tap_command, target_command, log_dir, self.redact)
+            log.info("run %s: %s for %s/%s", run_id, job.name, company, facility)
+            return runner.run(lambda value: self.store.put(key, value, run_id), progress)
+
+    def _reconcile(
+        self,
+        report: RunReport,
+        result: PipeResult,
+        company: str,
+        facility: str,
+        entities: list[str] | None,
+    ) -> None:
+        checks = self.settings.validation
+        if not checks.enabled:
+            return
+        target_config = self.settings.target_config()
+        wms_count = None
+        if report.mode == "full" and checks.compare_wms_counts:
+            from tap_oracle_wms.client import WMSClient
+
+            wms_count = WMSClient(self.settings.tap_config(company, facility, entities)).count
+        try:
+            engine = create_db_engine(target_config)
+            try:
+                with engine.connect() as connection:
+                    validation = Reconciler(
+                        checks, connection, dialect_of(engine), target_config, wms_count
+                    ).reconcile(result.extracted, result.loaded, result.streams, company, facility)
+            finally:
+                engine.dispose()
+        except PlatformError:
+            raise
+        except Exception as exc:
+            raise ReconciliationError(
+                f"reconciliation could not run: {self.redact(str(exc).splitlines()[0])}"
+            ) from None
+        report.validation = validation
+        failed = validation.failed
+        if not failed and validation.quality_score >= checks.min_quality_score:
+            return
+        summary = "; ".join(f"{c.entity} {c.name}: {c.detail}" for c in failed)
+        fails_run = checks.fail_run_on_check_failure and (
+            validation.failed_errors or validation.quality_score < checks.min_quality_score
+        )
+        if fails_run:
+            raise ReconciliationError(
+                f"reconciliation failed (quality score {validation.quality_score:.1f}%): {summary}"
+            )
+        severity = "error" if validation.failed_errors else "warning"
+        report.alerts_sent += self.alerts.send(
+            self._alert(report, CHECK_FAILED, severity, "reconciliation check failed", summary)
+        )
+
+    def _fail(self, report: RunReport, exc: PlatformError) -> None:
+        report.success = False
+        report.error = self.redact(str(exc))
+        report.failure_kind = exc.kind
+        report.exit_code = exc.exit_code
+        if exc.kind == "reconciliation":
+            kind, severity, what = CHECK_FAILED, "error", "reconciliation failed"
+        else:
+            what = "run interrupted" if exc.kind == "interrupted" else f"{exc.kind} failed"
+            kind, severity = FAILURE, "critical"
+        report.alerts_sent += self.alerts.send(
+            self._alert(report, kind, severity, what, report.error)
+        )
+
+    def _alert(
+        self, report: RunReport, kind: str, severity: str, summary: str, error: str | None = None
+    ) -> Alert:
+        return Alert(
+            kind=kind,
+            severity=severity,
+            job=report.job,
+            company=report.company,
+            facility=report.facility,
+            summary=summary,
+            error=error,
+            environment=self.settings.environment,
+            run_id=report.run_id,
+        )

@@ -1,0 +1,51 @@
+"""Live progress of a run: one redrawn line on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+log = logging.getLogger("gruponos_meltano_native.progress")
+
+
+class Progress:
+    """A progress callback for the runner: records and records/s per entity."""
+
+    def __init__(
+        self, stream: TextIO | None = None, tty: bool | None = None, log_every: float = 10.0
+    ) -> None:
+        """Draw on `stream` (stderr) when it is a terminal; else log every `log_every` seconds."""
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.log_every = log_every
+        self._next_log = time.monotonic() + log_every
+        self._drawn = False
+
+    @staticmethod
+    def describe(extracted: dict[str, int], elapsed: float) -> str:
+        """`entity records (records/s)` for every entity seen so far."""
+        seconds = max(elapsed, 1e-6)
+        return " | ".join(
+            f"{name} {count:,} ({count / seconds:,.0f}/s)"
+            for name, count in sorted(extracted.items())
+        )
+
+    def __call__(self, extracted: dict[str, int], elapsed: float) -> None:
+        """Show the counts so far."""
+        text = self.describe(extracted, elapsed)
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K{elapsed:6.1f}s  {text}")
+            self.stream.flush()
+            self._drawn = True
+        elif time.monotonic() >= self._next_log:
+            self._next_log = time.monotonic() + self.log_every
+            log.info("progress %.0fs: %s", elapsed, text)
+
+    def finish(self) -> None:
+        """End the redrawn line."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False

@@ -1,0 +1,327 @@
+"""Runs `tap | target` as two streaming processes and watches what flows between them.
+
+The runner sits in the pipe: it reads the tap's stdout line by line, counts RECORD messages per
+stream, and forwards every line unchanged to the target's stdin. Nothing is buffered beyond a
+pipe's worth, so memory stays flat. The target's stdout carries the STATE it emits after each
+commit; every one is handed to `on_state` (which persists it) as soon as it arrives. The target's
+stderr is read for the SDK's `record_count` metrics, which give the loaded count per stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 40
+PROGRESS_EVERY_SECONDS = 0.5
+SHUTDOWN_TIMEOUT_SECONDS = 120.0
+
+
+class _Head(msgspec.Struct):
+    """The two fields of a Singer message the runner needs; msgspec skips the rest unparsed."""
+
+    type: str = ""
+    stream: str = ""
+
+
+@dataclass
+class StreamInfo:
+    """What the tap declared about a stream in its SCHEMA message."""
+
+    key_properties: list[str] = field(default_factory=list)
+    properties: set[str] = field(default_factory=set)
+
+
+@dataclass
+class PipeResult:
+    """What one run of the pipe did."""
+
+    extracted: dict[str, int]
+    loaded: dict[str, int]
+    streams: dict[str, StreamInfo]
+    states_committed: int
+    last_state: dict[str, Any] | None
+    duration_seconds: float
+    tap_exit: int
+    target_exit: int
+
+
+ProgressCallback = Callable[[dict[str, int], float], None]
+StateCallback = Callable[[dict[str, Any]], None]
+
+
+class Redactor:
+    """Replaces every known secret value in a text with a mask."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        """Mask these values (longest first, so a secret inside another is masked whole)."""
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """`text` without any secret."""
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
+        return text
+
+
+class _StderrWatcher(threading.Thread):
+    """Copies a plugin's stderr to its log file (redacted), keeps a tail, sums its metrics."""
+
+    def __init__(self, name: str, pipe: IO[bytes], log_path: Path, redact: Redactor) -> None:
+        super().__init__(name=f"{name}-stderr", daemon=True)
+        self.plugin = name
+        self.pipe = pipe
+        self.log_path = log_path
+        self.redact = redact
+        self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.record_counts: dict[str, int] = {}
+
+    def run(self) -> None:
+        with self.log_path.open("w", encoding="utf-8") as out:
+            for raw in self.pipe:
+                line = self.redact(raw.decode("utf-8", "replace").rstrip())
+                out.write(line + "\n")
+                if line:
+                    self.tail.append(line)
+                if "METRIC: " in line:
+                    self._count_metric(line)
+
+    def _count_metric(self, line: str) -> None:
+        # Singer SDK counters log the increment since their previous log line: sum them.
+        try:
+            point = json.loads(line.split("METRIC: ", 1)[1])
+        except ValueError:
+            return
+        if point.get("metric") != "record_count":
+            return
+        stream = (point.get("tags") or {}).get("stream")
+        if stream:
+            self.record_counts[stream] = self.record_counts.get(stream, 0) + int(point["value"])
+
+    def error_summary(self, lines: int = 6) -> str:
+        """Return the last lines the plugin wrote, where its error usually is."""
+        return "\n".join(list(self.tail)[-lines:]) or "(no output on stderr)"
+
+
+class _StateWatcher(threading.Thread):
+    """Reads the STATE lines the target emits after each commit and hands them on at once."""
+
+    def __init__(self, pipe: IO[bytes], on_state: StateCallback, redact: Redactor) -> None:
+        super().__init__(name="target-stdout", daemon=True)
+        self.pipe = pipe
+        self.on_state = on_state
+        self.redact = redact
+        self.count = 0
+        self.last: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        for raw in self.pipe:
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                message = json.loads(text)
+            except ValueError:
+                log.warning("target wrote a non-JSON line: %s", self.redact(raw.decode()[:200]))
+                continue
+            # SDK targets write the bare state value; a wrapped STATE message is accepted too.
+            if isinstance(message, dict) and message.get("type") == "STATE":
+                message = message.get("value")
+            if not isinstance(message, dict) or self.error is not None:
+                continue  # keep draining, so the target never blocks on a full pipe
+            try:
+                self.on_state(message)
+            except Exception as exc:
+                self.error = exc
+                continue
+            self.count += 1
+            self.last = message
+
+
+class PipeRunner:
+    """Runs one `tap | target` pipe to completion."""
+
+    def __init__(
+        self,
+        tap_command: Sequence[str],
+        target_command: Sequence[str],
+        log_dir: Path,
+        redact: Redactor,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Prepare the two commands; plugin stderr goes to `log_dir/{tap,target}.log`."""
+        self.tap_command = list(tap_command)
+        self.target_command = list(target_command)
+        self.log_dir = log_dir
+        self.redact = redact
+        self.env = env
+
+    def _start(self, command: list[str], **pipes: Any) -> subprocess.Popen[bytes]:
+        # A session of their own: a Ctrl-C on the terminal reaches only the orchestrator, which
+        # then stops the tap and lets the target commit what it already has.
+        return subprocess.Popen(command, env=self.env, start_new_session=True, **pipes)
+
+    def run(
+        self, on_state: StateCallback, on_progress: ProgressCallback | None = None
+    ) -> PipeResult:
+        """Run the pipe; raise `ExtractError`/`LoadError`/`InterruptedRun` when it fails."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            target = self._start(
+                self.target_command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise LoadError(f"cannot start {self.target_command[0]}: {exc}") from None
+        try:
+            tap = self._start(
+                self.tap_command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            _stop(target)
+            raise ExtractError(f"cannot start {self.tap_command[0]}: {exc}") from None
+        assert tap.stdout and tap.stderr and target.stdin and target.stdout and target.stderr
+        tap_err = _StderrWatcher("tap", tap.stderr, self.log_dir / "tap.log", self.redact)
+        target_err = _StderrWatcher(
+            "target", target.stderr, self.log_dir / "target.log", self.redact
+        )
+        states = _StateWatcher(target.stdout, on_state, self.redact)
+        for thread in (tap_err, target_err, states):
+            thread.start()
+
+        extracted: dict[str, int] = {}
+        streams: dict[str, StreamInfo] = {}
+        interrupted = target_stopped_reading = False
+        try:
+            target_stopped_reading = self._pump(
+                tap.stdout, target.stdin, extracted, streams, started, on_progress
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+        if interrupted or target_stopped_reading:
+            _terminate(tap)
+        with contextlib.suppress(BrokenPipeError, OSError):
+            target.stdin.close()  # EOF: the target commits what it has and emits that STATE
+        tap_exit = _wait(tap)
+        target_exit = _wait(target)
+        for thread in (tap_err, target_err, states):
+            thread.join(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+        duration = time.monotonic() - started
+        if on_progress:
+            on_progress(extracted, duration)
+
+        if states.error is not None:
+            raise states.error
+        if interrupted:
+            raise InterruptedRun(
+                f"interrupted; the target committed {states.count} state(s) before stopping"
+            )
+        if target_exit != 0:
+            raise LoadError(
+                f"{self.target_command[0]} exited with code {target_exit}:\n"
+                + target_err.error_summary()
+            )
+        if tap_exit != 0:
+            raise ExtractError(
+                f"{self.tap_command[0]} exited with code {tap_exit}:\n" + tap_err.error_summary()
+            )
+        return PipeResult(
+            extracted=extracted,
+            loaded=dict(target_err.record_counts),
+            streams=streams,
+            states_committed=states.count,
+            last_state=states.last,
+            duration_seconds=duration,
+            tap_exit=tap_exit,
+            target_exit=target_exit,
+        )
+
+    @staticmethod
+    def _pump(
+        source: IO[bytes],
+        sink: IO[bytes],
+        extracted: dict[str, int],
+        streams: dict[str, StreamInfo],
+        started: float,
+        on_progress: ProgressCallback | None,
+    ) -> bool:
+        """Forward the tap's lines to the target, counting; True if the target stopped reading."""
+        decode = msgspec.json.Decoder(_Head).decode
+        next_progress = started + PROGRESS_EVERY_SECONDS
+        for seen, line in enumerate(source, 1):
+            try:
+                head = decode(line)
+            except msgspec.DecodeError:
+                head = _Head()  # not ours to judge: the target names the bad line
+            if head.type == "RECORD":
+                extracted[head.stream] = extracted.get(head.stream, 0) + 1
+            elif head.type == "SCHEMA":
+                streams[head.stream] = _stream_info(line)
+                extracted.setdefault(head.stream, 0)
+            try:
+                sink.write(line)
+            except (BrokenPipeError, OSError):
+                return True
+            if on_progress and not seen & 1023:
+                now = time.monotonic()
+                if now >= next_progress:
+                    next_progress = now + PROGRESS_EVERY_SECONDS
+                    on_progress(extracted, now - started)
+        try:
+            sink.flush()
+        except (BrokenPipeError, OSError):
+            return True
+        return False
+
+
+def _stream_info(line: bytes) -> StreamInfo:
+    message = json.loads(line)
+    schema = message.get("schema") or {}
+    return StreamInfo(
+        key_properties=list(message.get("key_properties") or []),
+        properties=set((schema.get("properties") or {}).keys()),
+    )
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    _terminate(process)
+    _wait(process)
+
+
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    try:
+        return process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()

@@ -1,0 +1,123 @@
+"""Singer state kept per job, company and facility, written atomically.
+
+A state file is replaced in one step (temp file, fsync, `os.replace`, fsync of the folder), so a
+crash at any moment leaves either the previous state or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gruponos_meltano_native.errors import StateError
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    """Write `payload` as JSON to `path` so readers see the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=1, sort_keys=True, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file, or None when absent; a damaged file is a `StateError` naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StateError(f"cannot read state file {path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class StateKey:
+    """Which state: one per job, company and facility."""
+
+    job: str
+    company: str
+    facility: str
+
+    def relative_path(self) -> Path:
+        """Where under the state folder this key's file lives."""
+        job, company, facility = (
+            _SAFE.sub("_", part or "_all") for part in (self.job, self.company, self.facility)
+        )
+        return Path("state", job, company, f"{facility}.json")
+
+    def __str__(self) -> str:
+        return f"{self.job}/{self.company or '*'}/{self.facility or '*'}"
+
+
+class StateStore:
+    """The Singer states of every job, in `state_dir/state/<job>/<company>/<facility>.json`."""
+
+    def __init__(self, state_dir: Path) -> None:
+        """Keep states under `state_dir` (created on first write)."""
+        self.state_dir = Path(state_dir)
+
+    def path(self, key: StateKey) -> Path:
+        """Return the file holding `key`'s state."""
+        return self.state_dir / key.relative_path()
+
+    def get(self, key: StateKey) -> dict[str, Any] | None:
+        """Return the last committed Singer state value for `key`, or None."""
+        envelope = read_json(self.path(key))
+        if envelope is None:
+            return None
+        if not isinstance(envelope, dict) or "value" not in envelope:
+            raise StateError(f"state file {self.path(key)} has no 'value'")
+        return envelope["value"]
+
+    def put(self, key: StateKey, value: dict[str, Any], run_id: str) -> None:
+        """Replace `key`'s state with `value` atomically."""
+        envelope = {
+            "job": key.job,
+            "company": key.company,
+            "facility": key.facility,
+            "run_id": run_id,
+            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "value": value,
+        }
+        try:
+            atomic_write_json(self.path(key), envelope)
+        except OSError as exc:
+            raise StateError(f"cannot write state file {self.path(key)}: {exc}") from None
+
+    def clear(self, key: StateKey) -> bool:
+        """Forget `key`'s state; True if there was one."""
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every stored state with its job, company, facility, run and time."""
+        root = self.state_dir / "state"
+        found = []
+        for path in sorted(root.glob("*/*/*.json")):
+            envelope = read_json(path)
+            if isinstance(envelope, dict):
+                found.append({"path": str(path), **envelope})
+        return found

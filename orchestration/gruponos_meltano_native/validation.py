@@ -1,0 +1,336 @@
+"""Reconciliation after a run: proof that the database holds what the WMS has.
+
+Checks per entity:
+- `extracted_equals_loaded`: RECORD messages the tap sent = records the target reported loading.
+- `wms_count_equals_db_rows` (full sync): the WMS's own count for the company/facility = rows in
+  the table for that company/facility.
+- `keys_unique_non_null`: no key appears twice, no key is null.
+- `freshness` (warning only): the newest `mod_ts` in the table is recent enough.
+
+Tables and columns are named by the target's own naming rules; WMS counts come from the tap's
+client, so neither rule is restated here. The company/facility scope of a table follows the tap's
+scoping rule: an entity with `company_id`/`facility_id` was filtered by them, and its table has
+the codes in `company_id_key`/`facility_id_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.runner import StreamInfo
+
+log = logging.getLogger(__name__)
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass
+class Check:
+    """One check's outcome."""
+
+    entity: str
+    name: str
+    passed: bool
+    severity: str
+    detail: str
+
+
+@dataclass
+class EntityFigures:
+    """The numbers behind an entity's checks (None = not measured)."""
+
+    extracted: int = 0
+    loaded: int | None = None
+    wms_count: int | None = None
+    db_rows: int | None = None
+    duplicate_keys: int | None = None
+    null_keys: int | None = None
+    newest_mod_ts: str | None = None
+    staleness_minutes: float | None = None
+
+
+@dataclass
+class ValidationReport:
+    """All checks of one run, the figures per entity, and a quality score (0-100)."""
+
+    entities: dict[str, EntityFigures] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def quality_score(self) -> float:
+        """Share of checks passed, in percent (100 when nothing was checked)."""
+        if not self.checks:
+            return 100.0
+        return round(100.0 * sum(c.passed for c in self.checks) / len(self.checks), 1)
+
+    @property
+    def failed(self) -> list[Check]:
+        """Failed checks of any severity."""
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def failed_errors(self) -> list[Check]:
+        """Failed checks that can fail a run."""
+        return [c for c in self.failed if c.severity == ERROR]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the API result and JSON output."""
+        return {
+            "quality_score": self.quality_score,
+            "passed": not self.failed_errors,
+            "entities": {name: asdict(fig) for name, fig in self.entities.items()},
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def render(self) -> str:
+        """Render the reconciliation table printed at the end of a run."""
+        header = (
+            "entity",
+            "extracted",
+            "loaded",
+            "wms",
+            "db rows",
+            "dup keys",
+            "null keys",
+            "newest mod_ts",
+        )
+        rows = [header]
+        for name, fig in sorted(self.entities.items()):
+            rows.append(
+                (
+                    name,
+                    *(
+                        _cell(v)
+                        for v in (
+                            fig.extracted,
+                            fig.loaded,
+                            fig.wms_count,
+                            fig.db_rows,
+                            fig.duplicate_keys,
+                            fig.null_keys,
+                        )
+                    ),
+                    fig.newest_mod_ts or "-",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        for check in self.failed:
+            lines.append(f"FAILED {check.severity}: {check.entity} {check.name}: {check.detail}")
+        verdict = "PASSED" if not self.failed_errors else "FAILED"
+        lines.append(f"reconciliation {verdict}; quality score {self.quality_score:.1f}%")
+        return "\n".join(lines)
+
+
+def _cell(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+WmsCounter = Callable[[str], int]
+
+
+class Reconciler:
+    """Runs the checks for one run against the target database and the WMS."""
+
+    def __init__(
+        self,
+        settings: ValidationSettings,
+        connection: Connection,
+        dialect: str,
+        target_config: dict[str, Any],
+        wms_count: WmsCounter | None,
+        now: datetime | None = None,
+    ) -> None:
+        """`wms_count` is None when the WMS's counts are not compared (incremental runs)."""
+        from target_gruponos_oracle.naming import column_name, table_name
+
+        self.settings = settings
+        self.connection = connection
+        self.dialect = dialect
+        self.config = target_config
+        self.wms_count = wms_count
+        self.now = now or datetime.now(timezone.utc)
+        self._table_name = table_name
+        self._column_name = column_name
+
+    def reconcile(
+        self,
+        extracted: dict[str, int],
+        loaded: dict[str, int],
+        streams: dict[str, StreamInfo],
+        company: str | None,
+        facility: str | None,
+    ) -> ValidationReport:
+        """Check every stream the run touched."""
+        report = ValidationReport()
+        for entity in sorted(set(extracted) | set(streams)):
+            info = streams.get(entity, StreamInfo())
+            figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
+            report.entities[entity] = figures
+            self._check_loaded(report, entity, figures)
+            table = self._table(entity, info)
+            scope = self._scope(table, info, company, facility)
+            self._check_wms_count(report, entity, figures, table, scope)
+            self._check_keys(report, entity, figures, table, info, scope)
+            self._check_freshness(report, entity, figures, table, info, scope)
+        return report
+
+    def _table(self, entity: str, info: StreamInfo) -> sa.TableClause:
+        columns = set(info.properties) | set(info.key_properties)
+        schema = self.config.get("default_target_schema") if self.dialect != "sqlite" else None
+        return sa.table(
+            self._table_name(self.config, entity, self.dialect),
+            *(sa.column(self._column_name(self.config, c, self.dialect)) for c in sorted(columns)),
+            schema=schema,
+        )
+
+    def _col(self, table: sa.TableClause, name: str) -> sa.ColumnClause[Any]:
+        return table.c[self._column_name(self.config, name, self.dialect)]
+
+    def _scope(
+        self,
+        table: sa.TableClause,
+        info: StreamInfo,
+        company: str | None,
+        facility: str | None,
+    ) -> list[sa.ColumnElement[bool]]:
+        conditions = []
+        for field_name, code in (("company_id", company), ("facility_id", facility)):
+            if code and {field_name, f"{field_name}_key"} <= info.properties:
+                conditions.append(self._col(table, f"{field_name}_key") == code)
+        return conditions
+
+    @staticmethod
+    def _check_loaded(report: ValidationReport, entity: str, figures: EntityFigures) -> None:
+        if figures.loaded is None and figures.extracted == 0:
+            figures.loaded = 0
+        if figures.loaded is None:
+            report.checks.append(
+                Check(
+                    entity,
+                    "extracted_equals_loaded",
+                    False,
+                    ERROR,
+                    "the target reported no load count",
+                )
+            )
+            return
+        passed = figures.extracted == figures.loaded
+        detail = f"extracted {figures.extracted:,}, loaded {figures.loaded:,}"
+        report.checks.append(Check(entity, "extracted_equals_loaded", passed, ERROR, detail))
+
+    def _count_rows(self, table: sa.TableClause, scope: list[sa.ColumnElement[bool]]) -> int:
+        query = sa.select(sa.func.count()).select_from(table).where(*scope)
+        return int(self.connection.execute(query).scalar_one())
+
+    def _check_wms_count(
+        self,
+        report: ValidationReport,
+        entity: str,
+        figures: EntityFigures,
+        table: sa.TableClause,
+        scope: list[sa.ColumnElement[bool]],
+    ) -> None:
+        if self.wms_count is None:
+            return
+        try:
+            figures.wms_count = self.wms_count(entity)
+            figures.db_rows = self._count_rows(table, scope)
+        except Exception as exc:
+            report.checks.append(
+                Check(entity, "wms_count_equals_db_rows", False, ERROR, _first_line(exc))
+            )
+            return
+        passed = figures.wms_count == figures.db_rows
+        detail = f"WMS {figures.wms_count:,}, database {figures.db_rows:,}"
+        report.checks.append(Check(entity, "wms_count_equals_db_rows", passed, ERROR, detail))
+
+    def _check_keys(
+        self,
+        report: ValidationReport,
+        entity: str,
+        figures: EntityFigures,
+        table: sa.TableClause,
+        info: StreamInfo,
+        scope: list[sa.ColumnElement[bool]],
+    ) -> None:
+        if not info.key_properties:
+            return
+        keys = [self._col(table, k) for k in info.key_properties]
+        try:
+            dup_groups = (
+                sa.select(*keys)
+                .select_from(table)
+                .where(*scope)
+                .group_by(*keys)
+                .having(sa.func.count() > 1)
+            ).subquery()
+            figures.duplicate_keys = int(
+                self.connection.execute(
+                    sa.select(sa.func.count()).select_from(dup_groups)
+                ).scalar_one()
+            )
+            figures.null_keys = self._count_rows(
+                table, [*scope, sa.or_(*(k.is_(None) for k in keys))]
+            )
+            if figures.db_rows is None:
+                figures.db_rows = self._count_rows(table, scope)
+        except Exception as exc:
+            report.checks.append(
+                Check(entity, "keys_unique_non_null", False, ERROR, _first_line(exc))
+            )
+            return
+        passed = figures.duplicate_keys == 0 and figures.null_keys == 0
+        detail = f"{figures.duplicate_keys} duplicated key(s), {figures.null_keys} null key(s)"
+        report.checks.append(Check(entity, "keys_unique_non_null", passed, ERROR, detail))
+
+    def _check_freshness(
+        self,
+        report: ValidationReport,
+        entity: str,
+        figures: EntityFigures,
+        table: sa.TableClause,
+        info: StreamInfo,
+        scope: list[sa.ColumnElement[bool]],
+    ) -> None:
+        limit = self.settings.max_staleness_minutes
+        if limit is None or "mod_ts" not in info.properties:
+            return
+        try:
+            newest = self.connection.execute(
+                sa.select(sa.func.max(self._col(table, "mod_ts"))).select_from(table).where(*scope)
+            ).scalar_one()
+        except Exception as exc:
+            report.checks.append(Check(entity, "freshness", False, WARNING, _first_line(exc)))
+            return
+        if newest is None:
+            return  # an empty table has nothing to be stale about
+        newest_dt = _as_datetime(newest)
+        figures.newest_mod_ts = newest_dt.isoformat()
+        figures.staleness_minutes = round((self.now - newest_dt).total_seconds() / 60, 1)
+        passed = figures.staleness_minutes <= limit
+        detail = f"newest mod_ts is {figures.staleness_minutes:,.1f} min old (limit {limit:g})"
+        report.checks.append(Check(entity, "freshness", passed, WARNING, detail))
+
+
+def _as_datetime(value: Any) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    # A database that drops the offset returns UTC (the target stores instants).
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
