@@ -231,7 +231,9 @@ class GruponosMeltanoSettings(BaseSettings):
         if self.oracle_db.password is not None:
             shown["oracle_db"]["password"] = MASK
         if self.alerts.webhook_url is not None:
-            shown["alerts"]["webhook_url"] = mask_url(self.alerts.webhook_url.get_secret_value())
+            shown["alerts"]["webhook_url"] = mask_http_url(
+                self.alerts.webhook_url.get_secret_value()
+            )
         return shown
 
 
@@ -248,13 +250,18 @@ def _url_password(url: str) -> str | None:
 
 
 def mask_url(url: str) -> str:
-    """Return a URL fit for display: no password, and only the host of a non-database URL."""
+    """Return a database URL fit for display: everything but its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
-        scheme, _, rest = url.partition("://")
-        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-        return f"{scheme}://{host}/{MASK}" if rest else MASK
+        return MASK
+
+
+def mask_http_url(url: str) -> str:
+    """Return a webhook URL fit for display: its host only, since its path is the secret."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/{MASK}" if host else MASK
 
 
 def load_settings(**overrides: Any) -> GruponosMeltanoSettings:

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from gruponos_meltano_native.config import load_settings
+from gruponos_meltano_native.errors import SettingsError
+
+
+def test_nested_env_settings_become_plugin_configs(monkeypatch):
+    monkeypatch.setenv(
+        "GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL", "https://wms.example.com/gnos_prod/"
+    )
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD", "wms-pw")
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__ENTITIES", "order_hdr, order_dtl")
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__ENTITY_FILTERS", '{"order_dtl": {"x": "1"}}')
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_DB__HOST", "db.example.com")
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_DB__SCHEMA", "WMS")
+    monkeypatch.setenv("GRUPONOS_MELTANO_STATE_DIR", "/tmp/somewhere")
+    settings = load_settings()
+
+    tap = settings.tap_config("GNOS", "DC01", None)
+    assert tap == {
+        "base_url": "https://wms.example.com/gnos_prod",
+        "password": "wms-pw",
+        "entities": ["order_hdr", "order_dtl"],
+        "entity_filters": {"order_dtl": {"x": "1"}},
+        "company_code": "GNOS",
+        "facility_code": "DC01",
+    }
+    assert settings.tap_config("GNOS", "DC02", ["item"])["entities"] == ["item"]
+    assert settings.target_config() == {"host": "db.example.com", "default_target_schema": "WMS"}
+    assert str(settings.state_dir) == "/tmp/somewhere"
+
+
+def test_dotenv_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("GRUPONOS_MELTANO_ORACLE_WMS__COMPANY_CODE=GNOS\n")
+    assert load_settings().oracle_wms.company_code == "GNOS"
+
+
+def test_without_database_settings_the_target_writes_sqlite_in_state_dir(tmp_path):
+    config = load_settings().target_config()
+    assert config == {"sqlalchemy_url": f"sqlite:///{tmp_path / '.state' / 'gruponos.db'}"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE", "5000"),
+        ("GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL", "wms.example.com"),
+        ("GRUPONOS_MELTANO_ALERTS__MIN_SEVERITY", "loud"),
+        ("GRUPONOS_MELTANO_ENVIRONMENT", "qa"),
+    ],
+)
+def test_invalid_setting_is_named(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert name in str(caught.value)
+
+
+def test_invalid_secret_value_is_not_echoed(monkeypatch):
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_DB__PORT", "s3cr3t-port")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "GRUPONOS_MELTANO_ORACLE_DB__PORT" in str(caught.value)
+    assert "s3cr3t-port" not in str(caught.value)
+
+
+def test_prod_needs_a_real_database(monkeypatch):
+    monkeypatch.setenv("GRUPONOS_MELTANO_ENVIRONMENT", "prod")
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL", "https://wms.example.com/x")
+    with pytest.raises(SettingsError, match="GRUPONOS_MELTANO_ORACLE_DB__SQLALCHEMY_URL"):
+        load_settings().require_runnable()
+
+
+def test_masked_settings_hold_no_secret(monkeypatch):
+    secrets = {
+        "GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD": "wms-pass-1",
+        "GRUPONOS_MELTANO_ORACLE_WMS__OAUTH_CLIENT_SECRET": "oauth-secret-2",
+        "GRUPONOS_MELTANO_ORACLE_DB__SQLALCHEMY_URL": "oracle+oracledb://scott:db-pass-3@db:1521/?service_name=P",
+        "GRUPONOS_MELTANO_ORACLE_DB__PASSWORD": "db-pass-4",
+        "GRUPONOS_MELTANO_ALERTS__WEBHOOK_URL": "https://hooks.example.com/T000/hook-token-5",
+        "GRUPONOS_MELTANO_ALERTS__SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/slack-token-6",
+        "GRUPONOS_MELTANO_ALERTS__SMTP_PASSWORD": "smtp-pass-7",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    shown = json.dumps(settings.masked())
+    for token in (
+        "wms-pass-1",
+        "oauth-secret-2",
+        "db-pass-3",
+        "db-pass-4",
+        "hook-token-5",
+        "slack-token-6",
+        "smtp-pass-7",
+    ):
+        assert token not in shown
+    assert "scott:***@db:1521" in shown  # the URL stays useful
+    assert set(settings.secret_values()) >= {"wms-pass-1", "db-pass-3", "smtp-pass-7"}

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from gruponos_meltano_native.errors import StateError
+from gruponos_meltano_native.state import StateKey, StateStore, atomic_write_json
+
+
+def test_state_is_kept_per_job_company_and_facility(tmp_path):
+    store = StateStore(tmp_path)
+    dc01 = StateKey("incremental-sync-job", "GNOS", "DC01")
+    dc02 = StateKey("incremental-sync-job", "GNOS", "DC02")
+    store.put(dc01, {"bookmarks": {"order_hdr": {"replication_key_value": "a"}}}, "run-1")
+    store.put(dc02, {"bookmarks": {"order_hdr": {"replication_key_value": "b"}}}, "run-1")
+    assert store.get(dc01)["bookmarks"]["order_hdr"]["replication_key_value"] == "a"
+    assert store.get(dc02)["bookmarks"]["order_hdr"]["replication_key_value"] == "b"
+    assert store.get(StateKey("full-sync-job", "GNOS", "DC01")) is None
+    assert [(e["facility"], e["run_id"]) for e in store.entries()] == [
+        ("DC01", "run-1"),
+        ("DC02", "run-1"),
+    ]
+    assert store.clear(dc01) is True
+    assert store.get(dc01) is None
+    assert store.clear(dc01) is False
+
+
+def test_failed_replace_keeps_previous_state_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "s.json"
+    atomic_write_json(path, {"v": 1})
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_json(path, {"v": 2})
+    assert json.loads(path.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_damaged_state_file_is_named(tmp_path):
+    store = StateStore(tmp_path)
+    key = StateKey("incremental-sync-job", "GNOS", "DC01")
+    store.path(key).parent.mkdir(parents=True)
+    store.path(key).write_text("{not json")
+    with pytest.raises(StateError, match=str(store.path(key))):
+        store.get(key)
