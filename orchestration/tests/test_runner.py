@@ -1,0 +1,110 @@
+"""The pipe runner with two small real processes standing in for the tap and the target."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from gruponos_meltano_native.errors import ExtractError, LoadError
+from gruponos_meltano_native.runner import PipeRunner, Redactor
+
+FAKE_TAP = textwrap.dedent(
+    """
+    import json, sys
+    fail = sys.argv[1] == "fail"
+    out = sys.stdout
+    def emit(m): out.write(json.dumps(m, separators=(",", ":")) + "\\n")
+    for stream in ("a", "b"):
+        emit({"type": "SCHEMA", "stream": stream, "key_properties": ["id"],
+              "schema": {"properties": {"id": {"type": "integer"}, "mod_ts": {"type": "string"}}}})
+    for i in range(3000):
+        emit({"type": "RECORD", "stream": "a" if i % 3 else "b", "record": {"id": i}})
+        if i % 1000 == 999:
+            emit({"type": "STATE", "value": {"bookmarks": {"a": {"n": i}}}})
+    out.flush()
+    if fail:
+        sys.stderr.write("tap error: HTTP 401 for https://wms.example.com (password tap-secret)\\n")
+        sys.exit(1)
+    """
+)
+
+FAKE_TARGET = textwrap.dedent(
+    """
+    import json, sys
+    die_after = int(sys.argv[1])
+    counts = {}
+    seen = 0
+    for line in sys.stdin:
+        m = json.loads(line)
+        if m["type"] == "RECORD":
+            seen += 1
+            if seen == die_after:
+                sys.stderr.write("target error: value too long at line %d\\n" % seen)
+                sys.exit(2)
+            counts[m["stream"]] = counts.get(m["stream"], 0) + 1
+        elif m["type"] == "STATE":
+            sys.stdout.write(json.dumps(m["value"]) + "\\n")
+            sys.stdout.flush()
+    for stream, n in counts.items():
+        metric = {"type": "counter", "metric": "record_count", "value": n, "tags": {"stream": stream}}
+        sys.stderr.write("INFO METRIC: " + json.dumps(metric) + "\\n")
+    """
+)
+
+
+def _runner(tmp_path, tap_mode="ok", die_after=0):
+    tap = tmp_path / "tap.py"
+    target = tmp_path / "target.py"
+    tap.write_text(FAKE_TAP)
+    target.write_text(FAKE_TARGET)
+    return PipeRunner(
+        [sys.executable, str(tap), tap_mode],
+        [sys.executable, str(target), str(die_after)],
+        tmp_path / "logs",
+        Redactor(["tap-secret"]),
+    )
+
+
+def test_counts_both_sides_and_hands_on_every_committed_state(tmp_path):
+    states = []
+    progress = []
+    result = _runner(tmp_path).run(
+        states.append, lambda counts, elapsed: progress.append(dict(counts))
+    )
+    assert result.extracted == {"a": 2000, "b": 1000}
+    assert result.loaded == {"a": 2000, "b": 1000}
+    assert result.streams["a"].key_properties == ["id"]
+    assert result.streams["a"].properties == {"id", "mod_ts"}
+    assert [s["bookmarks"]["a"]["n"] for s in states] == [999, 1999, 2999]
+    assert result.states_committed == 3 and result.last_state == states[-1]
+    assert progress[-1] == {"a": 2000, "b": 1000}
+
+
+def test_target_failure_is_a_load_error_and_keeps_earlier_states(tmp_path):
+    states = []
+    with pytest.raises(LoadError) as caught:
+        _runner(tmp_path, die_after=1500).run(states.append)
+    assert "exited with code 2" in str(caught.value)
+    assert "value too long at line 1500" in str(caught.value)
+    assert [s["bookmarks"]["a"]["n"] for s in states] == [999]
+
+
+def test_tap_failure_is_an_extract_error_after_the_target_commits(tmp_path):
+    states = []
+    with pytest.raises(ExtractError) as caught:
+        _runner(tmp_path, tap_mode="fail").run(states.append)
+    message = str(caught.value)
+    assert "HTTP 401" in message
+    assert "tap-secret" not in message
+    assert "tap-secret" not in (tmp_path / "logs" / "tap.log").read_text()
+    assert len(states) == 3  # everything the tap sent before failing was committed
+
+
+def test_a_state_that_cannot_be_saved_fails_the_run(tmp_path):
+    def broken(value):
+        raise OSError("read-only file system")
+
+    with pytest.raises(OSError, match="read-only"):
+        _runner(tmp_path).run(broken)
