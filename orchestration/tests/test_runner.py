@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-
 from gruponos_meltano_native.errors import ExtractError, LoadError
 from gruponos_meltano_native.runner import PipeRunner, Redactor
 
@@ -48,7 +47,7 @@ FAKE_TARGET = textwrap.dedent(
             sys.stdout.write(json.dumps(m["value"]) + "\\n")
             sys.stdout.flush()
     for stream, n in counts.items():
-        metric = {"type": "counter", "metric": "record_count", "value": n, "tags": {"stream": stream}}
+        metric = {"metric": "record_count", "value": n, "tags": {"stream": stream}}
         sys.stderr.write("INFO METRIC: " + json.dumps(metric) + "\\n")
     """
 )
