@@ -1,0 +1,158 @@
+"""The second runner mode: the same job through `meltano run`, with Meltano keeping the state.
+
+Settings reach the plugins as Meltano's own environment variables (`TAP_ORACLE_WMS_<NAME>`,
+`TARGET_GRUPONOS_ORACLE_<NAME>`); the state id gets the company and facility as its suffix, so
+each facility has its own bookmarks. Counts come from the Singer SDK `record_count` metrics that
+Meltano relays: the producer's are the extracted records, the consumer's the loaded ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from gruponos_meltano_native.config import GruponosMeltanoSettings
+from gruponos_meltano_native.errors import ExtractError, LoadError
+from gruponos_meltano_native.jobs import Job
+from gruponos_meltano_native.runner import PipeResult, ProgressCallback, Redactor, StreamInfo
+
+log = logging.getLogger(__name__)
+
+TAP = "tap-oracle-wms"
+TARGET = "target-gruponos-oracle"
+_JSON = json.JSONDecoder()
+
+
+def plugin_env(prefix: str, config: dict[str, Any]) -> dict[str, str]:
+    """Meltano's environment variables for a plugin's settings (JSON for non-strings)."""
+    return {
+        f"{prefix}_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in config.items()
+    }
+
+
+def state_id_suffix(company: str, facility: str) -> str:
+    """The state id suffix that keeps each company/facility's bookmarks apart."""
+    return f"{company}-{facility}"
+
+
+class MeltanoRunner:
+    """Runs a job's extractor and loader with `meltano run` in the project folder."""
+
+    def __init__(self, settings: GruponosMeltanoSettings, log_dir: Path, redact: Redactor) -> None:
+        """Use the Meltano executable and project folder from `settings`."""
+        self.settings = settings
+        self.project_dir = Path(settings.meltano_project_dir or Path.cwd())
+        self.log_dir = log_dir
+        self.redact = redact
+
+    def command(self, job: Job, company: str, facility: str) -> list[str]:
+        """Return the `meltano run` command line for a job."""
+        return [
+            self.settings.meltano_executable,
+            "--environment",
+            self.settings.environment,
+            "run",
+            "--state-id-suffix",
+            state_id_suffix(company, facility),
+            job.meltano_extractor,
+            TARGET,
+        ]
+
+    def run(
+        self,
+        job: Job,
+        company: str,
+        facility: str,
+        tap_config: dict[str, Any],
+        target_config: dict[str, Any],
+        on_progress: ProgressCallback | None = None,
+    ) -> PipeResult:
+        """Run the job; raise `ExtractError`/`LoadError` naming what Meltano reported."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            **plugin_env("TAP_ORACLE_WMS", tap_config),
+            **plugin_env("TARGET_GRUPONOS_ORACLE", target_config),
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "NO_COLOR": "1",
+        }
+        started = time.monotonic()
+        extracted: dict[str, int] = {}
+        loaded: dict[str, int] = {}
+        states = 0
+        tail: list[str] = []
+        try:
+            process = subprocess.Popen(
+                self.command(job, company, facility),
+                cwd=self.project_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ExtractError(f"cannot start {self.settings.meltano_executable}: {exc}") from None
+        assert process.stdout is not None
+        with (self.log_dir / "meltano.log").open("w", encoding="utf-8") as out:
+            for raw in process.stdout:
+                line = self.redact(raw.decode("utf-8", "replace").rstrip())
+                out.write(line + "\n")
+                tail = [*tail[-39:], line]
+                if "METRIC: " in line:
+                    _add_metric(line, extracted, loaded)
+                    if on_progress:
+                        on_progress(extracted, time.monotonic() - started)
+                elif "state has been updated" in line.lower():
+                    states += 1
+        code = process.wait()
+        duration = time.monotonic() - started
+        if code != 0:
+            text = "\n".join(tail[-8:])
+            error = ExtractError if "Extractor failed" in text else LoadError
+            raise error(f"meltano run exited with code {code}:\n{text}")
+        return PipeResult(
+            extracted=extracted,
+            loaded=loaded,
+            streams=self._streams(job),
+            states_committed=states,
+            last_state=None,
+            duration_seconds=duration,
+            tap_exit=0,
+            target_exit=0,
+        )
+
+    def _streams(self, job: Job) -> dict[str, StreamInfo]:
+        # The catalog Meltano handed to the tap gives each stream's key and properties.
+        path = self.project_dir / ".meltano" / "run" / job.meltano_extractor / "tap.properties.json"
+        try:
+            catalog = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        streams = {}
+        for entry in catalog.get("streams", []):
+            name = entry.get("tap_stream_id") or entry.get("stream")
+            properties = (entry.get("schema") or {}).get("properties") or {}
+            streams[name] = StreamInfo(list(entry.get("key_properties") or []), set(properties))
+        return streams
+
+
+def _add_metric(line: str, extracted: dict[str, int], loaded: dict[str, int]) -> None:
+    try:
+        point, _ = _JSON.raw_decode(line, line.index("METRIC: ") + len("METRIC: "))
+    except ValueError:
+        return
+    if point.get("metric") != "record_count":
+        return
+    stream = (point.get("tags") or {}).get("stream")
+    if not stream:
+        return
+    # Meltano tags each relayed line with the plugin that wrote it.
+    counts = loaded if f"string_id={TARGET}" in line or "consumer=True" in line else extracted
+    counts[stream] = counts.get(stream, 0) + int(point["value"])
