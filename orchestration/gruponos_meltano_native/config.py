@@ -31,6 +31,13 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _fill(value: Any, company: str, facility: str) -> Any:
+    """Put the run's company and facility into `{company}`/`{facility}` placeholders."""
+    if isinstance(value, str):
+        return value.replace("{company}", company).replace("{facility}", facility)
+    return value
+
+
 class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -184,6 +191,14 @@ class GruponosMeltanoSettings(BaseSettings):
             config["facility_code"] = facility
         if entities:
             config["entities"] = list(entities)
+        if "entity_filters" in config:
+            config["entity_filters"] = {
+                entity: {
+                    name: _fill(value, company or "", facility or "")
+                    for name, value in params.items()
+                }
+                for entity, params in config["entity_filters"].items()
+            }
         return config
 
     def target_config(self) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def plugin_env(prefix: str, config: dict[str, Any]) -> dict[str, str]:
 
 
 def state_id_suffix(company: str, facility: str) -> str:
-    """The state id suffix that keeps each company/facility's bookmarks apart."""
+    """Return the state id suffix that keeps each company/facility's bookmarks apart."""
     return f"{company}-{facility}"
 
 
