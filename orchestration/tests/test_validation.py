@@ -1,0 +1,95 @@
+"""Reconciliation checks on a real SQLite database with planted faults."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.validation import Reconciler
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+INFO = StreamInfo(["id"], {"id", "facility_id", "facility_id_key", "mod_ts"})
+
+
+def _db(tmp_path, rows):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    with engine.begin() as conn:
+        # No primary key on purpose: the checks must catch what a constraint would have stopped.
+        conn.exec_driver_sql(
+            "CREATE TABLE wms_order_hdr"
+            " (id INTEGER, facility_id INTEGER, facility_id_key TEXT, mod_ts TEXT)"
+        )
+        if not rows:
+            return engine
+        conn.execute(
+            sa.text("INSERT INTO wms_order_hdr VALUES (:id, 1, :fac, :ts)"),
+            [{"id": i, "fac": fac, "ts": ts} for i, fac, ts in rows],
+        )
+    return engine
+
+
+def _reconcile(engine, extracted, loaded, wms_count=None, **settings):
+    with engine.connect() as conn:
+        reconciler = Reconciler(
+            ValidationSettings(**settings),
+            conn,
+            "sqlite",
+            {"table_prefix": "WMS_"},
+            wms_count,
+            now=NOW,
+        )
+        return reconciler.reconcile(extracted, loaded, {"order_hdr": INFO}, "GNOS", "DC01")
+
+
+def test_clean_table_passes_every_check(tmp_path):
+    engine = _db(
+        tmp_path,
+        [
+            (1, "DC01", "2026-11-26T08:50:00-03:00"),
+            (2, "DC01", "2026-11-26T08:55:00-03:00"),
+            (3, "DC02", "2026-11-26T08:59:00-03:00"),
+        ],
+    )
+    report = _reconcile(engine, {"order_hdr": 2}, {"order_hdr": 2}, wms_count=lambda e: 2)
+    figures = report.entities["order_hdr"]
+    assert (figures.wms_count, figures.db_rows) == (2, 2)  # DC02's row is outside the scope
+    assert figures.staleness_minutes == 5.0
+    assert report.failed == [] and report.quality_score == 100.0
+    assert "reconciliation PASSED" in report.render()
+
+
+def test_planted_faults_are_each_caught(tmp_path):
+    engine = _db(
+        tmp_path,
+        [
+            (1, "DC01", "2026-11-20T08:50:00-03:00"),
+            (1, "DC01", "2026-11-20T08:50:00-03:00"),
+            (None, "DC01", "2026-11-20T08:50:00-03:00"),
+        ],
+    )
+    report = _reconcile(engine, {"order_hdr": 3}, {"order_hdr": 2}, wms_count=lambda e: 2)
+    failed = {c.name: c for c in report.failed}
+    assert set(failed) == {
+        "extracted_equals_loaded",
+        "wms_count_equals_db_rows",
+        "keys_unique_non_null",
+        "freshness",
+    }
+    assert failed["keys_unique_non_null"].detail == "1 duplicated key(s), 1 null key(s)"
+    assert failed["freshness"].severity == "warning"
+    assert report.quality_score == 0.0
+    text = report.render()
+    assert "reconciliation FAILED" in text and "WMS 2, database 3" in text
+
+
+def test_a_check_that_cannot_run_fails(tmp_path):
+    engine = _db(tmp_path, [])
+
+    def unreachable(entity):
+        raise ConnectionError("WMS unreachable")
+
+    report = _reconcile(engine, {"order_hdr": 0}, {}, wms_count=unreachable)
+    (failed,) = report.failed
+    assert failed.name == "wms_count_equals_db_rows" and "WMS unreachable" in failed.detail
