@@ -20,7 +20,7 @@ import click
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.jobs import JOBS
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.orchestrator import Orchestrator, RunReport, resolve_executable
 from gruponos_meltano_native.progress import Progress
 from gruponos_meltano_native.state import StateKey, StateStore
 
@@ -199,7 +199,7 @@ def health() -> None:
     if settings.runner == "meltano":
         executables.append(settings.meltano_executable)
     for name in executables:
-        found = shutil.which(name)
+        found = shutil.which(resolve_executable(name))
         bad |= found is None
         click.echo(f"{name}: {found or 'NOT FOUND'}")
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -84,6 +86,14 @@ class RunReport:
             "validation": self.validation.to_dict() if self.validation else None,
             "alerts_sent": self.alerts_sent,
         }
+
+
+def resolve_executable(name: str) -> str:
+    """Find a plugin executable: next to this Python first (same install), then on PATH."""
+    sibling = Path(sys.executable).parent / name
+    if os.sep not in name and sibling.exists():
+        return str(sibling)
+    return shutil.which(name) or name
 
 
 def _write_private_json(path: Path, payload: Any) -> None:
@@ -198,7 +208,8 @@ class Orchestrator:
             folder = Path(tmp)
             _write_private_json(folder / "tap.json", tap_config)
             _write_private_json(folder / "target.json", target_config)
-            tap_command = [self.settings.tap_executable, "--config", str(folder / "tap.json")]
+            tap = resolve_executable(self.settings.tap_executable)
+            tap_command = [tap, "--config", str(folder / "tap.json")]
             if start_state is not None:
                 _write_private_json(folder / "state.json", start_state)
                 tap_command += ["--state", str(folder / "state.json")]
