@@ -51,7 +51,9 @@ def platform_env(simulator: Any, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings_for(platform_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+def settings_for(
+    platform_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
     """Build settings from `platform_env` plus overrides (same names, as env variables)."""
     from gruponos_meltano_native.config import load_settings
 
@@ -64,7 +66,9 @@ def settings_for(platform_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def cli(platform_env: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def cli(
+    platform_env: dict[str, str], tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `gruponos-meltano` as a process with the test's settings (plus `env` overrides)."""
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> Any:

@@ -213,11 +213,8 @@ class Orchestrator:
             if start_state is not None:
                 _write_private_json(folder / "state.json", start_state)
                 tap_command += ["--state", str(folder / "state.json")]
-            target_command = [
-                self.settings.target_executable,
-                "--config",
-                str(folder / "target.json"),
-            ]
+            target = resolve_executable(self.settings.target_executable)
+            target_command = [target, "--config", str(folder / "target.json")]
             runner = PipeRunner(tap_command, target_command, log_dir, self.redact)
             log.info("run %s: %s for %s/%s", run_id, job.name, company, facility)
             return runner.run(lambda value: self.store.put(key, value, run_id), progress)
