@@ -1,0 +1,156 @@
+"""A fast, deterministic Oracle WMS Cloud lgfapi simulator served over loopback HTTP.
+
+with WMSSimulator(orders=200, seed=1) as sim:
+    config = {"base_url": sim.base_url, "username": sim.username, "password": sim.password}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import types
+
+from tap_oracle_wms.simulator.server import SimulatorServer, SimulatorState
+from tap_oracle_wms.simulator.store import Store
+
+__all__ = ["WMSSimulator"]
+
+OAUTH_SCOPE = "urn:resource:fusion:scm:logistics:wms:lgfapi/"
+
+
+class WMSSimulator:
+    """The lgfapi of one WMS environment, with seeded data, a clock, and fault injection."""
+
+    def __init__(
+        self,
+        orders: int = 1000,
+        seed: int = 1,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        environment: str = "gnos_sim",
+        username: str = "demo",
+        password: str = "demo-password",
+        oauth_client_id: str = "demo-client",
+        oauth_client_secret: str = "demo-secret",
+        token_ttl: float = 3600,
+        start: dt.datetime | None = None,
+    ) -> None:
+        """Seed the data; `start()` (or `with`) begins serving."""
+        self.username, self.password = username, password
+        self.oauth_client_id, self.oauth_client_secret = oauth_client_id, oauth_client_secret
+        self.oauth_scope = OAUTH_SCOPE
+        self.environment = environment
+        self._store = Store(orders, seed, start)
+        # "noaccess" authenticates but lacks lgfapi_read_access: the WMS answers 403.
+        self._state = SimulatorState(
+            self._store,
+            {username: password, "noaccess": "noaccess-password"},
+            {
+                "client_id": oauth_client_id,
+                "client_secret": oauth_client_secret,
+                "scope": OAUTH_SCOPE,
+            },
+            token_ttl,
+        )
+        self._address = (host, port)
+        self._server: SimulatorServer | None = None
+        self._thread: threading.Thread | None = None
+        self.root_url = self.base_url = self.oauth_token_url = ""
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> WMSSimulator:
+        """Bind a port and serve in a background thread."""
+        self._server = SimulatorServer(self._address, self._state, self.environment, self)
+        host, port = self._server.server_address[:2]
+        self.root_url = f"http://{host}:{port}"
+        self.base_url = f"{self.root_url}/{self.environment}"
+        self.oauth_token_url = f"{self.root_url}/oauth2/v1/token"
+        self._store.base_url = f"{self.base_url}/wms/lgfapi/v10"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="wms-simulator"
+        )
+        # Encoding rows is the costly part of serving: do it once, before serving.
+        self._store.warm()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> WMSSimulator:
+        """Start serving."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop serving."""
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        """The entity API root, e.g. `…/gnos_sim/wms/lgfapi/v10/entity/`."""
+        return f"{self._store.base_url}/entity/"
+
+    # -- data ------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        """Return the simulated current time."""
+        return self._store.now()
+
+    def advance(self, minutes: float) -> None:
+        """Move the simulated clock forward."""
+        self._store.advance(minutes)
+
+    def touch(
+        self, entity: str, count: int, company: str | None = None, facility: str | None = None
+    ) -> list[int]:
+        """Update `count` existing rows (mod_ts = simulated now); their ids."""
+        return self._store.touch(entity, count, company, facility)
+
+    def insert(
+        self, entity: str, count: int, company: str | None = None, facility: str | None = None
+    ) -> list[int]:
+        """Add `count` rows created now (orders come with lines and allocations); their ids."""
+        return self._store.insert(entity, count, company, facility)
+
+    def count(self, entity: str, company: str | None = None, facility: str | None = None) -> int:
+        """Return the true number of rows of `entity` under the given company/facility codes."""
+        return self._store.count(entity, company, facility)
+
+    def rows(self, entity: str) -> types.MappingProxyType:
+        """Read-only view of an entity's rows (id -> Python values), for checks in tests."""
+        return types.MappingProxyType(self._store.rows[entity])
+
+    # -- faults, auth, stats ---------------------------------------------------------
+    def set_faults(
+        self,
+        latency_ms: float = 0,
+        fail_every: int = 0,
+        fail_status: int = 503,
+        retry_after: float = 1,
+        drop_every: int = 0,
+    ) -> None:
+        """Inject faults into entity API requests (0 = off).
+
+        Latency on every request, `fail_status` with Retry-After every `fail_every`
+        requests, a dropped connection (alternately reset and truncated) every
+        `drop_every` requests.
+        """
+        self._state.faults.set(latency_ms, fail_every, fail_status, retry_after, drop_every)
+
+    def expire_tokens(self) -> None:
+        """Invalidate every issued OAuth2 token (the next API call answers 401)."""
+        self._state.tokens.clear()
+
+    @property
+    def token_requests(self) -> int:
+        """How many OAuth2 tokens were issued."""
+        return self._state.token_requests
+
+    @property
+    def api_requests(self) -> int:
+        """How many lgfapi requests were received."""
+        return self._state.api_requests

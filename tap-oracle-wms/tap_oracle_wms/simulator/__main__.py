@@ -1,0 +1,34 @@
+"""`wms-simulator`: serve the WMS simulator until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from tap_oracle_wms.simulator import WMSSimulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, serve, print the base URL as the first stdout line."""
+    parser = argparse.ArgumentParser(prog="wms-simulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--orders", type=int, default=1000, help="orders to seed (~4 lines each)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sim = WMSSimulator(orders=args.orders, seed=args.seed, host=args.host, port=args.port)
+    with sim:
+        sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
