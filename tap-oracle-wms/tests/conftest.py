@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from tap_oracle_wms.simulator import WMSSimulator
 
 TAP = str(Path(sys.executable).parent / "tap-oracle-wms")

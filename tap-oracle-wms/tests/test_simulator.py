@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from tap_oracle_wms.simulator import WMSSimulator
 
 
