@@ -1,0 +1,397 @@
+"""From a stream's JSON Schema to typed columns, and from records to database rows.
+
+Per-record work is compiled once per schema: `compile_row_converter` builds one Python
+function per stream that turns a record dict into a row tuple, with one small converter per
+column. A value that does not fit its declared type raises `ValueTypeError` naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from target_gruponos_oracle import naming
+from target_gruponos_oracle.errors import ValueTypeError
+
+_UTC = dt.timezone.utc
+_json_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+class Kind(str, enum.Enum):
+    """What a column holds, independent of the database."""
+
+    INTEGER = "integer"
+    NUMBER = "number"
+    STRING = "string"
+    DATETIME = "date-time"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stream property and the column that stores it."""
+
+    prop: str
+    name: str
+    kind: Kind
+    max_length: int | None = None
+    # A string column whose schema also allows other types (numbers are kept as text).
+    mixed: bool = False
+
+
+# Singer record metadata (see the SDK's record metadata spec) and what each column holds.
+METADATA_COLUMNS: dict[str, Kind] = {
+    "_sdc_extracted_at": Kind.DATETIME,
+    "_sdc_received_at": Kind.DATETIME,
+    "_sdc_batched_at": Kind.DATETIME,
+    "_sdc_deleted_at": Kind.DATETIME,
+    "_sdc_sequence": Kind.INTEGER,
+    "_sdc_table_version": Kind.INTEGER,
+    "_sdc_sync_started_at": Kind.INTEGER,
+}
+VERSION_PROPERTY = "_sdc_table_version"
+DELETED_AT_PROPERTY = "_sdc_deleted_at"
+
+
+def _types_of(prop_schema: Mapping[str, Any]) -> tuple[set[str], set[str], int | None]:
+    """JSON types, string formats and the largest maxLength a property schema allows."""
+    types: set[str] = set()
+    formats: set[str] = set()
+    max_length: int | None = None
+    branches = prop_schema.get("anyOf") or prop_schema.get("oneOf")
+    for branch in branches or [prop_schema]:
+        declared = branch.get("type")
+        if declared is None and not branches:
+            declared = ["object"]  # no type at all: keep the value as JSON
+        if isinstance(declared, str):
+            declared = [declared]
+        types.update(t for t in declared or [] if t != "null")
+        if "string" in (declared or []):
+            formats.add(branch.get("format", ""))
+            if isinstance(branch.get("maxLength"), int):
+                max_length = max(max_length or 0, branch["maxLength"])
+    return types, formats, max_length
+
+
+def column_kind(prop_schema: Mapping[str, Any]) -> tuple[Kind, int | None]:
+    """Return the column kind (and declared maximum string length) for a property schema."""
+    types, formats, max_length = _types_of(prop_schema)
+    if not types or types & {"object", "array"}:
+        return Kind.JSON, None
+    if types == {"integer"}:
+        return Kind.INTEGER, None
+    if types <= {"integer", "number"}:
+        return Kind.NUMBER, None
+    if types == {"boolean"}:
+        return Kind.BOOLEAN, None
+    if types == {"string"} and formats == {"date-time"}:
+        return Kind.DATETIME, None
+    if types == {"string"} and formats == {"date"}:
+        return Kind.DATE, None
+    return Kind.STRING, max_length
+
+
+def schema_columns(
+    config: Mapping[str, Any], stream: str, schema: Mapping[str, Any], dialect: str
+) -> list[Column]:
+    """Columns for every property of `schema`, named for `dialect`.
+
+    Raises:
+        ValueError: two properties would share one column name.
+
+    """
+    columns: list[Column] = []
+    owners: dict[str, str] = {}
+    for prop, prop_schema in schema.get("properties", {}).items():
+        name = naming.column_name(config, prop, dialect)
+        if name in owners:
+            msg = (
+                f"stream {stream!r}: properties {owners[name]!r} and {prop!r} both map to "
+                f"column {name!r}; rename one of them in the tap or with a stream map"
+            )
+            raise ValueError(msg)
+        owners[name] = prop
+        if prop in METADATA_COLUMNS:
+            kind, max_length, mixed = METADATA_COLUMNS[prop], None, False
+        else:
+            kind, max_length = column_kind(prop_schema)
+            mixed = kind == Kind.STRING and _types_of(prop_schema)[0] != {"string"}
+        columns.append(Column(prop, name, kind, max_length, mixed))
+    return columns
+
+
+class _Mismatch(Exception):
+    """Internal: a value does not fit; carries what was expected."""
+
+
+def _to_int(value: Any) -> Any:
+    if type(value) is int or value is None:
+        return value
+    if type(value) is Decimal and value == value.to_integral_value():
+        return int(value)
+    raise _Mismatch("an integer")
+
+
+def _to_number(value: Any) -> Any:
+    kind = type(value)
+    if kind is Decimal or kind is int or value is None:
+        return value
+    if kind is float:
+        return Decimal(repr(value))
+    if kind is str:  # numeric text is accepted, as msgspec's Decimal decoding does
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            raise _Mismatch("a number") from None
+        if number.is_finite():
+            return number
+    raise _Mismatch("a number")
+
+
+def _to_number_text(value: Any) -> Any:
+    value = _to_number(value)
+    return None if value is None else str(value)
+
+
+def _to_string(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is int or kind is Decimal:
+        return str(value)
+    raise _Mismatch("a string")
+
+
+def _to_bool(value: Any) -> Any:
+    if type(value) is bool or value is None:
+        return value
+    raise _Mismatch("a boolean (true/false)")
+
+
+def _to_bool_int(value: Any) -> Any:
+    if type(value) is bool:
+        return int(value)
+    if value is None:
+        return None
+    raise _Mismatch("a boolean (true/false)")
+
+
+def _to_json(value: Any) -> Any:
+    return None if value is None else _json_encoder.encode(value).decode("utf-8")
+
+
+def _parse_iso_datetime(value: Any) -> dt.datetime:
+    if type(value) is not str:
+        raise _Mismatch("an ISO 8601 date-time string")
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _Mismatch("an ISO 8601 date-time string") from None
+
+
+def _parse_datetime(value: Any) -> dt.datetime:
+    parsed = _parse_iso_datetime(value)
+    # A date-time without an offset is taken as UTC, the Singer convention.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
+
+
+def _to_utc_naive_datetime(value: Any) -> Any:
+    if value is None:
+        return None
+    return _parse_datetime(value).astimezone(_UTC).replace(tzinfo=None)
+
+
+def _to_datetime_text(value: Any) -> Any:
+    if value is None:
+        return None
+    parsed = _parse_iso_datetime(value)
+    # Text with its offset is kept as sent; without one it is UTC, made explicit.
+    return value if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC).isoformat()
+
+
+def _parse_date(value: Any) -> dt.date:
+    if type(value) is not str:
+        raise _Mismatch("an ISO 8601 date string")
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise _Mismatch("an ISO 8601 date string") from None
+
+
+def _to_date(value: Any) -> Any:
+    return None if value is None else _parse_date(value)
+
+
+def _to_date_text(value: Any) -> Any:
+    return None if value is None else _parse_date(value).isoformat()
+
+
+# Value shapes each database driver binds best. Checked ISO text is cheaper to COPY than
+# datetime objects (PostgreSQL parses it server side); SQLite has no exact decimal, so
+# numbers travel (and are stored) as their exact decimal text there.
+_CONVERTERS: dict[str, dict[Kind, Callable[[Any], Any]]] = {
+    "postgresql": {
+        Kind.INTEGER: _to_int,
+        Kind.NUMBER: _to_number,
+        Kind.STRING: _to_string,
+        Kind.DATETIME: _to_datetime_text,
+        Kind.DATE: _to_date_text,
+        Kind.BOOLEAN: _to_bool,
+        Kind.JSON: _to_json,
+    },
+    "oracle": {
+        Kind.INTEGER: _to_int,
+        Kind.NUMBER: _to_number,
+        Kind.STRING: _to_string,
+        Kind.DATETIME: _to_utc_naive_datetime,
+        Kind.DATE: _to_date,
+        Kind.BOOLEAN: _to_bool_int,
+        Kind.JSON: _to_json,
+    },
+    "sqlite": {
+        Kind.INTEGER: _to_int,
+        Kind.NUMBER: _to_number_text,
+        Kind.STRING: _to_string,
+        Kind.DATETIME: _to_datetime_text,
+        Kind.DATE: _to_date_text,
+        Kind.BOOLEAN: _to_bool_int,
+        Kind.JSON: _to_json,
+    },
+}
+
+RowConverter = Callable[[Mapping[str, Any]], tuple]
+
+# Values that are already in the shape the driver wants skip the converter call: the
+# generated code tests these conditions inline.
+_UNCHANGED: dict[Kind, str] = {
+    Kind.INTEGER: "type({v}) is int",
+    Kind.STRING: "type({v}) is str",
+    Kind.NUMBER: "type({v}) is Decimal or type({v}) is int",
+    Kind.BOOLEAN: "type({v}) is bool",
+}
+_UNCHANGED_BY_DIALECT: dict[str, set[Kind]] = {
+    "postgresql": {Kind.INTEGER, Kind.STRING, Kind.NUMBER, Kind.BOOLEAN},
+    "oracle": {Kind.INTEGER, Kind.STRING, Kind.NUMBER},
+    "sqlite": {Kind.INTEGER, Kind.STRING},
+}
+
+
+def compile_row_converter(stream: str, columns: Sequence[Column], dialect: str) -> RowConverter:
+    """Build the function that turns one record into one row tuple for `dialect`.
+
+    The fast path is a single generated expression (one call per column, no loop); only
+    when a value does not fit does the slow path run again column by column to name it.
+    """
+    converters = [_CONVERTERS[dialect][column.kind] for column in columns]
+    namespace: dict[str, Any] = {"Decimal": Decimal}
+    parts = []
+    for index, (column, converter) in enumerate(zip(columns, converters, strict=True)):
+        namespace[f"f{index}"] = converter
+        namespace[f"k{index}"] = column.prop
+        if column.kind in _UNCHANGED_BY_DIALECT[dialect]:
+            value = f"v{index}"
+            unchanged = _UNCHANGED[column.kind].format(v=value)
+            parts.append(
+                f"({value} if ({value} := get(k{index})) is None or {unchanged} "
+                f"else f{index}({value}))"
+            )
+        else:
+            parts.append(f"f{index}(get(k{index}))")
+    row = f"({', '.join(parts)},)" if parts else "()"
+    body = f"def fast(record):\n    get = record.get\n    return {row}\n"
+    exec(body, namespace)
+    fast: RowConverter = namespace["fast"]
+
+    def convert(record: Mapping[str, Any]) -> tuple:
+        try:
+            return fast(record)
+        except _Mismatch:
+            for column, converter in zip(columns, converters, strict=True):
+                value = record.get(column.prop)
+                try:
+                    converter(value)
+                except _Mismatch as exc:
+                    shown = repr(value)
+                    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+                    reason = f"expected {exc} for a {column.kind.value} column, got {shown}"
+                    raise ValueTypeError(reason, stream=stream, field=column.prop) from None
+            raise  # pragma: no cover - the slow path always finds the culprit
+
+    return convert
+
+
+def _typed_field(column: Column) -> Any:
+    """Return the msgspec type that decodes (and checks) a column's value in C."""
+    if column.kind == Kind.STRING and not column.mixed:
+        return str | None
+    return {
+        Kind.INTEGER: int | None,
+        Kind.NUMBER: Decimal | None,
+        Kind.BOOLEAN: bool | None,
+        Kind.DATETIME: str | None,
+        Kind.DATE: str | None,
+    }.get(column.kind, Any)
+
+
+def _decoded_as_is(column: Column, dialect: str) -> bool:
+    """Whether msgspec's decoded value is already what the driver wants."""
+    if column.kind in (Kind.INTEGER,) or (column.kind == Kind.STRING and not column.mixed):
+        return True
+    if column.kind == Kind.NUMBER:
+        return dialect != "sqlite"
+    return column.kind == Kind.BOOLEAN and dialect == "postgresql"
+
+
+class RowDecoder:
+    """Decodes a record's raw JSON straight into a row tuple.
+
+    msgspec decodes into a struct generated from the columns, checking types in C; the
+    few columns that need more (date-times, JSON, SQLite text) get their converter after.
+    Whenever msgspec rejects a value, the record is decoded generically and handed to the
+    reference converters (`compile_row_converter`), which either accept it or raise the
+    `ValueTypeError` that names the field. Both paths give the same rows.
+    """
+
+    def __init__(self, stream: str, columns: Sequence[Column], dialect: str) -> None:
+        """Compile the struct, the decoders and the finishing step for these columns."""
+        self.convert = compile_row_converter(stream, columns, dialect)
+        struct = msgspec.defstruct(
+            "Record",
+            [(f"f{i}", _typed_field(column), None) for i, column in enumerate(columns)],
+            rename={f"f{i}": column.prop for i, column in enumerate(columns)},
+        )
+        self._typed = msgspec.json.Decoder(struct, float_hook=Decimal)
+        self._generic = msgspec.json.Decoder(float_hook=Decimal)
+        self._astuple = msgspec.structs.astuple
+        finishing = [
+            (i, _CONVERTERS[dialect][column.kind])
+            for i, column in enumerate(columns)
+            if not _decoded_as_is(column, dialect)
+        ]
+        self._finish: Callable[[tuple], tuple] | None = None
+        if finishing:
+            namespace: dict[str, Any] = {f"f{i}": converter for i, converter in finishing}
+            parts = [
+                f"f{i}(r[{i}])" if f"f{i}" in namespace else f"r[{i}]" for i in range(len(columns))
+            ]
+            exec(f"def finish(r):\n    return ({', '.join(parts)},)\n", namespace)
+            self._finish = namespace["finish"]
+
+    def decode(self, raw: bytes | str | msgspec.Raw) -> tuple:
+        """Row tuple for one record's JSON; `ValueTypeError` names a bad field."""
+        try:
+            row = self._astuple(self._typed.decode(raw))
+            return self._finish(row) if self._finish is not None else row
+        except (msgspec.ValidationError, _Mismatch):
+            record = self._generic.decode(raw)
+            if not isinstance(record, dict):
+                raise ValueTypeError("'record' must be a JSON object") from None
+            return self.convert(record)

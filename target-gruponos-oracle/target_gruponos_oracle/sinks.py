@@ -1,0 +1,251 @@
+"""The sink: buffers converted rows for one stream and loads them per batch.
+
+Load methods: ``upsert`` (stage, then MERGE / ON CONFLICT; last record per key wins),
+``append-only`` and ``overwrite`` (the first batch of a run empties the table in the same
+transaction that loads it). Each batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from singer_sdk.sql import SQLSink
+
+from target_gruponos_oracle.columns import (
+    DELETED_AT_PROPERTY,
+    VERSION_PROPERTY,
+    RowDecoder,
+    schema_columns,
+)
+from target_gruponos_oracle.connector import (
+    GruponosConnector,
+    OracleStrategy,
+    SqliteStrategy,
+)
+from target_gruponos_oracle.errors import InvalidMessageError, MissingKeyError
+
+UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
+
+
+class GruponosSink(SQLSink[GruponosConnector]):
+    """Loads one stream's records into its table in bulk."""
+
+    connector_class = GruponosConnector
+    MAX_SIZE_DEFAULT = 50_000
+
+    def get_validator(self) -> None:
+        """No per-record JSON Schema validation: compiled converters check every value."""
+        return
+
+    # Setup -------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Work out columns, compile the row converter, create or evolve the table."""
+        strategy = self.connector.strategy
+        self.versioned = self.include_sdc_metadata_properties
+        method = self.config.get("load_method") or UPSERT
+        self.load_method = APPEND_ONLY if method == UPSERT and not self.key_properties else method
+        columns = schema_columns(self.config, self.stream_name, self.schema, strategy.name)
+        missing = [key for key in self.key_properties if key not in self.schema["properties"]]
+        if missing:
+            msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
+            raise ValueError(msg)
+        # The SDK's key_properties property re-conforms names on every call: read it once.
+        self.keys = list(self.key_properties)
+        self.max_rows = self.max_size
+        self.spec = strategy.table_spec(self.stream_name, columns, self.keys)
+        self._configure()
+        with self.connector.engine.connect() as conn:
+            self._prepare_table(conn)
+
+    def _configure(self) -> None:
+        """Compile the converter and key lookups for the current columns."""
+        columns = self.spec.columns
+        self._decoder = RowDecoder(self.stream_name, columns, self.connector.strategy.name)
+        self._object_decoder = msgspec.json.Decoder(float_hook=Decimal)
+        positions = [self.spec.column_names.index(key) for key in self.spec.keys]
+        self._key_positions = list(zip(positions, self.keys, strict=True))
+        self._row_key = itemgetter(*positions) if positions else None
+        self._rows: dict[Any, tuple] | list[tuple] = {} if self.load_method == UPSERT else []
+        self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
+        self._sync_started = int(self.sync_started_at)
+
+    def enable_versions(self) -> None:
+        """Start keeping ``_sdc_table_version``/``_sdc_deleted_at`` (for ACTIVATE_VERSION).
+
+        Called by the target with an empty buffer when the first versioned record arrives.
+        """
+        if self.versioned:
+            return
+        self.versioned = True
+        have = {column.prop for column in self.spec.columns}
+        wanted = {prop: {} for prop in (VERSION_PROPERTY, DELETED_AT_PROPERTY) if prop not in have}
+        self.spec.columns += schema_columns(
+            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
+        )
+        self._configure()
+        with self.connector.engine.connect() as conn:
+            self._prepare_table(conn)
+
+    def _prepare_table(self, conn: sa.Connection) -> None:
+        """Create the table, or add and widen its columns; never drop anything."""
+        strategy = self.connector.strategy
+        with conn.begin():  # one transaction: inspection and DDL (Oracle commits DDL itself)
+            for statement in self._table_changes(conn):
+                self.logger.info("Schema change on %s: %s", self.spec.name, statement)
+                conn.exec_driver_sql(statement)
+        if isinstance(strategy, OracleStrategy) and self.load_method == UPSERT:
+            self._recreate_oracle_staging(conn, strategy)
+
+    def _table_changes(self, conn: sa.Connection) -> list[str]:
+        strategy = self.connector.strategy
+        spec = self.spec
+        existing = self.connector.existing_columns(conn, spec)
+        if existing is None:
+            return [
+                *(strategy.create_schema(spec.schema) if spec.schema else []),
+                *strategy.create_table(spec),
+            ]
+        statements: list[str] = []
+        for column in spec.columns:
+            have = existing.get(column.name)
+            if have is None:
+                statements += strategy.add_column(spec, column)
+                continue
+            if have.width is not None and have.width > spec.widths.get(column.name, 0):
+                spec.widths[column.name] = have.width
+            statements += strategy.widen(spec, column, have)
+        if (
+            isinstance(strategy, SqliteStrategy)
+            and self.load_method == UPSERT
+            and self.connector.primary_key(conn, spec) != spec.keys
+        ):
+            statements.append(strategy.unique_key_index(spec))
+        return statements
+
+    def _recreate_oracle_staging(self, conn: sa.Connection, strategy: OracleStrategy) -> None:
+        try:
+            with conn.begin():
+                conn.exec_driver_sql(strategy.drop_staging(self.spec))
+        except sa.exc.DatabaseError:
+            pass  # ORA-00942: not there yet
+        with conn.begin():
+            for statement in strategy.create_staging(self.spec):
+                conn.exec_driver_sql(statement)
+
+    # Records -----------------------------------------------------------------------------
+
+    def add_raw(self, raw: msgspec.Raw) -> None:
+        """Buffer one record given as raw JSON (the fast path)."""
+        self._buffer(self._decoder.decode(raw))
+
+    def decode_record_object(self, raw: msgspec.Raw) -> dict[str, Any]:
+        """Decode a raw record into a dict (for records that get metadata added)."""
+        record = self._object_decoder.decode(raw)
+        if not isinstance(record, dict):
+            raise InvalidMessageError("RECORD has no 'record' object", stream=self.stream_name)
+        return record
+
+    def add_record(self, message: Mapping[str, Any], record: dict[str, Any]) -> None:
+        """Buffer one record given as a dict, adding metadata when kept."""
+        if self.versioned:
+            self._add_metadata(message, record)
+        self._buffer(self._decoder.convert(record))
+
+    def _buffer(self, row: tuple) -> None:
+        """Check the keys and keep the row (last one per key wins)."""
+        for position, key in self._key_positions:
+            if row[position] is None:
+                raise MissingKeyError(
+                    "record has no value for this key property", stream=self.stream_name, field=key
+                )
+        if self._row_key is not None and self.load_method == UPSERT:
+            self._rows[self._row_key(row)] = row  # type: ignore[call-overload]
+        else:
+            self._rows.append(row)  # type: ignore[union-attr]
+        self.tally_record_read()
+
+    def _add_metadata(self, message: Mapping[str, Any], record: dict[str, Any]) -> None:
+        if self.include_sdc_metadata_properties:
+            record["_sdc_extracted_at"] = message.get("time_extracted")
+            record["_sdc_received_at"] = self._batch_time
+            record["_sdc_batched_at"] = self._batch_time
+            record["_sdc_sequence"] = time.time_ns() // 1_000_000
+            record["_sdc_sync_started_at"] = self._sync_started
+        record[VERSION_PROPERTY] = message.get("version")
+
+    # Batches -----------------------------------------------------------------------------
+
+    def process_batch(self, context: dict) -> None:
+        """Load the buffered rows in one transaction."""
+        del context
+        rows: Sequence[tuple] = (
+            list(self._rows.values()) if isinstance(self._rows, dict) else self._rows
+        )
+        read = self.current_size
+        self._rows = {} if isinstance(self._rows, dict) else []
+        self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
+        if rows or self._needs_overwrite():
+            self._load(rows)
+        self.tally_duplicate_merged(read - len(rows))
+        self.record_counter_metric.increment(len(rows))
+
+    def _needs_overwrite(self) -> bool:
+        return (
+            self.load_method == OVERWRITE
+            and self.spec.name not in self.connector.tables_overwritten
+        )
+
+    def _load(self, rows: Sequence[tuple]) -> None:
+        strategy = self.connector.strategy
+        with self.connector.engine.connect() as conn:
+            if strategy.observe_widths(self.spec, rows):
+                self._prepare_table(conn)
+            with conn.begin():
+                if self._needs_overwrite():
+                    conn.exec_driver_sql(strategy.delete_all(self.spec))
+                if self.load_method == UPSERT:
+                    strategy.upsert_rows(conn, self.spec, rows)
+                elif rows:
+                    strategy.insert_rows(conn, self.spec, rows)
+        if self.load_method == OVERWRITE:
+            self.connector.tables_overwritten.add(self.spec.name)
+
+    def activate_version(self, new_version: int) -> None:
+        """Delete (``hard_delete``) or stamp ``_sdc_deleted_at`` on rows of older versions."""
+        self.enable_versions()
+        strategy = self.connector.strategy
+        names = {column.prop: column.name for column in self.spec.columns}
+        version_column = names[VERSION_PROPERTY]
+        if self.config.get("hard_delete"):
+            statement = strategy.delete_old_versions(self.spec, version_column)
+            params: dict[str, Any] = {"version": new_version}
+        else:
+            statement = strategy.soft_delete_old_versions(
+                self.spec, version_column, names[DELETED_AT_PROPERTY]
+            )
+            params = {"version": new_version, "deleted_at": _deleted_at(strategy.name)}
+        with self.connector.engine.begin() as conn:
+            conn.execute(sa.text(statement), params)
+
+    def clean_up(self) -> None:
+        """At the end of the run: overwrite also empties tables whose stream sent nothing."""
+        if self._needs_overwrite():
+            self._load([])
+        super().clean_up()
+
+
+def _deleted_at(dialect: str) -> Any:
+    now = dt.datetime.now(dt.timezone.utc)
+    if dialect == "sqlite":
+        return now.isoformat()
+    if dialect == "oracle":
+        return now.replace(tzinfo=None)  # sessions run in UTC
+    return now

@@ -1,0 +1,244 @@
+"""The target: settings, message handling, exactly-once STATE, clean failures."""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from typing import Any, ClassVar
+
+import click
+from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.sql import SQLTarget
+
+from target_gruponos_oracle.errors import (
+    BadInputError,
+    InvalidMessageError,
+    RecordBeforeSchemaError,
+)
+from target_gruponos_oracle.messages import Envelope, SingerLineReader
+from target_gruponos_oracle.sinks import APPEND_ONLY, OVERWRITE, UPSERT, GruponosSink
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+_AGE_CHECK_EVERY = 10_000  # records between checks of the SDK's max record age
+
+
+class TargetGruponosOracle(SQLTarget):
+    """Bulk-loading Singer target for Oracle, PostgreSQL ≥ 15 and SQLite."""
+
+    name = "target-gruponos-oracle"
+    default_sink_class = GruponosSink
+    message_reader_class = SingerLineReader
+    capabilities: ClassVar[list] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.ACTIVATE_VERSION,
+        TargetCapabilities.TARGET_SCHEMA,
+        TargetCapabilities.HARD_DELETE,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "sqlalchemy_url",
+            th.StringType,
+            secret=True,
+            description="Full SQLAlchemy URL; wins over host/port/… when given. "
+            "`oracle+oracledb://…`, `postgresql+psycopg://…` or `sqlite:///path.db`.",
+        ),
+        th.Property("host", th.StringType, description="Oracle host."),
+        th.Property("port", th.IntegerType, default=1521, description="Oracle listener port."),
+        th.Property("service_name", th.StringType, description="Oracle service name."),
+        th.Property("sid", th.StringType, description="Oracle SID (when no service name)."),
+        th.Property("username", th.StringType, description="Database user."),
+        th.Property("password", th.StringType, secret=True, description="Database password."),
+        th.Property(
+            "protocol",
+            th.StringType,
+            default="tcp",
+            allowed_values=["tcp", "tcps"],
+            description="Oracle network protocol; `tcps` for TLS.",
+        ),
+        th.Property(
+            "default_target_schema",
+            th.StringType,
+            description="Schema (Oracle: user) for the tables; the login's own when unset.",
+        ),
+        th.Property(
+            "table_prefix",
+            th.StringType,
+            default="",
+            description="Prefix for every table name, e.g. `WMS_`.",
+        ),
+        th.Property(
+            "load_method",
+            th.StringType,
+            default=UPSERT,
+            allowed_values=[UPSERT, APPEND_ONLY, OVERWRITE],
+            description="`upsert` (streams with key properties; others append), "
+            "`append-only`, or `overwrite` (replace each table's contents once per run).",
+        ),
+        th.Property(
+            "batch_size_rows",
+            th.IntegerType,
+            default=GruponosSink.MAX_SIZE_DEFAULT,
+            description="Rows per batch (one transaction each); bounds memory.",
+        ),
+        th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=False,
+            description="On ACTIVATE_VERSION delete older rows instead of stamping "
+            "`_sdc_deleted_at`.",
+        ),
+        th.Property(
+            "add_record_metadata",
+            th.BooleanType,
+            default=False,
+            description="Add the `_sdc_*` record metadata columns.",
+        ),
+        th.Property(
+            "max_identifier_length",
+            th.IntegerType,
+            default=128,
+            description="Longest identifier in bytes (128; 30 for Oracle before 12.2).",
+        ),
+    ).to_dict()
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Create the target; loading is sequential (one connection, ordered batches)."""
+        super().__init__(**kwargs)
+        self.max_parallelism = 1
+        self._records_since_age_check = 0
+        self._last_state_written: str | None = None
+        reader = self.message_reader
+        if isinstance(reader, SingerLineReader):
+            reader.on_record = self._process_record
+            reader.on_bad_input = self._stop_after_bad_input
+
+    # Messages ----------------------------------------------------------------------------
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        schema = message_dict.get("schema")
+        if not isinstance(stream, str) or not isinstance(schema, dict):
+            raise InvalidMessageError("SCHEMA needs a 'stream' name and a 'schema' object")
+        if not isinstance(schema.get("properties"), dict):
+            raise InvalidMessageError("schema has no 'properties'", stream=stream)
+        keys = list(message_dict.get("key_properties") or [])
+        existing = self._sinks_active.get(stream)
+        if existing is not None:
+            if existing.original_schema == schema and list(existing.key_properties) == keys:
+                return
+            self.drain_one(existing)  # older records land before the new shape's
+        try:
+            self.get_sink(stream, schema=schema, key_properties=keys)
+        except ValueError as exc:
+            raise InvalidMessageError(str(exc), stream=stream) from None
+
+    def _process_record(self, envelope: Envelope) -> None:
+        """Fast path for RECORD: the sink decodes the raw record straight into a row."""
+        sink = self._record_sink(envelope.stream, versioned=envelope.version is not None)
+        if sink.versioned:
+            message = {"version": envelope.version, "time_extracted": envelope.time_extracted}
+            sink.add_record(message, sink.decode_record_object(envelope.record))
+        else:
+            sink.add_raw(envelope.record)
+        self._after_record(sink)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """RECORD as a dict (lines whose envelope needed the generic decoder)."""
+        stream = message_dict.get("stream")
+        sink = self._record_sink(stream, versioned="version" in message_dict)
+        record = message_dict.get("record")
+        if not isinstance(record, dict):
+            raise InvalidMessageError("RECORD has no 'record' object", stream=stream)
+        sink.add_record(message_dict, record)
+        self._after_record(sink)
+
+    def _record_sink(self, stream: Any, *, versioned: bool) -> GruponosSink:
+        sink = self._sinks_active.get(stream) if isinstance(stream, str) else None
+        if sink is None:
+            raise RecordBeforeSchemaError("RECORD arrived before its SCHEMA", stream=stream)
+        if versioned and not sink.versioned:
+            self.drain_one(sink)
+            sink.enable_versions()
+        return sink  # type: ignore[return-value]
+
+    def _after_record(self, sink: GruponosSink) -> None:
+        if sink.current_size >= sink.max_rows:
+            # Drain everything so the STATE that follows is fully covered and goes out.
+            self.drain_all()
+        self._records_since_age_check += 1
+        if self._records_since_age_check >= _AGE_CHECK_EVERY:
+            self._records_since_age_check = 0
+            self._handle_max_record_age()
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        if "value" not in message_dict:
+            raise InvalidMessageError("STATE has no 'value'")
+        super()._process_state_message(message_dict)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        sink = self._sinks_active.get(stream)  # type: ignore[arg-type]
+        if sink is None:
+            raise RecordBeforeSchemaError(
+                "ACTIVATE_VERSION arrived before its SCHEMA", stream=stream
+            )
+        if not isinstance(message_dict.get("version"), int):
+            raise InvalidMessageError("ACTIVATE_VERSION needs an integer 'version'", stream=stream)
+        self.drain_one(sink)
+        sink.activate_version(message_dict["version"])
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        raise InvalidMessageError(
+            "BATCH messages are not supported; send RECORD messages",
+            stream=message_dict.get("stream"),
+        )
+
+    # STATE and failures --------------------------------------------------------------------
+
+    def _write_state_message(self, state: dict) -> None:
+        """Emit STATE (only ever called after the rows it covers are committed)."""
+        line = json.dumps(state)
+        if line == self._last_state_written:
+            return
+        self._last_state_written = line
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def _stop_after_bad_input(self, error: BadInputError) -> None:
+        """Commit what came before the bad line and emit the STATE that it covers."""
+        self.logger.error("Bad input, stopping: %s", error)
+        self.drain_all()
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        file_input: Any = None,
+    ) -> None:
+        """Run the target; bad input exits 2 with its message, other failures exit 1."""
+        # Loading creates millions of short-lived containers that never form cycles:
+        # collect rarely so the collector does not rescan the batch buffer over and over.
+        gc.freeze()
+        gc.set_threshold(200_000, 50, 1000)
+        try:
+            super().invoke(
+                about=about, about_format=about_format, config=config, file_input=file_input
+            )
+        except BadInputError as exc:
+            click.echo(f"{cls.name}: bad input at {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except Exception as exc:
+            message = GruponosSink.connector_class.scrub(f"{type(exc).__name__}: {exc}")
+            click.echo(f"{cls.name}: failed: {message}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    TargetGruponosOracle.cli()
