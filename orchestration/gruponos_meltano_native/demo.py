@@ -114,7 +114,7 @@ def main() -> int:
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     database = (DEMO_DIR / "gruponos-demo.db").resolve()
     with wms_simulator() as base_url:
-        print(f"WMS simulator on {base_url} ({DEMO_ORDERS} orders per facility seed)", flush=True)
+        print(f"WMS simulator on {base_url} ({DEMO_ORDERS} orders seeded)", flush=True)
         demo = settings.model_copy(
             update={
                 "state_dir": DEMO_DIR / "state",
@@ -123,6 +123,10 @@ def main() -> int:
                         "base_url": base_url,
                         "username": "demo",
                         "password": SecretStr("demo-password"),
+                        # Order lines have no facility of their own: scope them by their order's.
+                        "entity_filters": {
+                            "order_dtl": {"order_id__facility_id__code": "{facility}"}
+                        },
                     }
                 ),
                 "oracle_db": settings.oracle_db.model_copy(

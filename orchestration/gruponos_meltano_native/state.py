@@ -63,14 +63,14 @@ class StateKey:
         job, company, facility = (
             _SAFE.sub("_", part or "_all") for part in (self.job, self.company, self.facility)
         )
-        return Path("state", job, company, f"{facility}.json")
+        return Path("bookmarks", job, company, f"{facility}.json")
 
     def __str__(self) -> str:
         return f"{self.job}/{self.company or '*'}/{self.facility or '*'}"
 
 
 class StateStore:
-    """The Singer states of every job, in `state_dir/state/<job>/<company>/<facility>.json`."""
+    """The Singer states of every job, in `state_dir/bookmarks/<job>/<company>/<facility>.json`."""
 
     def __init__(self, state_dir: Path) -> None:
         """Keep states under `state_dir` (created on first write)."""
@@ -114,7 +114,7 @@ class StateStore:
 
     def entries(self) -> list[dict[str, Any]]:
         """Every stored state with its job, company, facility, run and time."""
-        root = self.state_dir / "state"
+        root = self.state_dir / "bookmarks"
         found = []
         for path in sorted(root.glob("*/*/*.json")):
             envelope = read_json(path)
