@@ -179,6 +179,8 @@ class Orchestrator:
             self._fail(report, exc)
             return report
         report.success = True
+        if report.validation is not None and report.validation.failed:
+            return report  # tolerated failed checks: alerted above, not a recovery
         report.alerts_sent += self.alerts.recovered(
             self._alert(report, RECOVERY, "info", "the job runs again and its checks pass")
         )
