@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import typing as t
 
 from singer_sdk import Tap
@@ -9,7 +11,7 @@ from singer_sdk import typing as th
 
 from tap_oracle_wms.auth import DEFAULT_SCOPE
 from tap_oracle_wms.client import MAX_PAGE_SIZE, WMSClient
-from tap_oracle_wms.errors import WMSConfigError
+from tap_oracle_wms.errors import WMSConfigError, WMSError
 from tap_oracle_wms.messages import BufferedSingerWriter
 from tap_oracle_wms.streams import EntityStream
 
@@ -152,5 +154,14 @@ class TapOracleWMS(Tap):
                 writer.flush()
 
 
+def cli() -> None:
+    """Run the tap's CLI; a WMS error ends with one clear log line and exit code 1."""
+    try:
+        TapOracleWMS.cli()
+    except WMSError as exc:
+        logging.getLogger(TapOracleWMS.name).error("%s", exc)  # no traceback: the cause is named
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    TapOracleWMS.cli()
+    cli()

@@ -52,6 +52,7 @@ class TapRun:
 
     returncode: int
     messages: list[dict]
+    stdout: str
     stderr: str
     records: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -65,7 +66,9 @@ class TapRun:
 def run_tap(tmp_path):
     """Run the tap as a real subprocess; parse its stdout as Singer messages."""
 
-    def run(config: dict, state: dict | None = None, *extra: str) -> TapRun:
+    def run(
+        config: dict, state: dict | None = None, *extra: str, catalog: dict | None = None
+    ) -> TapRun:
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config))
         args = [TAP, "--config", str(config_path), *extra]
@@ -73,9 +76,15 @@ def run_tap(tmp_path):
             state_path = tmp_path / "state.json"
             state_path.write_text(json.dumps(state))
             args += ["--state", str(state_path)]
+        if catalog is not None:
+            catalog_path = tmp_path / "catalog.json"
+            catalog_path.write_text(json.dumps(catalog))
+            args += ["--catalog", str(catalog_path)]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-        messages = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        result = TapRun(proc.returncode, messages, proc.stderr)
+        messages = []
+        if "--discover" not in extra:
+            messages = [json.loads(line) for line in proc.stdout.splitlines()]
+        result = TapRun(proc.returncode, messages, proc.stdout, proc.stderr)
         for message in messages:
             if message["type"] == "RECORD":
                 result.records.setdefault(message["stream"], []).append(message["record"])
