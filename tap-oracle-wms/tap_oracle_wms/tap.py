@@ -74,7 +74,7 @@ class TapOracleWMS(Tap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
             default=MAX_PAGE_SIZE,
             description=f"Records per page (at most {MAX_PAGE_SIZE})",
         ),

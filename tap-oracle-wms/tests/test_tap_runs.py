@@ -210,3 +210,8 @@ def test_refused_filter_names_code_and_url(sim, config_for, run_tap):
     result = run_tap(config_for(sim, entities=["item"], entity_filters={"item": {"nope": 1}}))
     assert result.returncode != 0
     assert "VALIDATION_ERROR" in result.stderr and "/entity/item/" in result.stderr
+
+
+def test_page_size_above_the_wms_maximum_is_refused(sim, config_for, run_tap):
+    result = run_tap(config_for(sim, page_size=5000))
+    assert result.returncode != 0 and "page_size" in result.stderr and "1250" in result.stderr

@@ -1,0 +1,96 @@
+"""Schemas from describe (both layouts), built-in files, or a sample page."""
+
+from __future__ import annotations
+
+import pytest
+from tap_oracle_wms.discovery import builtin_schema, schema_from_describe, schema_from_sample
+
+
+def test_describe_with_fields_as_a_mapping():
+    schema = schema_from_describe(
+        {
+            "parameters": ["id", "facility_id"],
+            "fields": {
+                "id": {"type": "AutoField"},
+                "facility_id": {"type": "ForeignKey"},
+                "status_id": {"type": "IntegerField"},
+                "code": {"type": "CharField", "max_length": 25},
+                "qty": {"type": "DecimalField"},
+                "mod_ts": {"type": "DateTimeField"},
+                "ship_date": {"type": "DateField"},
+                "active_flg": {"type": "BooleanField"},
+                "order_dtl_set": {"type": "set"},
+                "url": {"type": "string"},
+            },
+        }
+    )
+    props = schema["properties"]
+    assert props["id"] == {"type": "integer"}
+    assert props["facility_id"]["type"] == ["integer", "null"]
+    assert "facility_id_key" in props and "status_id_key" not in props
+    assert props["code"]["maxLength"] == 25
+    assert props["qty"]["type"] == ["number", "null"]
+    assert props["mod_ts"]["format"] == "date-time" and props["ship_date"]["format"] == "date"
+    assert props["active_flg"]["type"] == ["boolean", "null"]
+    assert "order_dtl_set" not in props and "url" not in props
+
+
+def test_describe_with_fields_as_a_list_of_objects():
+    schema = schema_from_describe(
+        {
+            "fields": [
+                {"name": "id", "type": "integer"},
+                {"name": "item_id", "type": "relation"},
+                {"name": "curr_qty", "type": "decimal"},
+            ],
+        }
+    )
+    assert set(schema["properties"]) == {"id", "item_id", "item_id_key", "curr_qty"}
+
+
+@pytest.mark.parametrize(
+    "answer", [None, [], {"fields": []}, {"detail": "oops"}, {"fields": {"x": {}}}]
+)
+def test_unusable_describe_gives_none(answer):
+    assert schema_from_describe(answer) is None
+
+
+@pytest.mark.parametrize(
+    "entity",
+    [
+        "allocation",
+        "order_hdr",
+        "order_dtl",
+        "item",
+        "location",
+        "inventory",
+        "company",
+        "facility",
+        "container",
+    ],
+)
+def test_builtin_schemas_ship_for_the_common_entities(entity):
+    schema = builtin_schema(entity)
+    assert schema["properties"]["id"] == {"type": "integer"}
+    assert "mod_ts" in schema["properties"]
+
+
+def test_sample_inference_recognises_related_objects():
+    schema = schema_from_sample(
+        [
+            {
+                "id": 1,
+                "facility_id": {"id": 2, "key": "DC01", "url": ""},
+                "qty": "1.5",
+                "mod_ts": "2026-01-01T00:00:00-03:00",
+                "note": None,
+                "order_dtl_set": None,
+                "url": "u",
+            },
+            {"id": 2, "facility_id": None, "qty": "2", "mod_ts": None, "note": "n"},
+        ]
+    )
+    props = schema["properties"]
+    assert "facility_id_key" in props and props["mod_ts"]["format"] == "date-time"
+    assert props["note"]["type"] == ["string", "null"]
+    assert "url" not in props and "order_dtl_set" not in props
