@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 import requests
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
@@ -323,13 +324,15 @@ class WMSStream(Stream):
         mask = self.mask
         return [
             name
-            for name in self.schema.get("properties", {})
+            for name in self.effective_schema.get("properties", {})
             if mask.get(("properties", name), True)
         ]
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Return converted records of every page."""
-        codec = self._codec = RecordCodec(self.name, self.schema, self._selected_properties())
+        codec = self._codec = RecordCodec(
+            self.name, self.effective_schema, self._selected_properties()
+        )
         self._bookmark_state = None
         convert = codec.convert
         for page in self.client.pages(self.name, self.request_params(context), codec.decoder):
@@ -386,7 +389,7 @@ class WMSStream(Stream):
     ) -> None:
         """Advance the bookmark, comparing timestamps as instants (offsets may differ)."""
         key = self.replication_key
-        if not key:
+        if not key or self.replication_method != REPLICATION_INCREMENTAL:
             return
         value = latest_record.get(key)
         if value is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+
 from tap_oracle_wms.client import WMSClient, WMSStream, utc_param
 
 if t.TYPE_CHECKING:
@@ -24,6 +26,11 @@ class EntityStream(WMSStream):
         if REPLICATION_KEY in schema.get("properties", {}):
             self.replication_key = REPLICATION_KEY
 
+    @property
+    def incremental(self) -> bool:
+        """Whether this run is incremental (a catalog may force FULL_TABLE)."""
+        return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
+
     def request_params(self, context: Context | None) -> dict[str, t.Any]:
         """Scoping and filters, plus `mod_ts__gte` and ordering for incremental runs.
 
@@ -33,7 +40,7 @@ class EntityStream(WMSStream):
         facility's zone.
         """
         params = super().request_params(context)
-        if not self.replication_key:
+        if not self.incremental:
             params["ordering"] = "id"
             return params
         params["ordering"] = f"{REPLICATION_KEY},id"
@@ -52,6 +59,6 @@ class EntityStream(WMSStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Return records of this run; the bookmark never moves back below the saved one."""
-        saved = self.stream_state.get("replication_key_value") if self.replication_key else None
+        saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = dt.datetime.fromisoformat(saved) if saved else None
         yield from super().get_records(context)

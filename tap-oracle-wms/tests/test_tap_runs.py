@@ -215,3 +215,17 @@ def test_refused_filter_names_code_and_url(sim, config_for, run_tap):
 def test_page_size_above_the_wms_maximum_is_refused(sim, config_for, run_tap):
     result = run_tap(config_for(sim, page_size=5000))
     assert result.returncode != 0 and "page_size" in result.stderr and "1250" in result.stderr
+
+
+def test_catalog_forcing_full_table_ignores_the_bookmark(sim, config_for, run_tap):
+    config = config_for(sim, entities=["order_hdr"])
+    first = run_tap(config)
+    catalog = json.loads(run_tap(config, None, "--discover").stdout)
+    catalog["streams"][0]["replication_method"] = "FULL_TABLE"  # as Meltano's metadata rule sets
+    for entry in catalog["streams"][0]["metadata"]:
+        if entry["breadcrumb"] == []:
+            entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
+            entry["metadata"]["selected"] = True
+    again = run_tap(config, first.last_state, catalog=catalog)
+    assert again.returncode == 0, again.stderr
+    assert sorted(r["id"] for r in again.records["order_hdr"]) == sorted(sim.rows("order_hdr"))
