@@ -153,6 +153,7 @@ def _add_metric(line: str, extracted: dict[str, int], loaded: dict[str, int]) ->
     stream = (point.get("tags") or {}).get("stream")
     if not stream:
         return
-    # Meltano tags each relayed line with the plugin that wrote it.
-    counts = loaded if f"string_id={TARGET}" in line or "consumer=True" in line else extracted
+    # Meltano names the plugin that wrote each relayed line (before the message, or as tags).
+    before = line[: line.index("METRIC: ")]
+    counts = loaded if TARGET in before or "consumer=True" in line else extracted
     counts[stream] = counts.get(stream, 0) + int(point["value"])
