@@ -24,7 +24,7 @@ def meltano_bin() -> Path:
     """Meltano from `.venv-meltano` (or MELTANO_BIN); a skip locally, a failure in CI."""
     path = Path(os.environ.get("MELTANO_BIN", REPO / ".venv-meltano" / "bin" / "meltano"))
     if not path.exists():
-        message = f"Meltano not installed at {path}; run `make .venv-meltano`"
+        message = f"Meltano not installed at {path}; `make test` installs it in .venv-meltano"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
