@@ -170,6 +170,28 @@ def _to_string(value: Any) -> Any:
     raise _Mismatch("a string")
 
 
+def _to_postgres_text(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL characters; they are dropped.
+    value = _to_string(value)
+    return value.replace("\x00", "") if value is not None else None
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
+def _to_postgres_json(value: Any) -> Any:
+    text = _to_json(value)
+    # JSONB cannot hold NUL either; only values that contain one take the slow walk.
+    return _to_json(_without_nul(value)) if text is not None and "\\u0000" in text else text
+
+
 def _to_bool(value: Any) -> Any:
     if type(value) is bool or value is None:
         return value
@@ -241,11 +263,11 @@ _CONVERTERS: dict[str, dict[Kind, Callable[[Any], Any]]] = {
     "postgresql": {
         Kind.INTEGER: _to_int,
         Kind.NUMBER: _to_number,
-        Kind.STRING: _to_string,
+        Kind.STRING: _to_postgres_text,
         Kind.DATETIME: _to_datetime_text,
         Kind.DATE: _to_date_text,
         Kind.BOOLEAN: _to_bool,
-        Kind.JSON: _to_json,
+        Kind.JSON: _to_postgres_json,
     },
     "oracle": {
         Kind.INTEGER: _to_int,
@@ -278,7 +300,7 @@ _UNCHANGED: dict[Kind, str] = {
     Kind.BOOLEAN: "type({v}) is bool",
 }
 _UNCHANGED_BY_DIALECT: dict[str, set[Kind]] = {
-    "postgresql": {Kind.INTEGER, Kind.STRING, Kind.NUMBER, Kind.BOOLEAN},
+    "postgresql": {Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN},
     "oracle": {Kind.INTEGER, Kind.STRING, Kind.NUMBER},
     "sqlite": {Kind.INTEGER, Kind.STRING},
 }
@@ -343,8 +365,10 @@ def _typed_field(column: Column) -> Any:
 
 def _decoded_as_is(column: Column, dialect: str) -> bool:
     """Whether msgspec's decoded value is already what the driver wants."""
-    if column.kind in (Kind.INTEGER,) or (column.kind == Kind.STRING and not column.mixed):
+    if column.kind == Kind.INTEGER:
         return True
+    if column.kind == Kind.STRING:
+        return not column.mixed and dialect != "postgresql"
     if column.kind == Kind.NUMBER:
         return dialect != "sqlite"
     return column.kind == Kind.BOOLEAN and dialect == "postgresql"

@@ -164,9 +164,11 @@ class DialectStrategy:
         ]
         return sa.Table(name, metadata, *columns, schema=schema, quote=True, quote_schema=True)
 
-    def create_table(self, spec: TableSpec) -> list[str]:
-        """CREATE TABLE for `spec`, keyed by its key columns."""
-        table = self._table_object(spec.schema, spec.name, spec, with_key=bool(spec.keys))
+    def create_table(self, spec: TableSpec, *, primary_key: bool = True) -> list[str]:
+        """CREATE TABLE for `spec`; its key columns become the primary key if asked."""
+        table = self._table_object(
+            spec.schema, spec.name, spec, with_key=primary_key and bool(spec.keys)
+        )
         return [str(sa.schema.CreateTable(table).compile(dialect=self.dialect)).strip()]
 
     def create_schema(self, schema: str) -> list[str]:

@@ -50,16 +50,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
         """Work out columns, compile the row converter, create or evolve the table."""
         strategy = self.connector.strategy
         self.versioned = self.include_sdc_metadata_properties
+        # The SDK's key_properties property returns conformed names; the target keeps the
+        # stream's own property names and applies its naming rules itself.
+        self.keys = list(self._key_properties)
+        self.max_rows = self.max_size
         method = self.config.get("load_method") or UPSERT
-        self.load_method = APPEND_ONLY if method == UPSERT and not self.key_properties else method
+        self.load_method = APPEND_ONLY if method == UPSERT and not self.keys else method
         columns = schema_columns(self.config, self.stream_name, self.schema, strategy.name)
-        missing = [key for key in self.key_properties if key not in self.schema["properties"]]
+        missing = [key for key in self.keys if key not in self.schema["properties"]]
         if missing:
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
             raise ValueError(msg)
-        # The SDK's key_properties property re-conforms names on every call: read it once.
-        self.keys = list(self.key_properties)
-        self.max_rows = self.max_size
         self.spec = strategy.table_spec(self.stream_name, columns, self.keys)
         self._configure()
         with self.connector.engine.connect() as conn:
@@ -111,7 +112,8 @@ class GruponosSink(SQLSink[GruponosConnector]):
         if existing is None:
             return [
                 *(strategy.create_schema(spec.schema) if spec.schema else []),
-                *strategy.create_table(spec),
+                # Only upserts need the key enforced; appends may repeat it.
+                *strategy.create_table(spec, primary_key=self.load_method == UPSERT),
             ]
         statements: list[str] = []
         for column in spec.columns:

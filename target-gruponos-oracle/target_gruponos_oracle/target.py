@@ -128,7 +128,7 @@ class TargetGruponosOracle(SQLTarget):
         keys = list(message_dict.get("key_properties") or [])
         existing = self._sinks_active.get(stream)
         if existing is not None:
-            if existing.original_schema == schema and list(existing.key_properties) == keys:
+            if existing.original_schema == schema and existing.keys == keys:
                 return
             self.drain_one(existing)  # older records land before the new shape's
         try:

@@ -1,0 +1,121 @@
+"""Bad input through the real executable: what came before is committed, the last fully
+covered STATE is emitted, and the process stops non-zero naming line, stream and field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ORDERS = {"id": {"type": "integer"}, "qty": {"type": ["null", "number"]}}
+
+
+def _run(db, h, tmp_path, bad_line):
+    messages = [
+        h.schema("orders", ORDERS),  # line 1
+        h.record("orders", {"id": 1, "qty": 1}),
+        h.record("orders", {"id": 2, "qty": 2}),
+        h.state({"bookmarks": {"orders": "A"}}),
+        h.record("orders", {"id": 3, "qty": 3}),
+        h.state({"bookmarks": {"orders": "B"}}),  # line 6: last STATE before the bad line
+        h.record("orders", {"id": 4, "qty": 4}),
+        bad_line,  # line 8
+        h.record("orders", {"id": 5, "qty": 5}),
+        h.state({"bookmarks": {"orders": "C"}}),
+    ]
+    result = h.run_cli(db.config(), messages, tmp_path)
+    states = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result, states
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        pytest.param(
+            '{"type": "RECORD", "stream": "orders", "record": {"id": 9',
+            ["line 8", "not valid JSON"],
+            id="not-json",
+        ),
+        pytest.param(
+            {"type": "RECORD", "stream": "returns", "record": {"id": 9}},
+            ["line 8", "stream 'returns'", "before its SCHEMA"],
+            id="record-before-schema",
+        ),
+        pytest.param(
+            {"type": "RECORD", "stream": "orders", "record": {"qty": 9}},
+            ["line 8", "stream 'orders'", "field 'id'", "key property"],
+            id="missing-key",
+        ),
+        pytest.param(
+            {"type": "RECORD", "stream": "orders", "record": {"id": 9, "qty": "lots"}},
+            ["line 8", "stream 'orders'", "field 'qty'", "expected a number", "'lots'"],
+            id="value-does-not-fit",
+        ),
+        pytest.param(
+            {"type": "RECORD", "stream": "orders", "record": {"id": "nine"}},
+            ["line 8", "stream 'orders'", "field 'id'", "expected an integer"],
+            id="key-does-not-fit",
+        ),
+        pytest.param(
+            {"type": "SURPRISE", "stream": "orders"},
+            ["line 8", "unknown or missing message type 'SURPRISE'"],
+            id="unknown-type",
+        ),
+    ],
+)
+def test_bad_input_commits_what_came_before_and_stops_clearly(db, h, tmp_path, bad_line, expected):
+    result, states = _run(db, h, tmp_path, bad_line)
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("target-gruponos-oracle: bad input at line 8")
+    for part in expected:
+        assert part in message
+    assert [r["id"] for r in db.rows("orders")] == [1, 2, 3, 4]
+    assert states[-1] == {"bookmarks": {"orders": "B"}}
+    assert {"bookmarks": {"orders": "C"}} not in states
+
+
+def test_rerun_after_fixing_the_input_neither_loses_nor_duplicates(db, h, tmp_path):
+    _run(db, h, tmp_path, '{"broken')
+    result, states = _run(db, h, tmp_path, h.record("orders", {"id": 4, "qty": 4}))
+    assert result.returncode == 0, result.stderr
+    assert [r["id"] for r in db.rows("orders")] == [1, 2, 3, 4, 5]
+    assert states[-1] == {"bookmarks": {"orders": "C"}}
+
+
+def test_state_is_emitted_only_after_its_rows_are_committed(db, h, tmp_path):
+    result = h.run_cli(
+        db.config(batch_size_rows=2),
+        [
+            h.schema("orders", ORDERS),
+            h.record("orders", {"id": 1}),
+            h.state({"n": 1}),
+            h.record("orders", {"id": 2}),  # batch full: drained, then STATE n=1 goes out
+            h.record("orders", {"id": 3}),
+            h.state({"n": 3}),
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [{"n": 1}, {"n": 3}]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"sqlalchemy_url": "postgresql+psycopg://loader:S3cr3t-pw@127.0.0.1:1/wms"},
+        {
+            "host": "127.0.0.1",
+            "port": 1,
+            "service_name": "WMS",
+            "username": "loader",
+            "password": "S3cr3t-pw",
+        },
+    ],
+    ids=["url", "oracle-settings"],
+)
+def test_connection_failure_exits_non_zero_without_the_password(h, tmp_path, config):
+    result = h.run_cli(config, [h.schema("orders", ORDERS)], tmp_path)
+    assert result.returncode == 1
+    assert "failed" in result.stderr
+    assert "S3cr3t-pw" not in result.stderr + result.stdout
