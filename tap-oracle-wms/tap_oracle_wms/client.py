@@ -311,8 +311,8 @@ class WMSStream(Stream):
         self.primary_keys = ["id"]
         self._codec: RecordCodec | None = None
         self._frame: tuple[bytes, bytes] | None = None
-        self._bookmark: dt.datetime | None = None
-        self._bookmark_state: dict | None = None  # the state dict the bookmark lives in
+        self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
+        self._newest: dict | None = None  # the latest record since the last STATE
 
     # -- what to request ---------------------------------------------------------------
     def request_params(self, context: Context | None) -> dict[str, t.Any]:
@@ -333,7 +333,9 @@ class WMSStream(Stream):
         codec = self._codec = RecordCodec(
             self.name, self.effective_schema, self._selected_properties()
         )
-        self._bookmark_state = None
+        saved = self.stream_state.get("replication_key_value") if self.incremental else None
+        self._bookmark = dt.datetime.fromisoformat(saved) if saved else None
+        self._newest = None
         convert = codec.convert
         for page in self.client.pages(self.name, self.request_params(context), codec.decoder):
             if self._frame is not None:
@@ -359,6 +361,7 @@ class WMSStream(Stream):
         if fast:
             prefix = b'{"type":"RECORD","stream":' + ENCODER.encode(maps[0].stream_alias)
             self._frame = (prefix + b',"record":', self._suffix())
+            self._write_record = self._tap.message_writer.write_record
         else:
             self._frame = None
 
@@ -368,7 +371,7 @@ class WMSStream(Stream):
         if frame is None:
             super()._write_record_message(record)
             return
-        self._tap.message_writer.write_record(frame[0], record, frame[1])
+        self._write_record(frame[0], record, frame[1])
         self.state_manager.is_flushed = False
 
     def _process_record(
@@ -384,21 +387,32 @@ class WMSStream(Stream):
         """No signpost: the bookmark comes from the WMS's own clock, not ours."""
         return
 
+    @property
+    def incremental(self) -> bool:
+        """Whether this run is incremental (a catalog may force FULL_TABLE)."""
+        return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
+
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
-        """Advance the bookmark, comparing timestamps as instants (offsets may differ)."""
+        """Remember the newest record; the bookmark is taken from it when STATE is written.
+
+        Requests are ordered by (mod_ts, id), so the latest record is the newest: nothing
+        needs parsing per record.
+        """
+        self._newest = latest_record
+
+    def _write_state_message(self) -> None:
+        """Move the bookmark to the newest record, then write STATE."""
+        record, self._newest = self._newest, None
         key = self.replication_key
-        if not key or self.replication_method != REPLICATION_INCREMENTAL:
-            return
-        value = latest_record.get(key)
-        if value is None:
-            return
-        moment = dt.datetime.fromisoformat(value)
-        if self._bookmark is None or moment >= self._bookmark:
-            self._bookmark = moment
-            state = self._bookmark_state
-            if state is None:
-                state = self._bookmark_state = self.get_context_state(context)
+        value = record.get(key) if record is not None and key and self.incremental else None
+        if value is not None:
+            moment = dt.datetime.fromisoformat(value)
+            # Compared as instants (offsets may differ), and never moved back.
+            if self._bookmark is None or moment >= self._bookmark:
+                self._bookmark = moment
+                state = self.stream_state
                 state["replication_key"] = key
-            state["replication_key_value"] = value
+                state["replication_key_value"] = value
+        super()._write_state_message()

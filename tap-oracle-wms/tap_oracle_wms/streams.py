@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-
 from tap_oracle_wms.client import WMSClient, WMSStream, utc_param
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -25,11 +22,6 @@ class EntityStream(WMSStream):
         super().__init__(tap=tap, name=name, schema=schema, client=client)
         if REPLICATION_KEY in schema.get("properties", {}):
             self.replication_key = REPLICATION_KEY
-
-    @property
-    def incremental(self) -> bool:
-        """Whether this run is incremental (a catalog may force FULL_TABLE)."""
-        return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
 
     def request_params(self, context: Context | None) -> dict[str, t.Any]:
         """Scoping and filters, plus `mod_ts__gte` and ordering for incremental runs.
@@ -56,9 +48,3 @@ class EntityStream(WMSStream):
                 start = start.replace(tzinfo=dt.timezone.utc)
             params[f"{REPLICATION_KEY}__gte"] = utc_param(start)
         return params
-
-    def get_records(self, context: Context | None) -> Iterator[dict]:
-        """Return records of this run; the bookmark never moves back below the saved one."""
-        saved = self.stream_state.get("replication_key_value") if self.incremental else None
-        self._bookmark = dt.datetime.fromisoformat(saved) if saved else None
-        yield from super().get_records(context)

@@ -85,6 +85,7 @@ def test_incremental_run_returns_only_changes_and_the_lookback_window(
     # Nothing changed since: a third run re-reads only the lookback window.
     third = run_tap(config, second.last_state)
     assert {r["id"] for r in third.records.get("order_dtl", [])} == set(touched) | inserted
+    assert third.last_state["bookmarks"]["order_dtl"]["replication_key_value"] == new_bookmark
 
 
 def test_start_date_bounds_the_first_run(sim, config_for, run_tap):
