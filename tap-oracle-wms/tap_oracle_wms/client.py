@@ -78,7 +78,8 @@ class WMSClient:
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         """Prepare a keep-alive session; nothing is requested yet."""
         self.config = config
-        base = str(config["base_url"]).rstrip("/")
+        # The environment URL; a pasted API URL (…/wms/lgfapi/v10/entity/) is cut back to it.
+        base = str(config["base_url"]).split("/wms/lgfapi/")[0].rstrip("/")
         self.api_url = f"{base}/wms/lgfapi/{config.get('api_version') or 'v10'}/entity/"
         self.timeout = float(config.get("request_timeout") or 60)
         self.max_retries = int(config.get("max_retries", 5))

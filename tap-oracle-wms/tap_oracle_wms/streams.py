@@ -8,7 +8,6 @@ import typing as t
 from tap_oracle_wms.client import WMSClient, WMSStream, utc_param
 
 if t.TYPE_CHECKING:
-
     from singer_sdk.helpers.types import Context
 
 REPLICATION_KEY = "mod_ts"

@@ -72,13 +72,20 @@ def test_5xx_without_retry_after_backs_off_exponentially_with_jitter(waits):
 
 
 @responses.activate
-def test_truncated_body_and_connection_reset_are_retried(waits):
+def test_truncated_body_connection_reset_and_timeout_are_retried(waits):
     responses.get(API, body='{"item": "https://wms.exa')
     responses.get(API, body=requests.exceptions.ConnectionError("Connection reset by peer"))
     responses.get(API, body=requests.exceptions.ChunkedEncodingError("IncompleteRead"))
+    responses.get(API, body=requests.exceptions.ReadTimeout("read timed out"))
     responses.get(API, json={"item": "x"})
-    assert make_client().list_entities() == {"item": "x"}
-    assert len(waits) == 3
+    assert make_client(max_retries=4).list_entities() == {"item": "x"}
+    assert len(waits) == 4
+
+
+@responses.activate
+def test_a_pasted_api_url_is_cut_back_to_the_environment_url():
+    responses.get(API, json={"item": "x"})
+    assert make_client(base_url=f"{API}").list_entities() == {"item": "x"}
 
 
 @responses.activate
