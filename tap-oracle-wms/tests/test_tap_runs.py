@@ -230,3 +230,19 @@ def test_catalog_forcing_full_table_ignores_the_bookmark(sim, config_for, run_ta
     again = run_tap(config, first.last_state, catalog=catalog)
     assert again.returncode == 0, again.stderr
     assert sorted(r["id"] for r in again.records["order_hdr"]) == sorted(sim.rows("order_hdr"))
+
+
+def test_oauth2_token_refreshed_after_the_wms_expires_it(fresh_sim):
+    client = WMSClient(
+        {
+            "base_url": fresh_sim.base_url,
+            "auth_method": "oauth2",
+            "oauth_token_url": fresh_sim.oauth_token_url,
+            "oauth_client_id": fresh_sim.oauth_client_id,
+            "oauth_client_secret": fresh_sim.oauth_client_secret,
+        }
+    )
+    assert client.count("order_hdr") == fresh_sim.count("order_hdr")
+    fresh_sim.expire_tokens()
+    assert client.count("order_dtl") == fresh_sim.count("order_dtl")
+    assert fresh_sim.token_requests == 2
