@@ -124,3 +124,18 @@ def test_orchestrator_runs_jobs_through_meltano(
     assert second_incremental.returncode == 0, second_incremental.stderr
     extracted = json.loads(second_incremental.stdout)["entities"]["order_hdr"]["extracted"]
     assert extracted < hdr / 3  # the second incremental run started from Meltano's state
+
+
+def test_meltano_yml_declares_the_platforms_jobs_and_schedules():
+    import yaml
+    from gruponos_meltano_native.jobs import JOBS
+
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    jobs = {job["name"]: job["tasks"] for job in project["jobs"]}
+    schedules = {s["name"]: (s["job"], s["interval"]) for s in project["schedules"]}
+    extractors = {p["name"]: p for p in project["plugins"]["extractors"]}
+    for job in JOBS.values():
+        assert jobs[job.name] == [f"{job.meltano_extractor} target-gruponos-oracle"]
+        assert schedules[job.schedule_name] == (job.name, job.schedule)
+        assert extractors[job.meltano_extractor]["inherit_from"] == "tap-oracle-wms"
+    assert {e["name"] for e in project["environments"]} == {"dev", "staging", "prod"}

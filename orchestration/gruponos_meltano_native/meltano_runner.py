@@ -82,6 +82,11 @@ class MeltanoRunner:
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "NO_COLOR": "1",
         }
+        # Meltano masks secrets when printing config: those come from the orchestrator's own.
+        effective_tap_config = {
+            **self._effective_config(job.meltano_extractor, env),
+            **tap_config,
+        }
         started = time.monotonic()
         extracted: dict[str, int] = {}
         loaded: dict[str, int] = {}
@@ -126,7 +131,25 @@ class MeltanoRunner:
             duration_seconds=duration,
             tap_exit=0,
             target_exit=0,
+            tap_config=effective_tap_config,
         )
+
+    def _effective_config(self, plugin: str, env: dict[str, str]) -> dict[str, Any]:
+        # meltano.yml adds its own settings (e.g. entity_filters); the checks need the same.
+        command = [self.settings.meltano_executable, "--environment", self.settings.environment]
+        result = subprocess.run(
+            [*command, "config", "print", plugin],
+            cwd=self.project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ExtractError(
+                f"meltano config print {plugin} failed:\n{self.redact(result.stderr[-2000:])}"
+            )
+        return dict(json.loads(result.stdout))
 
     def _streams(self, job: Job) -> dict[str, StreamInfo]:
         # The catalog Meltano handed to the tap gives each stream's key and properties.

@@ -237,7 +237,8 @@ class Orchestrator:
         if report.mode == "full" and checks.compare_wms_counts:
             from tap_oracle_wms.client import WMSClient
 
-            wms_count = WMSClient(self.settings.tap_config(company, facility, entities)).count
+            tap_config = result.tap_config or self.settings.tap_config(company, facility, entities)
+            wms_count = WMSClient(tap_config).count
         try:
             engine = create_db_engine(target_config)
             try:

@@ -61,6 +61,8 @@ class PipeResult:
     duration_seconds: float
     tap_exit: int
     target_exit: int
+    # The tap's effective config when it differs from the orchestrator's (Meltano merges its own).
+    tap_config: dict[str, Any] | None = None
 
 
 ProgressCallback = Callable[[dict[str, int], float], None]
