@@ -246,3 +246,19 @@ def test_oauth2_token_refreshed_after_the_wms_expires_it(fresh_sim):
     fresh_sim.expire_tokens()
     assert client.count("order_dtl") == fresh_sim.count("order_dtl")
     assert fresh_sim.token_requests == 2
+
+
+def test_stream_maps_take_the_sdk_path_and_still_work(sim, config_for, run_tap):
+    config = config_for(
+        sim,
+        entities=["order_hdr"],
+        stream_maps={"order_hdr": {"cust_name": "__NULL__", "__alias__": "orders"}},
+    )
+    result = run_tap(config)
+    assert result.returncode == 0, result.stderr
+    assert set(result.records) == {"orders"}
+    records = result.records["orders"]
+    assert len(records) == sim.count("order_hdr")
+    assert all(
+        "cust_name" not in r and isinstance(r["total_orig_ord_qty"], int | float) for r in records
+    )
