@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from target_gruponos_oracle import naming
 from target_gruponos_oracle.target import TargetGruponosOracle
 from target_gruponos_oracle.testing import PostgresUnavailableError, ephemeral_postgres
@@ -185,7 +184,7 @@ class Helpers:
         """Run the real executable as a process."""
         config_path = tmp_path / f"config-{next(_counter)}.json"
         config_path.write_text(json.dumps(config))
-        return subprocess.run(  # noqa: S603
+        return subprocess.run(
             [str(EXECUTABLE), "--config", str(config_path)],
             input=Helpers.singer_lines(messages),
             capture_output=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from singer_sdk.testing import get_target_test_class
-
 from target_gruponos_oracle.target import TargetGruponosOracle
 
 # The SDK's runner keeps a reference to these dicts; fixtures point them at a fresh

@@ -1,0 +1,69 @@
+"""Identifier rules (`target_gruponos_oracle.naming`), which the orchestrator also uses."""
+
+from __future__ import annotations
+
+import pytest
+from target_gruponos_oracle import naming, testing
+from target_gruponos_oracle.naming import column_name, table_name
+
+
+@pytest.mark.parametrize(
+    ("name", "oracle", "postgresql"),
+    [
+        ("order_id", "ORDER_ID", "order_id"),
+        ("SELECT", "SELECT", "select"),  # reserved words stay; the target always quotes
+        ("agent:os:version", "AGENT_OS_VERSION", "agent_os_version"),
+        ("Año fiscal", "ANO_FISCAL", "ano_fiscal"),
+        ("_sdc_deleted_at", "SDC_DELETED_AT", "sdc_deleted_at"),
+        ("9lives", "C_9LIVES", "c_9lives"),
+        ("___", "C_", "c_"),
+    ],
+)
+def test_column_names_per_dialect(name, oracle, postgresql):
+    assert column_name({}, name, "oracle") == oracle
+    assert column_name({}, name, "postgresql") == postgresql
+    assert column_name({}, name, "sqlite") == postgresql
+
+
+def test_table_prefix_applies_to_tables_only():
+    config = {"table_prefix": "WMS_"}
+    assert table_name(config, "order_hdr", "oracle") == "WMS_ORDER_HDR"
+    assert table_name(config, "order_hdr", "postgresql") == "wms_order_hdr"
+    assert column_name(config, "order_hdr", "oracle") == "ORDER_HDR"
+    assert table_name({}, "2024_orders", "sqlite") == "t_2024_orders"
+
+
+@pytest.mark.parametrize(("dialect", "limit"), [("oracle", 128), ("postgresql", 63)])
+def test_long_names_are_cut_to_the_byte_limit_with_a_stable_distinct_hash(dialect, limit):
+    base = "quantity_allocated_to_the_outbound_wave_for_this_order_line_" * 3
+    first = column_name({}, base + "first", dialect)
+    second = column_name({}, base + "second", dialect)
+    assert len(first.encode()) == len(second.encode()) == limit
+    assert first != second
+    assert first[:-9] == second[:-9]  # same readable head, different hash
+    assert column_name({}, base + "first", dialect) == first  # stable across runs
+
+
+def test_pre_12_2_oracle_limit_of_30_bytes():
+    config = {"max_identifier_length": 30, "table_prefix": "WMS_"}
+    name = table_name(config, "inventory_history_by_location", "oracle")
+    assert len(name) == 30
+    assert name.startswith("WMS_INVENTORY_HISTOR")
+    assert column_name(config, "short", "oracle") == "SHORT"
+
+
+def test_unknown_dialect_is_refused():
+    with pytest.raises(ValueError, match="Unknown dialect 'mysql'"):
+        column_name({}, "id", "mysql")
+
+
+def test_missing_postgres_binaries_give_a_clear_error(monkeypatch):
+    monkeypatch.setattr(testing.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(testing.shutil, "which", lambda name: None)
+    server = testing.ephemeral_postgres()
+    with pytest.raises(testing.PostgresUnavailableError, match="initdb, pg_ctl"):
+        server.__enter__()
+
+
+def test_identifier_keeps_names_that_need_no_change():
+    assert naming.identifier("ORDER_DTL", "oracle", 128) == "ORDER_DTL"
