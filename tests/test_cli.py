@@ -73,6 +73,7 @@ def test_entities_option_and_dry_run(cli, tmp_path):
     shown = json.loads(plan.stdout)
     assert shown["entities"] == ["order_hdr", "allocation"]
     assert shown["tap"]["password"] == "********"
+    assert shown["tap"]["facility_code"] == "DC02" and shown["tap"]["username"] == "demo"
     assert not (tmp_path / "wms.db").exists()  # nothing ran
 
     only = cli(

@@ -15,8 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
-from gruponos_meltano_native.config import GruponosMeltanoSettings, mask_url
+from gruponos_meltano_native.config import MASK, GruponosMeltanoSettings, mask_url
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
 from gruponos_meltano_native.jobs import JOBS, Job, job_for
@@ -124,8 +126,12 @@ class Orchestrator:
         job = job_for(mode)
         key = StateKey(job.name, company, facility)
         start_state = self._start_state(job, key)
-        masked = self.settings.masked()
         tap_config = self.settings.tap_config(company, facility, entities)
+        secret = {
+            name
+            for name in tap_config
+            if isinstance(getattr(self.settings.oracle_wms, name, None), SecretStr)
+        }
         return {
             "job": job.name,
             "mode": job.mode,
@@ -133,7 +139,7 @@ class Orchestrator:
             "company": company,
             "facility": facility,
             "entities": tap_config.get("entities", "tap default"),
-            "tap": {k: masked["oracle_wms"].get(k, v) for k, v in tap_config.items()},
+            "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
             "state_path": str(self.store.path(key)),
             "starts_from_state": start_state is not None,
