@@ -186,18 +186,28 @@ class GruponosSink(SQLSink[GruponosConnector]):
     # Batches -----------------------------------------------------------------------------
 
     def process_batch(self, context: dict) -> None:
-        """Load the buffered rows in one transaction."""
+        """Load the buffered rows in one transaction (the SDK's synchronous drain)."""
         del context
-        rows: Sequence[tuple] = (
-            list(self._rows.values()) if isinstance(self._rows, dict) else self._rows
-        )
-        read = self.current_size
+        self.write_rows(self._take_rows())
+
+    def take_batch(self) -> list[tuple]:
+        """Hand over the buffered rows for a background write and start a new batch."""
+        rows = self._take_rows()
+        self.mark_drained()
+        return rows
+
+    def _take_rows(self) -> list[tuple]:
+        rows = list(self._rows.values()) if isinstance(self._rows, dict) else self._rows
+        self.tally_duplicate_merged(self.current_size - len(rows))
+        self.record_counter_metric.increment(len(rows))
         self._rows = {} if isinstance(self._rows, dict) else []
         self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
+        return rows
+
+    def write_rows(self, rows: Sequence[tuple]) -> None:
+        """Load `rows` in one transaction (safe to run in the writer thread)."""
         if rows or self._needs_overwrite():
             self._load(rows)
-        self.tally_duplicate_merged(read - len(rows))
-        self.record_counter_metric.increment(len(rows))
 
     def _needs_overwrite(self) -> bool:
         return (

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import sys
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import click
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.sinks import Sink
 from singer_sdk.sql import SQLTarget
 
 from target_gruponos_oracle.errors import (
@@ -111,6 +115,8 @@ class TargetGruponosOracle(SQLTarget):
         self.max_parallelism = 1
         self._records_since_age_check = 0
         self._last_state_written: str | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Future, dict | None] | None = None
         reader = self.message_reader
         if isinstance(reader, SingerLineReader):
             reader.on_record = self._process_record
@@ -127,9 +133,10 @@ class TargetGruponosOracle(SQLTarget):
             raise InvalidMessageError("schema has no 'properties'", stream=stream)
         keys = list(message_dict.get("key_properties") or [])
         existing = self._sinks_active.get(stream)
+        if existing is not None and existing.original_schema == schema and existing.keys == keys:
+            return
+        self._finish_background_write()  # table changes wait for the writer
         if existing is not None:
-            if existing.original_schema == schema and existing.keys == keys:
-                return
             self.drain_one(existing)  # older records land before the new shape's
         try:
             self.get_sink(stream, schema=schema, key_properties=keys)
@@ -161,14 +168,13 @@ class TargetGruponosOracle(SQLTarget):
         if sink is None:
             raise RecordBeforeSchemaError("RECORD arrived before its SCHEMA", stream=stream)
         if versioned and not sink.versioned:
-            self.drain_one(sink)
+            self._drain(sink)
             sink.enable_versions()
         return sink  # type: ignore[return-value]
 
     def _after_record(self, sink: GruponosSink) -> None:
         if sink.current_size >= sink.max_rows:
-            # Drain everything so the STATE that follows is fully covered and goes out.
-            self.drain_all()
+            self._write_in_background()
         self._records_since_age_check += 1
         if self._records_since_age_check >= _AGE_CHECK_EVERY:
             self._records_since_age_check = 0
@@ -188,7 +194,7 @@ class TargetGruponosOracle(SQLTarget):
             )
         if not isinstance(message_dict.get("version"), int):
             raise InvalidMessageError("ACTIVATE_VERSION needs an integer 'version'", stream=stream)
-        self.drain_one(sink)
+        self._drain(sink)
         sink.activate_version(message_dict["version"])
 
     def _process_batch_message(self, message_dict: dict) -> None:
@@ -196,6 +202,44 @@ class TargetGruponosOracle(SQLTarget):
             "BATCH messages are not supported; send RECORD messages",
             stream=message_dict.get("stream"),
         )
+
+    # Writing batches ------------------------------------------------------------------------
+    #
+    # A full batch is written by one writer thread while the next one is read and decoded,
+    # so the database's work overlaps with ours. All sinks are handed over together, with
+    # the STATE that was current then: that STATE goes out once the writer has committed
+    # them. Anything synchronous (schema changes, ACTIVATE_VERSION, the end) first waits
+    # for the writer, so batches always commit in the order they were read.
+
+    def _write_in_background(self) -> None:
+        self._finish_background_write()
+        batches = [
+            (sink, sink.take_batch())
+            for sink in [*self._sinks_to_clear, *self._sinks_active.values()]
+            if sink.current_size
+        ]
+        state = copy.deepcopy(self._latest_state)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self._in_flight = (self._writer.submit(_write_batches, batches), state)
+
+    def _finish_background_write(self) -> None:
+        """Wait for the batch being written; then its STATE is covered and goes out."""
+        if self._in_flight is None:
+            return
+        future, state = self._in_flight
+        self._in_flight = None
+        future.result()  # a failed write raises here, and its STATE is never written
+        if state:
+            self._write_state_message(state)
+
+    def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
+        self._finish_background_write()
+        super()._drain_all(sink_list, parallelism)
+
+    def _drain(self, sink: GruponosSink) -> None:
+        self._finish_background_write()
+        self.drain_one(sink)
 
     # STATE and failures --------------------------------------------------------------------
 
@@ -238,6 +282,12 @@ class TargetGruponosOracle(SQLTarget):
             message = GruponosSink.connector_class.scrub(f"{type(exc).__name__}: {exc}")
             click.echo(f"{cls.name}: failed: {message}", err=True)
             sys.exit(EXIT_FAILURE)
+
+
+def _write_batches(batches: list[tuple[GruponosSink, list[tuple]]]) -> None:
+    for sink, rows in batches:
+        with sink.batch_processing_timer:
+            sink.write_rows(rows)
 
 
 if __name__ == "__main__":
