@@ -332,7 +332,7 @@ class Store:
         self, entity: str, count: int, company: str | None, facility: str | None
     ) -> list[int]:
         """Modify `count` existing rows now; their ids."""
-        self._require(entity, mutable=True)
+        self._require(entity, "touch")
         with self.lock:
             candidates = self.in_scope(entity, company, facility)
             chosen = sorted(self.rng.sample(candidates, min(count, len(candidates))))
@@ -351,7 +351,7 @@ class Store:
         self, entity: str, count: int, company: str | None, facility: str | None
     ) -> list[int]:
         """Add `count` new rows created now (orders come with their lines); their ids."""
-        self._require(entity, mutable=True)
+        self._require(entity, "insert")
         with self.lock:
             self._inserting = True
             try:
@@ -397,12 +397,14 @@ class Store:
             return len(self.in_scope(entity, company, facility))
 
     @staticmethod
-    def _require(entity: str, mutable: bool = False) -> None:
+    def _require(entity: str, action: str = "") -> None:
         spec = ENTITIES.get(entity)
         if spec is None:
             raise KeyError(f"unknown entity '{entity}'")
-        if mutable and entity not in _INSERTABLE:
-            raise ScopeError(f"entity '{entity}' cannot be changed by the simulator")
+        if (action == "touch" and not spec.has_mod_ts) or (
+            action == "insert" and entity not in _INSERTABLE
+        ):
+            raise ScopeError(f"the simulator cannot {action} entity '{entity}'")
 
     # -- encoding --------------------------------------------------------------------
     def entity_url(self, entity: str) -> str:
