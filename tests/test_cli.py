@@ -107,7 +107,11 @@ def test_config_jobs_validate_and_health(cli, tmp_path):
     assert "wms: ok" in ok.stdout and "database: ok" in ok.stdout
 
     unreachable = cli(
-        "validate", env={"GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL": "http://127.0.0.1:9/x"}
+        "validate",
+        env={
+            "GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL": "http://127.0.0.1:9/x",
+            "GRUPONOS_MELTANO_ORACLE_WMS__MAX_RETRIES": "0",
+        },
     )
     assert unreachable.returncode == 4
     assert "wms:" in unreachable.stderr
@@ -176,3 +180,13 @@ def test_failed_run_alerts_every_channel_without_secrets(cli, tmp_path):
     )
     assert "wrong-Password-99" not in everything
     assert WEBHOOK_TOKEN not in everything
+
+
+def test_load_failure_exits_6_naming_the_target(cli, tmp_path):
+    env = {"GRUPONOS_MELTANO_ORACLE_DB__SQLALCHEMY_URL": "sqlite:////nonexistent-dir/x/wms.db"}
+    failed = cli(
+        "run", "full", "--company", "GNOS", "--facility", "DC01", "--entities", "order_hdr", env=env
+    )
+    assert failed.returncode == 6, failed.stdout + failed.stderr
+    assert "target-gruponos-oracle exited with code" in failed.stderr
+    assert "FAILED (load)" in failed.stdout
