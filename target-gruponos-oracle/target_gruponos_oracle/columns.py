@@ -363,15 +363,28 @@ def _typed_field(column: Column) -> Any:
     }.get(column.kind, Any)
 
 
-def _decoded_as_is(column: Column, dialect: str) -> bool:
-    """Whether msgspec's decoded value is already what the driver wants."""
-    if column.kind == Kind.INTEGER:
-        return True
-    if column.kind == Kind.STRING:
-        return not column.mixed and dialect != "postgresql"
-    if column.kind == Kind.NUMBER:
-        return dialect != "sqlite"
-    return column.kind == Kind.BOOLEAN and dialect == "postgresql"
+def _drop_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def _finishing(column: Column, dialect: str) -> Callable[[Any], Any] | None:
+    """Return what is left to do to a value msgspec decoded and checked (None: nothing).
+
+    The generated code skips the call for nulls, so these take a non-null value of the
+    type `_typed_field` declared.
+    """
+    kind = column.kind
+    if kind == Kind.INTEGER:
+        return None
+    if kind == Kind.STRING:
+        if column.mixed:
+            return _CONVERTERS[dialect][kind]
+        return _drop_nul if dialect == "postgresql" else None
+    if kind == Kind.NUMBER:
+        return str if dialect == "sqlite" else None  # SQLite keeps the exact decimal text
+    if kind == Kind.BOOLEAN:
+        return int if dialect == "oracle" else None  # sqlite3 binds bool as 1/0 itself
+    return _CONVERTERS[dialect][kind]
 
 
 class RowDecoder:
@@ -395,16 +408,18 @@ class RowDecoder:
         self._typed = msgspec.json.Decoder(struct, float_hook=Decimal)
         self._generic = msgspec.json.Decoder(float_hook=Decimal)
         self._astuple = msgspec.structs.astuple
-        finishing = [
-            (i, _CONVERTERS[dialect][column.kind])
-            for i, column in enumerate(columns)
-            if not _decoded_as_is(column, dialect)
-        ]
+        namespace: dict[str, Any] = {}
+        for i, column in enumerate(columns):
+            converter = _finishing(column, dialect)
+            if converter is not None:
+                namespace[f"f{i}"] = converter
         self._finish: Callable[[tuple], tuple] | None = None
-        if finishing:
-            namespace: dict[str, Any] = {f"f{i}": converter for i, converter in finishing}
+        if namespace:
             parts = [
-                f"f{i}(r[{i}])" if f"f{i}" in namespace else f"r[{i}]" for i in range(len(columns))
+                f"(None if (v{i} := r[{i}]) is None else f{i}(v{i}))"
+                if f"f{i}" in namespace
+                else f"r[{i}]"
+                for i in range(len(columns))
             ]
             exec(f"def finish(r):\n    return ({', '.join(parts)},)\n", namespace)
             self._finish = namespace["finish"]

@@ -145,12 +145,15 @@ class TargetGruponosOracle(SQLTarget):
 
     def _process_record(self, envelope: Envelope) -> None:
         """Fast path for RECORD: the sink decodes the raw record straight into a row."""
-        sink = self._record_sink(envelope.stream, versioned=envelope.version is not None)
-        if sink.versioned:
-            message = {"version": envelope.version, "time_extracted": envelope.time_extracted}
-            sink.add_record(message, sink.decode_record_object(envelope.record))
-        else:
-            sink.add_raw(envelope.record)
+        sink = self._sinks_active.get(envelope.stream)  # type: ignore[arg-type]
+        if sink is None or sink.versioned or envelope.version is not None:
+            sink = self._record_sink(envelope.stream, versioned=envelope.version is not None)
+            if sink.versioned:
+                message = {"version": envelope.version, "time_extracted": envelope.time_extracted}
+                sink.add_record(message, sink.decode_record_object(envelope.record))
+                self._after_record(sink)
+                return
+        sink.add_raw(envelope.record)
         self._after_record(sink)
 
     def _process_record_message(self, message_dict: dict) -> None:

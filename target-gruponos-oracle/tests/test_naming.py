@@ -67,3 +67,21 @@ def test_missing_postgres_binaries_give_a_clear_error(monkeypatch):
 
 def test_identifier_keeps_names_that_need_no_change():
     assert naming.identifier("ORDER_DTL", "oracle", 128) == "ORDER_DTL"
+
+
+def test_oracle_url_is_built_from_the_settings():
+    from target_gruponos_oracle.connector import GruponosConnector
+
+    settings = {
+        "host": "db.example",
+        "service_name": "GNOSPDB",
+        "username": "loader",
+        "password": "p@ss",
+    }
+    url = GruponosConnector(settings).sqlalchemy_url
+    assert url == "oracle+oracledb://loader:p%40ss@db.example:1521?service_name=GNOSPDB"
+    by_sid = GruponosConnector({"host": "h", "port": 1522, "sid": "ORCL", "username": "u"})
+    assert by_sid.sqlalchemy_url == "oracle+oracledb://u@h:1522/ORCL"
+    explicit = GruponosConnector({**settings, "sqlalchemy_url": "sqlite:///x.db"})
+    assert explicit.sqlalchemy_url == "sqlite:///x.db"
+    assert "p@ss" not in GruponosConnector.scrub(f"could not connect with {url} and p@ss")
