@@ -179,12 +179,23 @@ class Reconciler:
             info = streams.get(entity, StreamInfo())
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
             report.entities[entity] = figures
-            self._check_loaded(report, entity, figures)
             table = self._table(entity, info)
-            scope = self._scope(table, info, company, facility)
-            self._check_wms_count(report, entity, figures, table, scope)
-            self._check_keys(report, entity, figures, table, info, scope)
-            self._check_freshness(report, entity, figures, table, info, scope)
+            subject = _Subject(
+                entity, info, figures, table, self._scope(table, info, company, facility)
+            )
+            checks = (
+                ("extracted_equals_loaded", ERROR, self._check_loaded),
+                ("wms_count_equals_db_rows", ERROR, self._check_wms_count),
+                ("keys_unique_non_null", ERROR, self._check_keys),
+                ("freshness", WARNING, self._check_freshness),
+            )
+            for name, severity, check in checks:
+                try:
+                    outcome = check(subject)
+                except Exception as exc:  # a check that cannot run is a failed check
+                    outcome = (False, _first_line(exc))
+                if outcome is not None:
+                    report.checks.append(Check(entity, name, outcome[0], severity, outcome[1]))
         return report
 
     def _table(self, entity: str, info: StreamInfo) -> sa.TableClause:
@@ -212,117 +223,81 @@ class Reconciler:
                 conditions.append(self._col(table, f"{field_name}_key") == code)
         return conditions
 
+    def _count_rows(self, subject: _Subject, *where: sa.ColumnElement[bool]) -> int:
+        query = sa.select(sa.func.count()).select_from(subject.table).where(*subject.scope, *where)
+        return int(self.connection.execute(query).scalar_one())
+
     @staticmethod
-    def _check_loaded(report: ValidationReport, entity: str, figures: EntityFigures) -> None:
+    def _check_loaded(subject: _Subject) -> _Outcome:
+        figures = subject.figures
         if figures.loaded is None and figures.extracted == 0:
             figures.loaded = 0
         if figures.loaded is None:
-            report.checks.append(
-                Check(
-                    entity,
-                    "extracted_equals_loaded",
-                    False,
-                    ERROR,
-                    "the target reported no load count",
-                )
-            )
-            return
-        passed = figures.extracted == figures.loaded
+            return False, "the target reported no load count"
         detail = f"extracted {figures.extracted:,}, loaded {figures.loaded:,}"
-        report.checks.append(Check(entity, "extracted_equals_loaded", passed, ERROR, detail))
+        return figures.extracted == figures.loaded, detail
 
-    def _count_rows(self, table: sa.TableClause, scope: list[sa.ColumnElement[bool]]) -> int:
-        query = sa.select(sa.func.count()).select_from(table).where(*scope)
-        return int(self.connection.execute(query).scalar_one())
-
-    def _check_wms_count(
-        self,
-        report: ValidationReport,
-        entity: str,
-        figures: EntityFigures,
-        table: sa.TableClause,
-        scope: list[sa.ColumnElement[bool]],
-    ) -> None:
+    def _check_wms_count(self, subject: _Subject) -> _Outcome:
         if self.wms_count is None:
-            return
-        try:
-            figures.wms_count = self.wms_count(entity)
-            figures.db_rows = self._count_rows(table, scope)
-        except Exception as exc:
-            report.checks.append(
-                Check(entity, "wms_count_equals_db_rows", False, ERROR, _first_line(exc))
-            )
-            return
-        passed = figures.wms_count == figures.db_rows
+            return None
+        figures = subject.figures
+        figures.wms_count = self.wms_count(subject.entity)
+        figures.db_rows = self._count_rows(subject)
         detail = f"WMS {figures.wms_count:,}, database {figures.db_rows:,}"
-        report.checks.append(Check(entity, "wms_count_equals_db_rows", passed, ERROR, detail))
+        return figures.wms_count == figures.db_rows, detail
 
-    def _check_keys(
-        self,
-        report: ValidationReport,
-        entity: str,
-        figures: EntityFigures,
-        table: sa.TableClause,
-        info: StreamInfo,
-        scope: list[sa.ColumnElement[bool]],
-    ) -> None:
-        if not info.key_properties:
-            return
-        keys = [self._col(table, k) for k in info.key_properties]
-        try:
-            dup_groups = (
-                sa.select(*keys)
-                .select_from(table)
-                .where(*scope)
-                .group_by(*keys)
-                .having(sa.func.count() > 1)
-            ).subquery()
-            figures.duplicate_keys = int(
-                self.connection.execute(
-                    sa.select(sa.func.count()).select_from(dup_groups)
-                ).scalar_one()
-            )
-            figures.null_keys = self._count_rows(
-                table, [*scope, sa.or_(*(k.is_(None) for k in keys))]
-            )
-            if figures.db_rows is None:
-                figures.db_rows = self._count_rows(table, scope)
-        except Exception as exc:
-            report.checks.append(
-                Check(entity, "keys_unique_non_null", False, ERROR, _first_line(exc))
-            )
-            return
-        passed = figures.duplicate_keys == 0 and figures.null_keys == 0
+    def _check_keys(self, subject: _Subject) -> _Outcome:
+        if not subject.info.key_properties:
+            return None
+        figures = subject.figures
+        keys = [self._col(subject.table, k) for k in subject.info.key_properties]
+        duplicated = (
+            sa.select(*keys)
+            .select_from(subject.table)
+            .where(*subject.scope)
+            .group_by(*keys)
+            .having(sa.func.count() > 1)
+        ).subquery()
+        figures.duplicate_keys = int(
+            self.connection.execute(sa.select(sa.func.count()).select_from(duplicated)).scalar_one()
+        )
+        figures.null_keys = self._count_rows(subject, sa.or_(*(k.is_(None) for k in keys)))
+        if figures.db_rows is None:
+            figures.db_rows = self._count_rows(subject)
         detail = f"{figures.duplicate_keys} duplicated key(s), {figures.null_keys} null key(s)"
-        report.checks.append(Check(entity, "keys_unique_non_null", passed, ERROR, detail))
+        return figures.duplicate_keys == 0 and figures.null_keys == 0, detail
 
-    def _check_freshness(
-        self,
-        report: ValidationReport,
-        entity: str,
-        figures: EntityFigures,
-        table: sa.TableClause,
-        info: StreamInfo,
-        scope: list[sa.ColumnElement[bool]],
-    ) -> None:
+    def _check_freshness(self, subject: _Subject) -> _Outcome:
         limit = self.settings.max_staleness_minutes
-        if limit is None or "mod_ts" not in info.properties:
-            return
-        try:
-            newest = self.connection.execute(
-                sa.select(sa.func.max(self._col(table, "mod_ts"))).select_from(table).where(*scope)
-            ).scalar_one()
-        except Exception as exc:
-            report.checks.append(Check(entity, "freshness", False, WARNING, _first_line(exc)))
-            return
+        if limit is None or "mod_ts" not in subject.info.properties:
+            return None
+        newest = self.connection.execute(
+            sa.select(sa.func.max(self._col(subject.table, "mod_ts")))
+            .select_from(subject.table)
+            .where(*subject.scope)
+        ).scalar_one()
         if newest is None:
-            return  # an empty table has nothing to be stale about
+            return None  # an empty table has nothing to be stale about
+        figures = subject.figures
         newest_dt = _as_datetime(newest)
         figures.newest_mod_ts = newest_dt.isoformat()
         figures.staleness_minutes = round((self.now - newest_dt).total_seconds() / 60, 1)
-        passed = figures.staleness_minutes <= limit
         detail = f"newest mod_ts is {figures.staleness_minutes:,.1f} min old (limit {limit:g})"
-        report.checks.append(Check(entity, "freshness", passed, WARNING, detail))
+        return figures.staleness_minutes <= limit, detail
+
+
+@dataclass
+class _Subject:
+    """One entity under check: its declared shape, its figures, its table and scope."""
+
+    entity: str
+    info: StreamInfo
+    figures: EntityFigures
+    table: sa.TableClause
+    scope: list[sa.ColumnElement[bool]]
+
+
+_Outcome = tuple[bool, str] | None
 
 
 def _as_datetime(value: Any) -> datetime:
