@@ -290,6 +290,12 @@ def _param_value(value: t.Any) -> str:
     return str(value)
 
 
+def parse_timestamp(text: str) -> dt.datetime:
+    """Return an ISO 8601 timestamp as an aware datetime (UTC when it has no offset)."""
+    value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
 def utc_param(value: dt.datetime) -> str:
     """Return a timestamp filter value in UTC with an explicit offset."""
     return value.astimezone(dt.timezone.utc).isoformat()
@@ -335,7 +341,7 @@ class WMSStream(Stream):
             self.name, self.effective_schema, self._selected_properties()
         )
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
-        self._bookmark = dt.datetime.fromisoformat(saved) if saved else None
+        self._bookmark = parse_timestamp(saved) if saved else None
         self._newest = None
         convert = codec.convert
         for page in self.client.pages(self.name, self.request_params(context), codec.decoder):
@@ -409,7 +415,7 @@ class WMSStream(Stream):
         key = self.replication_key
         value = record.get(key) if record is not None and key and self.incremental else None
         if value is not None:
-            moment = dt.datetime.fromisoformat(value)
+            moment = parse_timestamp(value)
             # Compared as instants (offsets may differ), and never moved back.
             if self._bookmark is None or moment >= self._bookmark:
                 self._bookmark = moment

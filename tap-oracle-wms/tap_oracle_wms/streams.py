@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_oracle_wms.client import WMSClient, WMSStream, utc_param
+from tap_oracle_wms.client import WMSClient, WMSStream, parse_timestamp, utc_param
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -38,12 +38,8 @@ class EntityStream(WMSStream):
         bookmark = self.stream_state.get("replication_key_value")
         if bookmark:
             lookback = dt.timedelta(minutes=float(self.config.get("lookback_minutes", 5)))
-            params[f"{REPLICATION_KEY}__gte"] = utc_param(
-                dt.datetime.fromisoformat(bookmark) - lookback
-            )
+            params[f"{REPLICATION_KEY}__gte"] = utc_param(parse_timestamp(bookmark) - lookback)
         elif self.config.get("start_date"):
-            start = dt.datetime.fromisoformat(str(self.config["start_date"]).replace("Z", "+00:00"))
-            if start.tzinfo is None:
-                start = start.replace(tzinfo=dt.timezone.utc)
+            start = parse_timestamp(self.config["start_date"])
             params[f"{REPLICATION_KEY}__gte"] = utc_param(start)
         return params

@@ -262,3 +262,21 @@ def test_stream_maps_take_the_sdk_path_and_still_work(sim, config_for, run_tap):
     assert all(
         "cust_name" not in r and isinstance(r["total_orig_ord_qty"], int | float) for r in records
     )
+
+
+def test_bookmark_without_offset_is_read_as_utc(sim, config_for, run_tap):
+    stamps = sorted(r["mod_ts"] for r in sim.rows("order_hdr").values())
+    cutoff = stamps[len(stamps) // 3].astimezone(dt.timezone.utc)
+    state = {
+        "bookmarks": {
+            "order_hdr": {
+                "replication_key": "mod_ts",
+                "replication_key_value": cutoff.replace(tzinfo=None).isoformat(),
+            }
+        }
+    }
+    result = run_tap(config_for(sim, entities=["order_hdr"], lookback_minutes=0), state)
+    assert result.returncode == 0, result.stderr
+    assert {r["id"] for r in result.records["order_hdr"]} == {
+        i for i, r in sim.rows("order_hdr").items() if r["mod_ts"] >= cutoff
+    }
