@@ -316,7 +316,6 @@ class WMSStream(Stream):
         self.client = client
         super().__init__(tap=tap, name=name, schema=schema)
         self.primary_keys = ["id"]
-        self._codec: RecordCodec | None = None
         self._frame: tuple[bytes, bytes] | None = None
         self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
         self._newest: dict | None = None  # the latest record since the last STATE
@@ -337,9 +336,7 @@ class WMSStream(Stream):
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Return converted records of every page."""
-        codec = self._codec = RecordCodec(
-            self.name, self.effective_schema, self._selected_properties()
-        )
+        codec = RecordCodec(self.name, self.effective_schema, self._selected_properties())
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = parse_timestamp(saved) if saved else None
         self._newest = None

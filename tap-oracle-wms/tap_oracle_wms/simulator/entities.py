@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Field kinds. "rel" is a related object {id,key,url}; "set" a {result_count,url} link
-# to child rows; "status" a bare integer (the WMS sends status_id without an object).
-KINDS = ("id", "int", "status", "str", "decimal", "bool", "ts", "date", "rel", "set")
-
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a simulated entity."""
+    """One field of a simulated entity.
+
+    Kinds: id, int, str, decimal, bool, ts, date; "rel" is a related object {id,key,url};
+    "set" a {result_count,url} link to child rows; "status" a bare integer (the WMS sends
+    status_id without an object).
+    """
 
     name: str
     kind: str

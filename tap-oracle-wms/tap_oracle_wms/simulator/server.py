@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from tap_oracle_wms.simulator.entities import ENTITIES, describe
-from tap_oracle_wms.simulator.query import Query, QueryError
+from tap_oracle_wms.simulator.query import CONTROL_PARAMS, Query, QueryError
 from tap_oracle_wms.simulator.store import ScopeError, Store, encode
 
 MAX_PAGE_SIZE = 1250
@@ -142,18 +142,8 @@ class SimulatorState:
         return expiry is not None and expiry > time.monotonic()
 
 
-_PAGING = frozenset(
-    {
-        "page",
-        "page_size",
-        "page_mode",
-        "cursor",
-        "fields",
-        "format",
-        "empty_response_http_code",
-        "values_list",
-    }
-)
+# Parameters that change how results are paged or shown, not which rows match.
+_PAGING = CONTROL_PARAMS - {"ordering"}
 
 
 def cursor_token(sid: str, offset: int) -> str:
