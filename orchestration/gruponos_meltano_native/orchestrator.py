@@ -180,7 +180,11 @@ class Orchestrator:
                 incremental = StateKey(JOBS["incremental"].name, company, facility)
                 self.store.put(incremental, result.last_state, run_id)
             self._reconcile(report, result, company, facility, entities)
-        except PlatformError as exc:
+        except Exception as exc:
+            if not isinstance(exc, PlatformError):
+                # A bug must still fail the run loudly and alert, never pass for success.
+                log.exception("run %s: internal error", run_id)
+                exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
             report.duration_seconds = report.duration_seconds or time.monotonic() - started
             self._fail(report, exc)
             return report

@@ -88,8 +88,13 @@ def smtp_server(
     password: str | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    implicit_tls: bool = False,
 ) -> Iterator[SmtpServer]:
-    """Run an aiosmtpd server on loopback; with a cert it offers STARTTLS, with a user it logins."""
+    """Run an aiosmtpd server on loopback.
+
+    With a cert it requires STARTTLS (or, with `implicit_tls`, speaks TLS from the start, as
+    on port 465); with a username it requires that login.
+    """
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -115,11 +120,16 @@ def smtp_server(
 
     kwargs: dict[str, Any] = {}
     if username is not None:
-        kwargs.update(authenticator=authenticator, auth_require_tls=tls_cert is not None)
+        # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS connection is encrypted anyway.
+        starttls = tls_cert is not None and not implicit_tls
+        kwargs.update(authenticator=authenticator, auth_require_tls=starttls)
     if tls_cert is not None and tls_key is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tls_cert), str(tls_key))
-        kwargs.update(tls_context=context, require_starttls=True)
+        if implicit_tls:
+            kwargs.update(ssl_context=context)
+        else:
+            kwargs.update(tls_context=context, require_starttls=True)
     state.port = _free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=state.port, **kwargs)
     controller.start()

@@ -88,6 +88,23 @@ def test_email_over_starttls(tmp_path, self_signed_cert):
     assert len(smtp.messages) == 1 and smtp.logins == ["alerts"]
 
 
+def test_email_over_implicit_tls(tmp_path, self_signed_cert):
+    cert, key = self_signed_cert
+    with smtp_server("alerts", "smtp-pw", tls_cert=cert, tls_key=key, implicit_tls=True) as smtp:
+        manager = _manager(
+            tmp_path,
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            smtp_ssl=True,
+            smtp_ca_file=cert,
+            smtp_username="alerts",
+            smtp_password="smtp-pw",
+            email_to="ops@gruponos.example",
+        )
+        assert manager.send(_alert()) == ["email"]
+    assert len(smtp.messages) == 1 and smtp.logins == ["alerts"]
+
+
 def test_min_severity_and_cooldown_survive_a_new_process(tmp_path):
     with http_receiver() as hook:
         first = _manager(tmp_path, webhook_url=hook.url, min_severity="error", cooldown_minutes=30)

@@ -1,0 +1,94 @@
+"""The orchestrator's wiring, with stand-in plugin executables (real processes)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+from gruponos_meltano_native.config import GruponosMeltanoSettings
+from gruponos_meltano_native.orchestrator import Orchestrator
+from gruponos_meltano_native.state import StateKey
+from gruponos_meltano_native.testing import http_receiver
+
+TAP = """
+import json, sys
+args = sys.argv[1:]
+state = json.load(open(args[args.index("--state") + 1])) if "--state" in args else {}
+start = state.get("bookmarks", {}).get("a", 0)
+print(json.dumps({"type": "SCHEMA", "stream": "a", "key_properties": ["id"],
+                  "schema": {"properties": {"id": {"type": "integer"}}}}))
+for i in range(start, start + 5):
+    print(json.dumps({"type": "RECORD", "stream": "a", "record": {"id": i}}))
+print(json.dumps({"type": "STATE", "value": {"bookmarks": {"a": start + 5}}}))
+"""
+
+TARGET = """
+import json, sys
+n = 0
+for line in sys.stdin:
+    m = json.loads(line)
+    n += m["type"] == "RECORD"
+    if m["type"] == "STATE":
+        print(json.dumps(m["value"]), flush=True)
+metric = {"metric": "record_count", "value": n, "tags": {"stream": "a"}}
+print("METRIC: " + json.dumps(metric), file=sys.stderr)
+"""
+
+
+def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
+    executables = {}
+    for name, body in (("tap", TAP), ("target", TARGET)):
+        path = tmp_path / f"fake-{name}"
+        path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+        path.chmod(0o755)
+        executables[f"{name}_executable"] = str(path)
+    return GruponosMeltanoSettings(
+        state_dir=tmp_path / "state",
+        oracle_wms={"base_url": "http://127.0.0.1:9/wms", "password": "tap-pw"},
+        validation={"enabled": False},
+        **executables,
+        **extra,
+    )
+
+
+def test_incremental_runs_continue_from_the_committed_state(tmp_path):
+    orchestrator = Orchestrator(_settings(tmp_path))
+    first = orchestrator.run("incremental", "GNOS", "DC01")
+    second = orchestrator.run("incremental", "GNOS", "DC01")
+    assert first.success and second.success, (first.error, second.error)
+    assert first.extracted == first.loaded == {"a": 5}
+    assert second.states_committed == 1
+    state = json.loads(
+        (tmp_path / "state/bookmarks/incremental-sync-job/GNOS/DC01.json").read_text()
+    )
+    assert state["value"] == {"bookmarks": {"a": 10}} and state["run_id"] == second.run_id
+
+
+def test_full_sync_state_seeds_the_incremental_job(tmp_path):
+    orchestrator = Orchestrator(_settings(tmp_path))
+    orchestrator.run("full", "GNOS", "DC01")
+    orchestrator.run("full", "GNOS", "DC01")  # full runs ignore state: bookmark stays 5
+    assert orchestrator.store.get(orchestrator_key("incremental-sync-job")) == {
+        "bookmarks": {"a": 5}
+    }
+
+
+def orchestrator_key(job):
+
+    return StateKey(job, "GNOS", "DC01")
+
+
+def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch):
+    with http_receiver() as hook:
+        orchestrator = Orchestrator(_settings(tmp_path, alerts={"webhook_url": hook.url}))
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("unexpected")
+
+        monkeypatch.setattr(orchestrator.store, "put", broken)
+        report = orchestrator.run("incremental", "GNOS", "DC01")
+    assert not report.success and report.failure_kind == "internal" and report.exit_code == 1
+    assert "RuntimeError: unexpected" in report.error
+    ((_, alert),) = hook.requests
+    assert alert["kind"] == "failure" and alert["severity"] == "critical"
