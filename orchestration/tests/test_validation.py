@@ -93,3 +93,36 @@ def test_a_check_that_cannot_run_fails(tmp_path):
     report = _reconcile(engine, {"order_hdr": 0}, {}, wms_count=unreachable)
     (failed,) = report.failed
     assert failed.name == "wms_count_equals_db_rows" and "WMS unreachable" in failed.detail
+
+
+class _OracleCompiler:
+    """Stands in for an Oracle connection: compiles each query with the Oracle dialect."""
+
+    def __init__(self):
+        from sqlalchemy.dialects import oracle
+
+        self.dialect = oracle.dialect()
+        self.sql: list[str] = []
+
+    def execute(self, statement):
+        self.sql.append(str(statement.compile(dialect=self.dialect)))
+        return self
+
+    def scalar_one(self):
+        return None if "max(" in self.sql[-1] else 0  # an empty table
+
+
+def test_queries_compile_for_oracle_with_the_targets_names():
+    connection = _OracleCompiler()
+    config = {"table_prefix": "WMS_", "default_target_schema": "WMS"}
+    reconciler = Reconciler(
+        ValidationSettings(), connection, "oracle", config, lambda e: 0, now=NOW
+    )
+    report = reconciler.reconcile({"order": 0}, {}, {"order": INFO}, "GNOS", "DC01")
+    assert [c.name for c in report.failed] == []
+    joined = " ".join(" ".join(connection.sql).split())
+    assert 'FROM "WMS"."WMS_ORDER"' in joined
+    assert '"WMS"."WMS_ORDER"."FACILITY_ID_KEY" = :FACILITY_ID_KEY_1' in joined
+    assert 'GROUP BY "WMS"."WMS_ORDER"."ID" HAVING count(*) > :count_2) anon_1' in joined
+    assert 'max("WMS"."WMS_ORDER"."MOD_TS")' in joined
+    assert "LIMIT" not in joined and " AS anon" not in joined  # Oracle has no AS for aliases
