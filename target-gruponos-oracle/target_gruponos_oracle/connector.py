@@ -125,14 +125,15 @@ class DialectStrategy:
 
     def existing_kind(self, sa_type: sa.types.TypeEngine) -> ExistingColumn:
         """Classify a reflected column type."""
-        if isinstance(sa_type, sa.Integer):
-            return ExistingColumn(Kind.INTEGER)
-        if isinstance(sa_type, sa.Numeric) and not isinstance(sa_type, sa.Float):
+        # Oracle's NUMBER is both Numeric and Integer to SQLAlchemy: scale decides.
+        if isinstance(sa_type, sa.Float):
+            return ExistingColumn(Kind.NUMBER)
+        if isinstance(sa_type, sa.Numeric):
             if sa_type.scale == 0 and sa_type.precision is not None:
                 return ExistingColumn(Kind.INTEGER)
             return ExistingColumn(Kind.NUMBER)
-        if isinstance(sa_type, sa.Float):
-            return ExistingColumn(Kind.NUMBER)
+        if isinstance(sa_type, sa.Integer):
+            return ExistingColumn(Kind.INTEGER)
         if isinstance(sa_type, sa.Text | sa.CLOB):
             return ExistingColumn(Kind.STRING, _CLOB)
         if isinstance(sa_type, sa.String):

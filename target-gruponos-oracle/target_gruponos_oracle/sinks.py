@@ -248,9 +248,14 @@ class GruponosSink(SQLSink[GruponosConnector]):
             conn.execute(sa.text(statement), params)
 
     def clean_up(self) -> None:
-        """At the end of the run: overwrite also empties tables whose stream sent nothing."""
+        """End of the run: empty overwritten tables that got no rows; drop Oracle staging."""
         if self._needs_overwrite():
             self._load([])
+        strategy = self.connector.strategy
+        if isinstance(strategy, OracleStrategy) and self.load_method == UPSERT:
+            # The staging table is the target's own; leave the analysts' schema tidy.
+            with self.connector.engine.connect() as conn, conn.begin():
+                conn.exec_driver_sql(strategy.drop_staging(self.spec))
         super().clean_up()
 
 

@@ -125,9 +125,24 @@ def db(request, tmp_path) -> Database:
     if request.param == "postgresql":
         return Database("postgresql", request.getfixturevalue("fresh_postgres_url"))
     # Oracle: a unique table prefix per test keeps tests apart in one schema.
-    return Database(
-        "oracle", ORACLE_URL, {"table_prefix": f"T{os.getpid() % 1000}_{next(_counter)}_"}
-    )
+    import oracledb
+
+    oracledb.defaults.fetch_decimals = True  # read NUMBER back exactly
+    oracledb.defaults.fetch_lobs = False  # read CLOB back as str
+    prefix = f"T{os.getpid() % 1000}_{next(_counter)}_"
+    request.addfinalizer(lambda: _drop_oracle_tables(prefix))
+    return Database("oracle", ORACLE_URL, {"table_prefix": prefix})
+
+
+def _drop_oracle_tables(prefix: str) -> None:
+    engine = sa.create_engine(ORACLE_URL)
+    with engine.begin() as conn:
+        names = conn.exec_driver_sql(
+            "SELECT table_name FROM user_tables WHERE table_name LIKE :p", {"p": prefix + "%"}
+        ).scalars()
+        for name in list(names):
+            conn.exec_driver_sql(f'DROP TABLE "{name}" PURGE')
+    engine.dispose()
 
 
 # Singer messages and runners, handed to tests through the `h` fixture -------------------

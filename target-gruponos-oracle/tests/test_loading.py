@@ -139,7 +139,7 @@ def test_reserved_and_odd_names_are_usable(db, h):
             ),
         ],
     )
-    assert db.table("order") == ("ORDER" if db.dialect == "oracle" else "order")
+    assert db.table("order").endswith("ORDER" if db.dialect == "oracle" else "order")
     columns = set(db.column_names("order"))
     expected = {db.column(p) for p in properties}
     assert expected == columns

@@ -242,3 +242,19 @@ def test_observed_long_strings_widen_to_clob_by_bytes_not_characters(strategy, s
     assert strategy.observe_widths(spec, [tuple(multibyte)]) is True
     assert spec.widths["SELECT"] == float("inf")  # 2,500 characters but 5,000 bytes
     assert strategy.column_type(spec.columns[position], spec.widths["SELECT"]) == "CLOB"
+
+
+@pytest.mark.parametrize(
+    ("reflected", "kind", "width"),
+    [
+        (oracle.NUMBER(38, 0), Kind.INTEGER, None),
+        (oracle.NUMBER(1, 0), Kind.INTEGER, None),
+        (oracle.NUMBER(), Kind.NUMBER, None),
+        (oracle.VARCHAR2(20), Kind.STRING, 20),
+        (sa.CLOB(), Kind.STRING, float("inf")),
+        (oracle.TIMESTAMP(timezone=True), Kind.DATETIME, None),
+    ],
+)
+def test_reflected_oracle_types_are_read_back_as_what_the_target_created(reflected, kind, width):
+    found = OracleStrategy(oracle.dialect(), {}).existing_kind(reflected)
+    assert (found.kind, found.width) == (kind, width)
