@@ -40,7 +40,7 @@ class BufferedSingerWriter(SingerWriter):
         """Buffer a RECORD line from pre-encoded envelope parts (the fast path)."""
         buffer = self._buffer
         buffer += prefix
-        buffer += ENCODER.encode(record)
+        ENCODER.encode_into(record, buffer, -1)  # appends in place: no temporary bytes
         buffer += suffix
         if len(buffer) >= _FLUSH_BYTES:
             self.flush()
