@@ -133,14 +133,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
         return statements
 
     def _recreate_oracle_staging(self, conn: sa.Connection, strategy: OracleStrategy) -> None:
+        self._drop_oracle_staging(conn, strategy)
+        with conn.begin():
+            for statement in strategy.create_staging(self.spec):
+                conn.exec_driver_sql(statement)
+
+    def _drop_oracle_staging(self, conn: sa.Connection, strategy: OracleStrategy) -> None:
         try:
             with conn.begin():
                 conn.exec_driver_sql(strategy.drop_staging(self.spec))
         except sa.exc.DatabaseError:
-            pass  # ORA-00942: not there yet
-        with conn.begin():
-            for statement in strategy.create_staging(self.spec):
-                conn.exec_driver_sql(statement)
+            pass  # ORA-00942: not there (yet, or dropped by the sink this one replaced)
 
     # Records -----------------------------------------------------------------------------
 
@@ -254,8 +257,8 @@ class GruponosSink(SQLSink[GruponosConnector]):
         strategy = self.connector.strategy
         if isinstance(strategy, OracleStrategy) and self.load_method == UPSERT:
             # The staging table is the target's own; leave the analysts' schema tidy.
-            with self.connector.engine.connect() as conn, conn.begin():
-                conn.exec_driver_sql(strategy.drop_staging(self.spec))
+            with self.connector.engine.connect() as conn:
+                self._drop_oracle_staging(conn, strategy)
         super().clean_up()
 
 
