@@ -24,6 +24,7 @@ from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
 from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import (
     WMSAuthError,
+    WMSConfigError,
     WMSError,
     WMSPermissionError,
     WMSRequestError,
@@ -121,6 +122,16 @@ class WMSClient:
                 response = self.session.get(
                     url, params=params, timeout=self.timeout, verify=self.verify
                 )
+            except (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema,
+            ) as exc:
+                msg = f"Setting 'base_url' does not give a usable URL ({type(exc).__name__})"
+                raise WMSConfigError(msg, url=safe_url(url)) from None
+            except requests.exceptions.SSLError:
+                msg = "TLS certificate verification failed (see setting 'verify_ssl')"
+                raise WMSRequestError(msg, url=safe_url(url)) from None
             except requests.RequestException as exc:
                 problem = f"{type(exc).__name__} (connection dropped, timed out or truncated)"
             else:

@@ -13,6 +13,7 @@ from tap_oracle_wms import client as client_module
 from tap_oracle_wms.client import WMSClient
 from tap_oracle_wms.errors import (
     WMSAuthError,
+    WMSConfigError,
     WMSPermissionError,
     WMSRequestError,
     WMSResponseError,
@@ -80,6 +81,16 @@ def test_truncated_body_connection_reset_and_timeout_are_retried(waits):
     responses.get(API, json={"item": "x"})
     assert make_client(max_retries=4).list_entities() == {"item": "x"}
     assert len(waits) == 4
+
+
+@responses.activate
+def test_tls_failure_and_unusable_base_url_stop_at_once(waits):
+    responses.get(API, body=requests.exceptions.SSLError("certificate verify failed"))
+    with pytest.raises(WMSRequestError, match="verify_ssl"):
+        make_client().list_entities()
+    with pytest.raises(WMSConfigError, match="base_url"):
+        make_client(base_url="wms.example.com/gnos").list_entities()
+    assert waits == []
 
 
 @responses.activate
