@@ -390,6 +390,8 @@ class Handler(BaseHTTPRequestHandler):
             raise WMSHTTPError(400, "VALIDATION_ERROR", "empty_response_http_code: 200, 204 or 404")
         if params.get("format", "json") != "json":
             raise WMSHTTPError(400, "VALIDATION_ERROR", "Only format=json is simulated")
+        if "values_list" in params:  # its answer shape is undocumented: refuse, don't guess
+            raise WMSHTTPError(400, "VALIDATION_ERROR", "values_list is not simulated")
         fields = [f for f in params.get("fields", "").split(",") if f]
         for name in fields:
             if name not in ENTITIES[entity].by_name and name != "url":
