@@ -416,14 +416,12 @@ class Handler(BaseHTTPRequestHandler):
                 return 204, b""
         if mode == "sequenced":
             nxt = (
-                f"{base}?{kept}&cursor={cursor_token(sid, offset + page_size)}".replace("?&", "?")
+                _link(base, kept, f"cursor={cursor_token(sid, offset + page_size)}")
                 if offset + page_size < len(ids)
                 else None
             )
             prev = (
-                f"{base}?{kept}&cursor={cursor_token(sid, max(0, offset - page_size))}".replace(
-                    "?&", "?"
-                )
+                _link(base, kept, f"cursor={cursor_token(sid, max(0, offset - page_size))}")
                 if offset > 0
                 else None
             )
@@ -435,32 +433,35 @@ class Handler(BaseHTTPRequestHandler):
             if page < 1 or page > pages:
                 raise WMSHTTPError(404, "NOT_FOUND", f"Invalid page '{page}'")
             offset = (page - 1) * page_size
-            link = f"{base}?{kept}&page=".replace("?&", "?")
             head = {
                 "result_count": count,
                 "page_count": pages,
                 "page_nbr": page,
-                "next_page": f"{link}{page + 1}" if page < pages else None,
-                "previous_page": f"{link}{page - 1}" if page > 1 else None,
+                "next_page": _link(base, kept, f"page={page + 1}") if page < pages else None,
+                "previous_page": _link(base, kept, f"page={page - 1}") if page > 1 else None,
             }
         chunk = ids[offset : offset + page_size]
-        if fields:
+        store = state.store
+        if fields:  # the slow path: only asked-for fields, encoded per request
+            wanted = set(fields)
             rows = [
                 encode(
                     {
                         k: v
-                        for k, v in state.store.to_json_obj(
-                            entity, state.store.rows[entity][i]
-                        ).items()
-                        if k in fields
+                        for k, v in store.to_json_obj(entity, store.rows[entity][i]).items()
+                        if k in wanted
                     }
                 )
                 for i in chunk
             ]
         else:
-            encoded = state.store.encoded
-            rows = [encoded(entity, i) for i in chunk]
+            rows = [store.encoded(entity, i) for i in chunk]
         return 200, encode(head)[:-1] + b',"results":[' + b",".join(rows) + b"]}"
+
+
+def _link(base: str, kept: str, extra: str) -> str:
+    """Return a list URL that keeps the caller's parameters and adds `extra`."""
+    return f"{base}?{kept}&{extra}" if kept else f"{base}?{extra}"
 
 
 def _int_param(params: dict[str, str], name: str, default: int) -> int:
