@@ -202,6 +202,10 @@ def test_clock_touch_insert_and_admin_endpoints(fresh_sim):
     assert response.status_code == 200 and len(response.json()["ids"]) == 2
     assert fresh_sim.count("order_hdr") == total + 2
     assert requests.get(fresh_sim.root_url + "/__simulator__/health", timeout=10).ok
+    advanced = requests.post(
+        fresh_sim.base_url + "/__simulator__/advance", params={"minutes": 5}, timeout=10
+    )
+    assert advanced.ok and fresh_sim.now() - before == dt.timedelta(minutes=35)
 
 
 def test_same_seed_same_data():

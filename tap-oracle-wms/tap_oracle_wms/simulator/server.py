@@ -196,9 +196,11 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
         state = self.server.state
+        # Admin actions answer under the server root and, for convenience, under base_url.
+        admin_path = parts.path.removeprefix(f"/{self.server.environment}")
         try:
-            if parts.path.startswith(ADMIN_PREFIX):
-                self._admin(parts.path[len(ADMIN_PREFIX) :], dict(parse_qsl(parts.query)))
+            if admin_path.startswith(ADMIN_PREFIX):
+                self._admin(admin_path[len(ADMIN_PREFIX) :], dict(parse_qsl(parts.query)))
             elif parts.path == TOKEN_PATH:
                 self._token()
             else:
