@@ -224,12 +224,14 @@ class PipeRunner:
             )
         except KeyboardInterrupt:
             interrupted = True
-        if interrupted or target_stopped_reading:
+        stopping = interrupted or target_stopped_reading
+        if stopping:
             _terminate(tap)
         with contextlib.suppress(BrokenPipeError, OSError):
             target.stdin.close()  # EOF: the target commits what it has and emits that STATE
-        tap_exit = _wait(tap)
-        target_exit = _wait(target)
+        # The target may spend long on its last batches: only a stopped run gets a deadline.
+        tap_exit = _wait(tap, SHUTDOWN_TIMEOUT_SECONDS if stopping else None)
+        target_exit = _wait(target, SHUTDOWN_TIMEOUT_SECONDS if interrupted else None)
         for thread in (tap_err, target_err, states):
             thread.join(timeout=SHUTDOWN_TIMEOUT_SECONDS)
         duration = time.monotonic() - started
@@ -317,12 +319,13 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     _terminate(process)
-    _wait(process)
+    _wait(process, SHUTDOWN_TIMEOUT_SECONDS)
 
 
-def _wait(process: subprocess.Popen[bytes]) -> int:
+def _wait(process: subprocess.Popen[bytes], timeout: float | None) -> int:
+    """Wait for the exit code; past `timeout` the process group is killed."""
     try:
-        return process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+        return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
