@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import requests
+import urllib3
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
@@ -104,6 +105,23 @@ class WMSClient:
                 pass  # an HTTP date: fall back to backoff
         return random.uniform(0, min(_MAX_BACKOFF_S, self.BACKOFF_BASE_S * 2**attempt))
 
+    def _fetch(
+        self, url: str, params: t.Mapping[str, t.Any] | None
+    ) -> tuple[requests.Response, bytes]:
+        """GET one URL; the response and, for a 200, its whole body.
+
+        A 200 body is read in one call rather than requests' 10 KiB chunks (a page is
+        about 1 MB), then the connection goes back to the pool for the next page.
+        """
+        response = self.session.get(
+            url, params=params, timeout=self.timeout, verify=self.verify, stream=True
+        )
+        if response.status_code != 200:
+            return response, response.content
+        body = response.raw.read(decode_content=True)
+        response.raw.release_conn()
+        return response, body
+
     def get(
         self,
         url: str,
@@ -119,9 +137,7 @@ class WMSClient:
             response: requests.Response | None = None
             problem: str
             try:
-                response = self.session.get(
-                    url, params=params, timeout=self.timeout, verify=self.verify
-                )
+                response, body = self._fetch(url, params)
             except (
                 requests.exceptions.InvalidURL,
                 requests.exceptions.MissingSchema,
@@ -132,13 +148,13 @@ class WMSClient:
             except requests.exceptions.SSLError:
                 msg = "TLS certificate verification failed (see setting 'verify_ssl')"
                 raise WMSRequestError(msg, url=safe_url(url)) from None
-            except requests.RequestException as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 problem = f"{type(exc).__name__} (connection dropped, timed out or truncated)"
             else:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return (decoder or _DECODER).decode(response.content)
+                        return (decoder or _DECODER).decode(body)
                     except msgspec.ValidationError as exc:
                         msg = f"Unexpected data in the WMS answer: {exc}"
                         raise WMSResponseError(msg, url=safe_url(response.url)) from None

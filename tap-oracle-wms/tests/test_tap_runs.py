@@ -7,6 +7,7 @@ import json
 
 import pytest
 from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.records import RecordCodec
 
 GRUPONOS = ("allocation", "order_hdr", "order_dtl")
 
@@ -280,3 +281,22 @@ def test_bookmark_without_offset_is_read_as_utc(sim, config_for, run_tap):
     assert {r["id"] for r in result.records["order_hdr"]} == {
         i for i, r in sim.rows("order_hdr").items() if r["mod_ts"] >= cutoff
     }
+
+
+def test_pages_reuse_one_kept_alive_connection(fresh_sim):
+    client = WMSClient(
+        {
+            "base_url": fresh_sim.base_url,
+            "username": fresh_sim.username,
+            "password": fresh_sim.password,
+            "page_size": 25,
+        }
+    )
+    assert client.count("order_dtl") == fresh_sim.count("order_dtl")
+    before = fresh_sim.api_requests
+    schema = client.schema("order_dtl")
+    codec = RecordCodec("order_dtl", schema, list(schema["properties"]))
+    pages = list(client.pages("order_dtl", {}, codec.decoder))
+    assert sum(len(p.results) for p in pages) == fresh_sim.count("order_dtl")
+    assert fresh_sim.api_requests - before == len(pages) > 5
+    assert fresh_sim.connections == 1

@@ -151,6 +151,11 @@ class WMSSimulator:
         return self._state.token_requests
 
     @property
+    def connections(self) -> int:
+        """How many TCP connections clients opened (keep-alive reuses one)."""
+        return self._server.connections if self._server is not None else 0
+
+    @property
     def api_requests(self) -> int:
         """How many lgfapi requests were received."""
         return self._state.api_requests

@@ -491,6 +491,12 @@ class SimulatorServer(ThreadingHTTPServer):
     ) -> None:
         """Bind the address and remember the shared state."""
         super().__init__(address, Handler)
+        self.connections = 0  # accepted TCP connections: shows whether clients keep them alive
         self.state = state
         self.environment = environment
         self.simulator = simulator
+
+    def process_request(self, request: t.Any, client_address: t.Any) -> None:
+        """Count the connection, then serve it in its own thread."""
+        self.connections += 1
+        super().process_request(request, client_address)
