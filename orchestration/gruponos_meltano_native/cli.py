@@ -52,10 +52,6 @@ def platform_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _settings() -> GruponosMeltanoSettings:
-    return load_settings()
-
-
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
@@ -103,7 +99,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Run the full or incremental sync for a company and facility."""
-    settings = _settings()
+    settings = load_settings()
     company, facility = _scope(settings, company, facility)
     orchestrator = Orchestrator(settings)
     if dry_run:
@@ -155,7 +151,7 @@ def jobs() -> None:
 @platform_errors
 def config() -> None:
     """Print the settings in effect, secrets masked."""
-    click.echo(json.dumps(_settings().masked(), indent=2, default=str))
+    click.echo(json.dumps(load_settings().masked(), indent=2, default=str))
 
 
 @main.command()
@@ -167,7 +163,7 @@ def validate() -> None:
 
     from gruponos_meltano_native.database import connect_with_retry, create_db_engine
 
-    settings = _settings()
+    settings = load_settings()
     settings.require_runnable()
     click.echo("settings: ok")
     orchestrator = Orchestrator(settings)
@@ -193,7 +189,7 @@ def validate() -> None:
 @platform_errors
 def health() -> None:
     """Check the installation: plugins on PATH, state folder writable, alert channels, last runs."""
-    settings = _settings()
+    settings = load_settings()
     bad = False
     executables = [settings.tap_executable, settings.target_executable]
     if settings.runner == "meltano":
@@ -234,7 +230,7 @@ def state_show(job: str | None, company: str | None, facility: str | None) -> No
     """Print stored states (all, or those matching the options) as JSON."""
     entries = [
         entry
-        for entry in StateStore(_settings().state_dir).entries()
+        for entry in StateStore(load_settings().state_dir).entries()
         if (job is None or entry["job"] == job)
         and (company is None or entry["company"] == company)
         and (facility is None or entry["facility"] == facility)
@@ -253,5 +249,5 @@ def state_clear(job: str, company: str, facility: str, yes: bool) -> None:
     key = StateKey(job, company, facility)
     if not yes:
         click.confirm(f"clear the state of {key}?", abort=True)
-    removed = StateStore(_settings().state_dir).clear(key)
+    removed = StateStore(load_settings().state_dir).clear(key)
     click.echo(f"{key}: {'cleared' if removed else 'no state stored'}")

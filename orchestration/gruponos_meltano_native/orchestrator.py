@@ -289,7 +289,8 @@ class Orchestrator:
         if exc.kind == "reconciliation":
             kind, severity, what = CHECK_FAILED, "error", "reconciliation failed"
         else:
-            what = "run interrupted" if exc.kind == "interrupted" else f"{exc.kind} failed"
+            labels = {"interrupted": "run interrupted", "internal": "internal error"}
+            what = labels.get(exc.kind, f"{exc.kind} failed")
             kind, severity = FAILURE, "critical"
         report.alerts_sent += self.alerts.send(
             self._alert(report, kind, severity, what, report.error)
