@@ -406,6 +406,17 @@ class RowDecoder:
             rename={f"f{i}": column.prop for i, column in enumerate(columns)},
         )
         self._typed = msgspec.json.Decoder(struct, float_hook=Decimal)
+        # A whole RECORD line of this stream decoded in one pass (see `row_from_struct`).
+        message = msgspec.defstruct(
+            "RecordMessage",
+            [
+                ("type", str),
+                ("stream", str | None, None),
+                ("record", struct | None, None),
+                ("version", int | None, None),
+            ],
+        )
+        self.message_decoder = msgspec.json.Decoder(message, float_hook=Decimal)
         self._generic = msgspec.json.Decoder(float_hook=Decimal)
         self._astuple = msgspec.structs.astuple
         namespace: dict[str, Any] = {}
@@ -424,8 +435,18 @@ class RowDecoder:
             exec(f"def finish(r):\n    return ({', '.join(parts)},)\n", namespace)
             self._finish = namespace["finish"]
 
+    def row_from_struct(self, record: Any) -> tuple | None:
+        """Row from a record `message_decoder` decoded; None when it needs `decode`."""
+        row = self._astuple(record)
+        if self._finish is None:
+            return row
+        try:
+            return self._finish(row)
+        except _Mismatch:
+            return None
+
     def decode(self, raw: bytes | str | msgspec.Raw) -> tuple:
-        """Row tuple for one record's JSON; `ValueTypeError` names a bad field."""
+        """Return the row for one record's JSON; `ValueTypeError` names a bad field."""
         try:
             row = self._astuple(self._typed.decode(raw))
             return self._finish(row) if self._finish is not None else row

@@ -23,6 +23,7 @@ from target_gruponos_oracle import naming
 from target_gruponos_oracle.columns import Column, Kind
 
 ORACLE_VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
+_ORACLE_ROWS_PER_EXECUTE = 10_000
 _CLOB = math.inf  # width of an unbounded string column
 
 
@@ -516,8 +517,11 @@ class OracleStrategy(DialectStrategy):
 
     def _executemany(self, conn: sa.Connection, sql: str, spec: TableSpec, rows: Sequence) -> None:
         cursor = _cursor(conn)
-        cursor.setinputsizes(*self.input_sizes(spec))
-        cursor.executemany(sql, rows)
+        sizes = self.input_sizes(spec)
+        # Bounded array binds keep the driver's buffers small whatever the batch size.
+        for start in range(0, len(rows), _ORACLE_ROWS_PER_EXECUTE):
+            cursor.setinputsizes(*sizes)
+            cursor.executemany(sql, rows[start : start + _ORACLE_ROWS_PER_EXECUTE])
 
     def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
         """Array-bound executemany straight into the table."""

@@ -41,6 +41,8 @@ class SingerLineReader(GenericSingerReader):
         self._envelope = msgspec.json.Decoder(Envelope)
         self.line_number = 0
         self.on_record: Callable[[Envelope], None] | None = None
+        # Tried first on every line: loads a RECORD in one pass and says whether it did.
+        self.try_record_line: Callable[[bytes | str], bool] | None = None
         self.on_bad_input: Callable[[BadInputError], None] | None = None
 
     @property
@@ -67,10 +69,14 @@ class SingerLineReader(GenericSingerReader):
         stats: Counter[str] = Counter()
         self.line_number = 0
         on_record = self.on_record
+        try_record_line = self.try_record_line
         decode_envelope = self._envelope.decode
         try:
             for line in file_input or self.default_input:
                 self.line_number += 1
+                if try_record_line is not None and try_record_line(line):
+                    stats["RECORD"] += 1
+                    continue
                 try:
                     envelope = decode_envelope(line)
                 except msgspec.DecodeError:

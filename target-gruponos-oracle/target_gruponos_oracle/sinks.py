@@ -148,8 +148,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
     # Records -----------------------------------------------------------------------------
 
     def add_raw(self, raw: msgspec.Raw) -> None:
-        """Buffer one record given as raw JSON (the fast path)."""
-        self._buffer(self._decoder.decode(raw))
+        """Buffer one record given as raw JSON."""
+        self.add_row(self._decoder.decode(raw))
+
+    @property
+    def message_decoder(self) -> msgspec.json.Decoder:
+        """Decodes a whole RECORD line of this stream, record included, in one pass."""
+        return self._decoder.message_decoder
+
+    def row_from_struct(self, record: Any) -> tuple | None:
+        """Row from a record `message_decoder` produced (None: use `add_raw`)."""
+        return self._decoder.row_from_struct(record)
 
     def decode_record_object(self, raw: msgspec.Raw) -> dict[str, Any]:
         """Decode a raw record into a dict (for records that get metadata added)."""
@@ -162,9 +171,9 @@ class GruponosSink(SQLSink[GruponosConnector]):
         """Buffer one record given as a dict, adding metadata when kept."""
         if self.versioned:
             self._add_metadata(message, record)
-        self._buffer(self._decoder.convert(record))
+        self.add_row(self._decoder.convert(record))
 
-    def _buffer(self, row: tuple) -> None:
+    def add_row(self, row: tuple) -> None:
         """Check the keys and keep the row (last one per key wins)."""
         for position, key in self._key_positions:
             if row[position] is None:

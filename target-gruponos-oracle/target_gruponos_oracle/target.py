@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import click
+import msgspec
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.sinks import Sink
@@ -116,10 +117,13 @@ class TargetGruponosOracle(SQLTarget):
         self._records_since_age_check = 0
         self._last_state_written: str | None = None
         self._writer: ThreadPoolExecutor | None = None
+        # The stream of the last RECORD, whose lines `_try_record_line` decodes in one pass.
+        self._fast_sink: GruponosSink | None = None
         self._in_flight: tuple[Future, dict | None] | None = None
         reader = self.message_reader
         if isinstance(reader, SingerLineReader):
             reader.on_record = self._process_record
+            reader.try_record_line = self._try_record_line
             reader.on_bad_input = self._stop_after_bad_input
 
     # Messages ----------------------------------------------------------------------------
@@ -136,6 +140,7 @@ class TargetGruponosOracle(SQLTarget):
         if existing is not None and existing.original_schema == schema and existing.keys == keys:
             return
         self._finish_background_write()  # table changes wait for the writer
+        self._fast_sink = None
         if existing is not None:
             self.drain_one(existing)  # older records land before the new shape's
         try:
@@ -143,8 +148,35 @@ class TargetGruponosOracle(SQLTarget):
         except ValueError as exc:
             raise InvalidMessageError(str(exc), stream=stream) from None
 
+    def _try_record_line(self, line: bytes | str) -> bool:
+        """Load a RECORD of the last record's stream in one pass; False: not that case.
+
+        Anything else (another stream, other messages, versions, a value msgspec rejects)
+        returns False and takes the general path, which also names errors precisely.
+        """
+        sink = self._fast_sink
+        if sink is None or sink.versioned:
+            return False
+        try:
+            message = sink.message_decoder.decode(line)
+        except msgspec.DecodeError:
+            return False
+        if (
+            message.type != "RECORD"
+            or message.stream != sink.stream_name
+            or message.record is None
+            or message.version is not None
+        ):
+            return False
+        row = sink.row_from_struct(message.record)
+        if row is None:
+            return False
+        sink.add_row(row)
+        self._after_record(sink)
+        return True
+
     def _process_record(self, envelope: Envelope) -> None:
-        """Fast path for RECORD: the sink decodes the raw record straight into a row."""
+        """RECORD with the record still raw JSON: the sink decodes it straight into a row."""
         sink = self._sinks_active.get(envelope.stream)  # type: ignore[arg-type]
         if sink is None or sink.versioned or envelope.version is not None:
             sink = self._record_sink(envelope.stream, versioned=envelope.version is not None)
@@ -154,6 +186,7 @@ class TargetGruponosOracle(SQLTarget):
                 self._after_record(sink)
                 return
         sink.add_raw(envelope.record)
+        self._fast_sink = sink
         self._after_record(sink)
 
     def _process_record_message(self, message_dict: dict) -> None:
