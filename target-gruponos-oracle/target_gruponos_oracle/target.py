@@ -230,6 +230,9 @@ class TargetGruponosOracle(SQLTarget):
             )
         if not isinstance(message_dict.get("version"), int):
             raise InvalidMessageError("ACTIVATE_VERSION needs an integer 'version'", stream=stream)
+        if not sink.process_activate_version_messages:
+            self.logger.warning("Ignoring ACTIVATE_VERSION for %r (disabled in settings)", stream)
+            return
         self._drain(sink)
         sink.activate_version(message_dict["version"])
 

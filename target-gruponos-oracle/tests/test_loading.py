@@ -298,3 +298,17 @@ def test_overwrite_replaces_contents_once_per_run(db, h):
         config, [h.schema("snap", ORDERS), *[h.record("snap", {"id": i}) for i in (7, 8, 9)]]
     )
     assert [r["id"] for r in db.rows("snap")] == [7, 8, 9]
+
+
+def test_activate_version_can_be_switched_off(db, h):
+    config = db.config(hard_delete=True, process_activate_version_messages=False)
+    for version, ids in ((1, [1, 2, 3]), (2, [1])):
+        h.run_target(
+            config,
+            [
+                h.schema("items", ORDERS),
+                *[h.record("items", {"id": i}, version=version) for i in ids],
+                h.activate_version("items", version),
+            ],
+        )
+    assert [r["id"] for r in db.rows("items")] == [1, 2, 3]
