@@ -575,7 +575,6 @@ STRATEGIES: dict[str, type[DialectStrategy]] = {
 class GruponosConnector(SQLConnector):
     """Owns the engine (URL from the settings) and the dialect strategy."""
 
-    allow_temp_tables = True
     # Passwords seen in settings, so failure messages can be scrubbed of them.
     _secrets: ClassVar[set[str]] = set()
     _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")

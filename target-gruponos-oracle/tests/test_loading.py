@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 ORDERS = {
     "id": {"type": "integer"},
@@ -312,3 +313,13 @@ def test_activate_version_can_be_switched_off(db, h):
             ],
         )
     assert [r["id"] for r in db.rows("items")] == [1, 2, 3]
+
+
+def test_default_target_schema_holds_the_tables_on_postgres(fresh_postgres_url, h):
+    config = {"sqlalchemy_url": fresh_postgres_url, "default_target_schema": "WMS Stage"}
+    h.run_target(config, [h.schema("orders", ORDERS), h.record("orders", {"id": 1, "status": "x"})])
+    engine = sa.create_engine(fresh_postgres_url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql('SELECT id, status FROM "wms_stage"."orders"').fetchall()
+    engine.dispose()
+    assert rows == [(1, "x")]
