@@ -27,7 +27,8 @@ from target_gruponos_oracle.sinks import APPEND_ONLY, OVERWRITE, UPSERT, Grupono
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
-_AGE_CHECK_EVERY = 10_000  # records between checks of the SDK's max record age
+# Records between looks at the clock (SDK max record age) and at the writer thread.
+_CHECK_EVERY = 1_000
 
 
 class TargetGruponosOracle(SQLTarget):
@@ -114,7 +115,7 @@ class TargetGruponosOracle(SQLTarget):
         """Create the target; loading is sequential (one connection, ordered batches)."""
         super().__init__(**kwargs)
         self.max_parallelism = 1
-        self._records_since_age_check = 0
+        self._records_since_check = 0
         self._last_state_written: str | None = None
         self._writer: ThreadPoolExecutor | None = None
         # The stream of the last RECORD, whose lines `_try_record_line` decodes in one pass.
@@ -211,9 +212,11 @@ class TargetGruponosOracle(SQLTarget):
     def _after_record(self, sink: GruponosSink) -> None:
         if sink.current_size >= sink.max_rows:
             self._write_in_background()
-        self._records_since_age_check += 1
-        if self._records_since_age_check >= _AGE_CHECK_EVERY:
-            self._records_since_age_check = 0
+        self._records_since_check += 1
+        if self._records_since_check >= _CHECK_EVERY:
+            self._records_since_check = 0
+            if self._in_flight is not None and self._in_flight[0].done():
+                self._finish_background_write()  # committed: its STATE goes out now
             self._handle_max_record_age()
 
     def _process_state_message(self, message_dict: dict) -> None:

@@ -151,6 +151,8 @@ def _drop_oracle_tables(prefix: str) -> None:
 class Helpers:
     """Build Singer messages and run the target (in-process or as the real executable)."""
 
+    executable = EXECUTABLE
+
     @staticmethod
     def schema(stream: str, properties: dict, keys: list[str] | None = None) -> dict:
         """A SCHEMA message."""

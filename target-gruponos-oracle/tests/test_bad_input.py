@@ -119,3 +119,31 @@ def test_connection_failure_exits_non_zero_without_the_password(h, tmp_path, con
     assert result.returncode == 1
     assert "failed" in result.stderr
     assert "S3cr3t-pw" not in result.stderr + result.stdout
+
+
+def test_a_state_on_stdout_means_its_rows_survive_a_kill(db, h, tmp_path):
+    import select
+    import signal
+    import subprocess
+
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(db.config(batch_size_rows=100)))
+    target = subprocess.Popen(
+        [str(h.executable), "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    first = [h.schema("orders", ORDERS), *[h.record("orders", {"id": i}) for i in range(100)]]
+    rest = [h.record("orders", {"id": i}) for i in range(100, 1300)]
+    target.stdin.write(h.singer_lines([*first, h.state({"upto": 100}), *rest]))
+    target.stdin.flush()  # the pipe stays open: the target is mid-run
+    ready, _, _ = select.select([target.stdout], [], [], 60)
+    assert ready, "no STATE within 60 s"
+    assert json.loads(target.stdout.readline()) == {"upto": 100}
+    committed = db.count("orders")
+    target.send_signal(signal.SIGKILL)
+    target.wait()
+    assert committed >= 100
+    assert db.count("orders") >= committed  # nothing it had committed went away
