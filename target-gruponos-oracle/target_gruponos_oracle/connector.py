@@ -621,25 +621,33 @@ class GruponosConnector(SQLConnector):
         url = sa.make_url(self.sqlalchemy_url)
         if url.password:
             self._secrets.add(str(url.password))
-        connect_args: dict[str, Any] = {}
-        if url.get_backend_name() == "oracle" and self.config.get("protocol") == "tcps":
-            connect_args["protocol"] = "tcps"
-        if url.get_backend_name() == "postgresql":
-            connect_args["options"] = "-c TimeZone=UTC"
-        engine = sa.create_engine(
-            url,
-            connect_args=connect_args,
-            max_identifier_length=int(
-                self.config.get("max_identifier_length") or naming.DEFAULT_MAX_IDENTIFIER_LENGTH
-            )
-            if url.get_backend_name() == "oracle"
-            else None,
-        )
-        if url.get_backend_name() == "sqlite":
+        backend = url.get_backend_name()
+        options: dict[str, Any] = {"connect_args": self.connect_args(backend)}
+        if backend == "oracle":
+            options["max_identifier_length"] = naming.max_identifier_length(self.config, backend)
+        engine = sa.create_engine(url, **options)
+        if backend == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_session)
-        if url.get_backend_name() == "oracle":
+        if backend == "oracle":
             sa.event.listen(engine, "connect", _oracle_session)
         return engine
+
+    def connect_args(self, backend: str) -> dict[str, Any]:
+        """Driver connect() arguments for `backend` under these settings."""
+        if backend == "postgresql":
+            return {"options": "-c TimeZone=UTC"}
+        config = self.config
+        if backend == "oracle" and config.get("protocol") == "tcps" and config.get("host"):
+            # TLS: spell the address out, since the URL only carries host/port/service.
+            target = (
+                f"(SERVICE_NAME={config['service_name']})"
+                if config.get("service_name")
+                else f"(SID={config.get('sid')})"
+            )
+            port = config.get("port") or 1521
+            address = f"(ADDRESS=(PROTOCOL=TCPS)(HOST={config['host']})(PORT={port}))"
+            return {"dsn": f"(DESCRIPTION={address}(CONNECT_DATA={target}))"}
+        return {}
 
     @property
     def engine(self) -> sa.Engine:

@@ -85,3 +85,14 @@ def test_oracle_url_is_built_from_the_settings():
     explicit = GruponosConnector({**settings, "sqlalchemy_url": "sqlite:///x.db"})
     assert explicit.sqlalchemy_url == "sqlite:///x.db"
     assert "p@ss" not in GruponosConnector.scrub(f"could not connect with {url} and p@ss")
+
+
+def test_tcps_spells_out_a_tls_address_for_oracle():
+    from target_gruponos_oracle.connector import GruponosConnector
+
+    config = {"host": "db.example", "port": 2484, "service_name": "GNOS", "protocol": "tcps"}
+    assert GruponosConnector(config).connect_args("oracle") == {
+        "dsn": "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCPS)(HOST=db.example)(PORT=2484))"
+        "(CONNECT_DATA=(SERVICE_NAME=GNOS)))"
+    }
+    assert GruponosConnector({**config, "protocol": "tcp"}).connect_args("oracle") == {}
