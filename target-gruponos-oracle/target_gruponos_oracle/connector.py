@@ -265,17 +265,20 @@ class DialectStrategy:
         on = " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in spec.keys)
         names = [self.quote(name) for name in spec.column_names]
         # Key columns are matched on, never updated (Oracle refuses it: ORA-38104).
-        updates = ", ".join(
-            f"{self.quote(name)} = s.{self.quote(name)}"
-            for name in spec.column_names
-            if name not in spec.keys
-        )
-        matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
+        values = [self.quote(name) for name in spec.column_names if name not in spec.keys]
+        updates = ", ".join(f"{name} = s.{name}" for name in values)
+        condition = self.changed_condition(values)
+        matched = f" WHEN MATCHED{condition} THEN UPDATE SET {updates}" if updates else ""
         return (
             f"MERGE INTO {table} t USING {source} s ON ({on}){matched} "
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) "
             f"VALUES ({', '.join('s.' + name for name in names)})"
         )
+
+    def changed_condition(self, quoted_columns: list[str]) -> str:
+        """Extra MERGE condition so rows that did not change are not rewritten ('': none)."""
+        del quoted_columns
+        return ""
 
     def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
         """Append `rows` to the table."""
@@ -316,6 +319,12 @@ class PostgresStrategy(DialectStrategy):
         name = self.quote(column.name)
         new_type = self.column_type(column)
         return [f"ALTER TABLE {table} ALTER COLUMN {name} TYPE {new_type} USING {name}::{new_type}"]
+
+    def changed_condition(self, quoted_columns: list[str]) -> str:
+        """Skip unchanged rows: re-reads (incremental lookback) then cost no new row versions."""
+        target = ", ".join(f"t.{name}" for name in quoted_columns)
+        source = ", ".join(f"s.{name}" for name in quoted_columns)
+        return f" AND ROW({target}) IS DISTINCT FROM ROW({source})"
 
     def create_staging(self, spec: TableSpec) -> str:
         """Return DDL for a temporary copy of the table's shape that disappears at commit."""
