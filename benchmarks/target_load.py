@@ -83,8 +83,8 @@ def write_singer_file(path: Path, records: int) -> None:
                 out.write(json.dumps({"type": "STATE", "value": state}) + "\n")
 
 
-def run_target(config: dict, singer_file: Path, workdir: Path) -> tuple[float, float]:
-    """Run the executable once; return (seconds, peak RSS in MB)."""
+def run_target(config: dict, singer_file: Path, workdir: Path) -> tuple[float, float, float]:
+    """Run the executable once; return (wall seconds, CPU seconds, peak RSS in MB)."""
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config))
     with singer_file.open("rb") as stdin:
@@ -100,25 +100,27 @@ def run_target(config: dict, singer_file: Path, workdir: Path) -> tuple[float, f
     stderr = process.stderr.read().decode() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"target failed:\n{stderr[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def bench(label: str, config: dict, singer_file: Path, records: int, workdir: Path) -> None:
     """Fresh-table upsert, then re-upsert of the same file; print figures.
 
     Each run is a whole process. Besides its wall-clock rate, the rate net of the fixed
-    start-up cost (interpreter, imports, connecting: a run with empty input) is shown,
-    which is what a long load of millions of rows sees.
+    start-up cost (interpreter and imports: a run with empty input) is shown, which is what
+    a long load of millions of rows sees, and the CPU time the target process used (a figure
+    that other work on a shared machine disturbs less than wall time).
     """
     empty = workdir / "empty.singer"
     empty.write_text("")
     startup = min(run_target(config, empty, workdir)[0] for _ in range(3))
     for phase in ("fresh table", "re-upsert"):
-        seconds, rss = run_target(config, singer_file, workdir)
+        seconds, cpu, rss = run_target(config, singer_file, workdir)
         print(
-            f"{label:<11} {phase:<12} {records:>8,} rows  {seconds:6.2f} s  "
-            f"{records / seconds:>9,.0f} rows/s  ({records / (seconds - startup):>7,.0f} rows/s "
-            f"net of {startup:.2f} s start-up)  peak RSS {rss:6.1f} MB",
+            f"{label:<11} {phase:<12} {records:,} rows {seconds:5.2f} s "
+            f"{records / seconds:>7,.0f} rows/s | net of {startup:.2f} s start-up "
+            f"{records / (seconds - startup):>7,.0f} rows/s | CPU {cpu:5.2f} s | "
+            f"peak RSS {rss:5.1f} MB",
             flush=True,
         )
 
