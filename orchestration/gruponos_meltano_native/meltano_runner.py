@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 TAP = "tap-oracle-wms"
 TARGET = "target-gruponos-oracle"
 _JSON = json.JSONDecoder()
+_TELLING = re.compile(r"error|exception|failed|traceback", re.IGNORECASE)
 
 
 def plugin_env(prefix: str, config: dict[str, Any]) -> dict[str, str]:
@@ -109,7 +111,7 @@ class MeltanoRunner:
             for raw in process.stdout:
                 line = self.redact(raw.decode("utf-8", "replace").rstrip())
                 out.write(line + "\n")
-                tail = [*tail[-39:], line]
+                tail = [*tail[-199:], line]
                 if "METRIC: " in line:
                     _add_metric(line, extracted, loaded)
                     if on_progress:
@@ -119,9 +121,11 @@ class MeltanoRunner:
         code = process.wait()
         duration = time.monotonic() - started
         if code != 0:
-            text = "\n".join(tail[-8:])
+            # Meltano ends with its own summary; the plugin's error is further up.
+            telling = [ln for ln in tail if _TELLING.search(ln)][-12:] or tail[-8:]
+            text = "\n".join(telling)
             error = ExtractError if "Extractor failed" in text else LoadError
-            raise error(f"meltano run exited with code {code}:\n{text}")
+            raise error(f"meltano run exited with code {code} (log: {self.log_dir}):\n{text}")
         return PipeResult(
             extracted=extracted,
             loaded=loaded,
