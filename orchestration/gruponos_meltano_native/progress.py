@@ -22,15 +22,21 @@ class Progress:
         self.log_every = log_every
         self._next_log = time.monotonic() + log_every
         self._drawn = False
+        self._since: dict[str, float] = {}
+        self._last_elapsed = 0.0
 
-    @staticmethod
-    def describe(extracted: dict[str, int], elapsed: float) -> str:
+    def describe(self, extracted: dict[str, int], elapsed: float) -> str:
         """`entity records (records/s)` for every entity seen so far."""
-        seconds = max(elapsed, 1e-6)
-        return " | ".join(
-            f"{name} {count:,} ({count / seconds:,.0f}/s)"
-            for name, count in sorted(extracted.items())
-        )
+        parts = []
+        for name, count in sorted(extracted.items()):
+            # Entities run in turn: each one's rate counts from its previous update without
+            # records (or the start), not from the start of the run.
+            if not count or name not in self._since:
+                self._since[name] = self._last_elapsed if count else elapsed
+            seconds = max(elapsed - self._since[name], 1e-3)
+            parts.append(f"{name} {count:,} ({count / seconds:,.0f}/s)")
+        self._last_elapsed = elapsed
+        return " | ".join(parts)
 
     def __call__(self, extracted: dict[str, int], elapsed: float) -> None:
         """Show the counts so far."""

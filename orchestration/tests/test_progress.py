@@ -25,3 +25,10 @@ def test_without_terminal_progress_is_logged_now_and_then(caplog):
     progress.finish()
     assert screen.getvalue() == ""
     assert "progress 1s: order_hdr 10 (10/s)" in caplog.text
+
+
+def test_an_entity_that_starts_later_gets_its_own_rate():
+    progress = Progress(io.StringIO(), tty=True)
+    progress.describe({"allocation": 1000, "order_dtl": 0}, 1.0)
+    text = progress.describe({"allocation": 1000, "order_dtl": 500}, 2.0)
+    assert text == "allocation 1,000 (500/s) | order_dtl 500 (500/s)"
