@@ -405,10 +405,7 @@ class SqliteStrategy(DialectStrategy):
             for name in spec.column_names
             if name not in spec.keys
         )
-        names = [self.quote(name) for name in spec.column_names if name not in spec.keys]
-        changed = f"({', '.join(names)}) IS NOT ({', '.join('excluded.' + name for name in names)})"
-        # Rows that did not change are not rewritten (cheap re-reads of a lookback window).
-        action = f"DO UPDATE SET {updates} WHERE {changed}" if updates else "DO NOTHING"
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         return f"{self._insert_sql(spec)} ON CONFLICT ({keys}) {action}"
 
     def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
