@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from target_gruponos_oracle.naming import column_name, table_name
 
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.runner import StreamInfo
@@ -154,16 +155,12 @@ class Reconciler:
         now: datetime | None = None,
     ) -> None:
         """`wms_count` is None when the WMS's counts are not compared (incremental runs)."""
-        from target_gruponos_oracle.naming import column_name, table_name
-
         self.settings = settings
         self.connection = connection
         self.dialect = dialect
         self.config = target_config
         self.wms_count = wms_count
         self.now = now or datetime.now(timezone.utc)
-        self._table_name = table_name
-        self._column_name = column_name
 
     def reconcile(
         self,
@@ -202,13 +199,13 @@ class Reconciler:
         columns = set(info.properties) | set(info.key_properties)
         schema = self.config.get("default_target_schema") if self.dialect != "sqlite" else None
         return sa.table(
-            self._table_name(self.config, entity, self.dialect),
-            *(sa.column(self._column_name(self.config, c, self.dialect)) for c in sorted(columns)),
+            table_name(self.config, entity, self.dialect),
+            *(sa.column(column_name(self.config, c, self.dialect)) for c in sorted(columns)),
             schema=schema,
         )
 
     def _col(self, table: sa.TableClause, name: str) -> sa.ColumnClause[Any]:
-        return table.c[self._column_name(self.config, name, self.dialect)]
+        return table.c[column_name(self.config, name, self.dialect)]
 
     def _scope(
         self,
