@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.config import AlertSettings
 from gruponos_meltano_native.runner import Redactor
@@ -71,31 +72,18 @@ def test_email_over_smtp_with_login(tmp_path):
     assert SECRET not in body and "smtp-pw" not in message.as_string()
 
 
-def test_email_over_starttls(tmp_path, self_signed_cert):
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "implicit-tls"])
+def test_email_over_tls(tmp_path, self_signed_cert, implicit_tls):
     cert, key = self_signed_cert
-    with smtp_server(username="alerts", password="smtp-pw", tls_cert=cert, tls_key=key) as smtp:
+    with smtp_server(
+        "alerts", "smtp-pw", tls_cert=cert, tls_key=key, implicit_tls=implicit_tls
+    ) as smtp:
         manager = _manager(
             tmp_path,
             smtp_host=smtp.host,
             smtp_port=smtp.port,
-            smtp_starttls=True,
-            smtp_ca_file=cert,
-            smtp_username="alerts",
-            smtp_password="smtp-pw",
-            email_to="ops@gruponos.example",
-        )
-        assert manager.send(_alert()) == ["email"]
-    assert len(smtp.messages) == 1 and smtp.logins == ["alerts"]
-
-
-def test_email_over_implicit_tls(tmp_path, self_signed_cert):
-    cert, key = self_signed_cert
-    with smtp_server("alerts", "smtp-pw", tls_cert=cert, tls_key=key, implicit_tls=True) as smtp:
-        manager = _manager(
-            tmp_path,
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            smtp_ssl=True,
+            smtp_starttls=not implicit_tls,
+            smtp_ssl=implicit_tls,
             smtp_ca_file=cert,
             smtp_username="alerts",
             smtp_password="smtp-pw",
