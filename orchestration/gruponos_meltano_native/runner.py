@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import msgspec
 
-from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError
+from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,22 @@ class PipeRunner:
         self.redact = redact
         self.env = env
 
-    def _start(self, command: list[str], **pipes: Any) -> subprocess.Popen[bytes]:
+    def _start(
+        self, command: list[str], stdin: int, error: type[PlatformError]
+    ) -> subprocess.Popen[bytes]:
         # A session of their own: a Ctrl-C on the terminal reaches only the orchestrator, which
         # then stops the tap and lets the target commit what it already has.
-        return subprocess.Popen(command, env=self.env, start_new_session=True, **pipes)
+        try:
+            return subprocess.Popen(
+                command,
+                env=self.env,
+                start_new_session=True,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise error(f"cannot start {command[0]}: {exc}") from None
 
     def run(
         self, on_state: StateCallback, on_progress: ProgressCallback | None = None
@@ -187,25 +199,12 @@ class PipeRunner:
         """Run the pipe; raise `ExtractError`/`LoadError`/`InterruptedRun` when it fails."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        target = self._start(self.target_command, subprocess.PIPE, LoadError)
         try:
-            target = self._start(
-                self.target_command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise LoadError(f"cannot start {self.target_command[0]}: {exc}") from None
-        try:
-            tap = self._start(
-                self.tap_command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
+            tap = self._start(self.tap_command, subprocess.DEVNULL, ExtractError)
+        except ExtractError:
             _stop(target)
-            raise ExtractError(f"cannot start {self.tap_command[0]}: {exc}") from None
+            raise
         assert tap.stdout and tap.stderr and target.stdin and target.stdout and target.stderr
         tap_err = _StderrWatcher("tap", tap.stderr, self.log_dir / "tap.log", self.redact)
         target_err = _StderrWatcher(
