@@ -112,8 +112,8 @@ def test_a_state_that_cannot_be_saved_fails_the_run(tmp_path):
 def test_missing_executables_are_named(tmp_path):
     runner = _runner(tmp_path)
     runner.tap_command = [str(tmp_path / "no-such-tap")]
-    with pytest.raises(ExtractError, match="cannot start .*no-such-tap"):
+    with pytest.raises(ExtractError, match=r"cannot start .*no-such-tap"):
         runner.run(lambda value: None)
     runner.target_command = [str(tmp_path / "no-such-target")]
-    with pytest.raises(LoadError, match="cannot start .*no-such-target"):
+    with pytest.raises(LoadError, match=r"cannot start .*no-such-target"):
         runner.run(lambda value: None)
