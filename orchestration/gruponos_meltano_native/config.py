@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -231,7 +232,8 @@ class GruponosMeltanoSettings(BaseSettings):
             password = _url_password(url.get_secret_value())
             if password:
                 secrets.append(password)
-        return secrets
+        # A secret can also show up URL-encoded (inside a URL or a form body).
+        return secrets + [quote(s, safe="") for s in secrets if quote(s, safe="") != s]
 
     def masked(self) -> dict[str, Any]:
         """Return the settings as a plain dict with every secret replaced by a mask."""

@@ -100,3 +100,8 @@ def test_masked_settings_hold_no_secret(monkeypatch):
         assert token not in shown
     assert "scott:***@db:1521" in shown  # the URL stays useful
     assert set(settings.secret_values()) >= {"wms-pass-1", "db-pass-3", "smtp-pass-7"}
+
+
+def test_url_encoded_secrets_are_known_too(monkeypatch):
+    monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD", "p@ss/word")
+    assert {"p@ss/word", "p%40ss%2Fword"} <= set(load_settings().secret_values())
