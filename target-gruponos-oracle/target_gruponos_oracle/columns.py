@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -351,15 +351,15 @@ def compile_row_converter(stream: str, columns: Sequence[Column], dialect: str) 
 
 
 def _typed_field(column: Column) -> Any:
-    """Return the msgspec type that decodes (and checks) a column's value in C."""
+    """Return the msgspec type that decodes (and checks) a column's non-null value in C."""
     if column.kind == Kind.STRING and not column.mixed:
-        return str | None
+        return str
     return {
-        Kind.INTEGER: int | None,
-        Kind.NUMBER: Decimal | None,
-        Kind.BOOLEAN: bool | None,
-        Kind.DATETIME: str | None,
-        Kind.DATE: str | None,
+        Kind.INTEGER: int,
+        Kind.NUMBER: Decimal,
+        Kind.BOOLEAN: bool,
+        Kind.DATETIME: str,
+        Kind.DATE: str,
     }.get(column.kind, Any)
 
 
@@ -392,34 +392,62 @@ class RowDecoder:
 
     msgspec decodes into a struct generated from the columns, checking types in C; the
     few columns that need more (date-times, JSON, SQLite text) get their converter after.
+    Key columns are not nullable in the struct, so msgspec rejects a record without its key.
     Whenever msgspec rejects a value, the record is decoded generically and handed to the
     reference converters (`compile_row_converter`), which either accept it or raise the
-    `ValueTypeError` that names the field. Both paths give the same rows.
+    error that names the field. Both paths give the same rows.
     """
 
-    def __init__(self, stream: str, columns: Sequence[Column], dialect: str) -> None:
-        """Compile the struct, the decoders and the finishing step for these columns."""
+    def __init__(
+        self,
+        stream: str,
+        columns: Sequence[Column],
+        dialect: str,
+        key_positions: Sequence[int] = (),
+        *,
+        dedupe: bool = False,
+    ) -> None:
+        """Compile the struct, the decoders, the finishing step and the line loader.
+
+        `key_positions` are the row positions of the stream's key columns; with `dedupe`
+        the loader keeps rows in a dict by key (last one wins), else it appends them.
+        """
         self.convert = compile_row_converter(stream, columns, dialect)
+        fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
+        for i, column in enumerate(columns):
+            typed = _typed_field(column)
+            if typed is Any:
+                fields.append((f"f{i}", Any, None))
+            elif i in key_positions:
+                fields.append((f"f{i}", typed))  # required and never null
+            else:
+                fields.append((f"f{i}", typed | None, None))
         struct = msgspec.defstruct(
             "Record",
-            [(f"f{i}", _typed_field(column), None) for i, column in enumerate(columns)],
+            fields,
             rename={f"f{i}": column.prop for i, column in enumerate(columns)},
+            kw_only=True,  # required key fields may follow optional ones
         )
         self._typed = msgspec.json.Decoder(struct, float_hook=Decimal)
-        # A whole RECORD line of this stream decoded in one pass (see `row_from_struct`).
+        # A whole RECORD line of this stream, without a version, decoded in one pass;
+        # msgspec rejects any other line, which then takes the general path.
         message = msgspec.defstruct(
             "RecordMessage",
             [
-                ("type", str),
-                ("stream", str | None, None),
-                ("record", struct | None, None),
-                ("version", int | None, None),
+                ("type", Literal["RECORD"]),
+                ("stream", Literal[stream]),  # type: ignore[valid-type]
+                ("record", struct),
+                ("version", None, None),
             ],
         )
-        self.message_decoder = msgspec.json.Decoder(message, float_hook=Decimal)
         self._generic = msgspec.json.Decoder(float_hook=Decimal)
         self._astuple = msgspec.structs.astuple
-        namespace: dict[str, Any] = {"fromisoformat": dt.datetime.fromisoformat}
+        namespace: dict[str, Any] = {
+            "fromisoformat": dt.datetime.fromisoformat,
+            "astuple": msgspec.structs.astuple,
+            "decode": msgspec.json.Decoder(message, float_hook=Decimal).decode,
+            "Mismatch": _Mismatch,
+        }
         parts = []
         for i, column in enumerate(columns):
             converter = _finishing(column, dialect)
@@ -433,28 +461,58 @@ class RowDecoder:
             else:
                 finished = f"f{i}(v{i})"
             parts.append(f"(None if (v{i} := r[{i}]) is None else {finished})")
-        self._finish: Callable[[tuple], tuple] | None = None
-        if len(namespace) > 1:
-            exec(f"def finish(r):\n    return ({', '.join(parts)},)\n", namespace)
-            self._finish = namespace["finish"]
-
-    def row_from_struct(self, record: Any) -> tuple | None:
-        """Row from a record `message_decoder` decoded; None when it needs `decode`."""
-        row = self._astuple(record)
-        if self._finish is None:
-            return row
-        try:
-            return self._finish(row)
-        except (_Mismatch, ValueError):
-            return None
+        finishes = any(part != f"r[{i}]" for i, part in enumerate(parts))
+        row = f"({', '.join(parts)},)" if finishes else "r"
+        exec(f"def finish(r):\n    return {row}\n", namespace)
+        self._finish: Callable[[tuple], tuple] = namespace["finish"]
+        exec(_loader_source(row, columns, key_positions, dedupe=dedupe), namespace)
+        self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
+        self.load = namespace["load"]
 
     def decode(self, raw: bytes | str | msgspec.Raw) -> tuple:
         """Return the row for one record's JSON; `ValueTypeError` names a bad field."""
         try:
-            row = self._astuple(self._typed.decode(raw))
-            return self._finish(row) if self._finish is not None else row
-        except (msgspec.ValidationError, _Mismatch):
+            return self._finish(self._astuple(self._typed.decode(raw)))
+        except (ValueError, _Mismatch):  # msgspec's ValidationError is a ValueError
             record = self._generic.decode(raw)
             if not isinstance(record, dict):
                 raise ValueTypeError("'record' must be a JSON object") from None
             return self.convert(record)
+
+
+def _loader_source(
+    row: str, columns: Sequence[Column], key_positions: Sequence[int], *, dedupe: bool
+) -> str:
+    """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
+
+    It loads RECORD lines of the stream into `rows` until `limit` rows, the end of `lines`,
+    or a line it cannot take: that line is returned for the general path, which handles
+    other messages and names whatever is wrong with a record. Returns (rows loaded, the
+    line not taken or None).
+    """
+    # Keys msgspec cannot require (values of any JSON type) are checked here.
+    unchecked = [p for p in key_positions if _typed_field(columns[p]) is Any]
+    check = "        if row[{}] is None:\n            return n, line\n"
+    checks = "".join(check.format(p) for p in unchecked)
+    if dedupe and key_positions:
+        key = ", ".join(f"row[{p}]" for p in key_positions)
+        bind, store = "", f"rows[{key}] = row"
+    else:
+        bind, store = "    append = rows.append\n", "append(row)"
+    return (
+        "def load(lines, limit, rows):\n"
+        f"{bind}"
+        "    n = 0\n"
+        "    for line in lines:\n"
+        "        try:\n"
+        "            r = astuple(decode(line).record)\n"
+        f"            row = {row}\n"
+        "        except (ValueError, Mismatch):\n"
+        "            return n, line\n"
+        f"{checks}"
+        f"        {store}\n"
+        "        n += 1\n"
+        "        if n == limit:\n"
+        "            return n, None\n"
+        "    return n, None\n"
+    )

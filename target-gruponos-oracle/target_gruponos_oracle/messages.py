@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
@@ -41,8 +41,11 @@ class SingerLineReader(GenericSingerReader):
         self._envelope = msgspec.json.Decoder(Envelope)
         self.line_number = 0
         self.on_record: Callable[[Envelope], None] | None = None
-        # Tried first on every line: loads a RECORD in one pass and says whether it did.
-        self.try_record_line: Callable[[bytes | str], bool] | None = None
+        # Tried first on every line: `load_records(line, lines)` loads RECORD lines from
+        # `line` on and returns (records loaded, first line not taken or None).
+        self.load_records: (
+            Callable[[bytes | str, Iterator[bytes | str]], tuple[int, bytes | str | None]] | None
+        ) = None
         self.on_bad_input: Callable[[BadInputError], None] | None = None
 
     @property
@@ -67,16 +70,23 @@ class SingerLineReader(GenericSingerReader):
     ) -> Counter[str]:
         """Dispatch every message to its callback; bad input stops with the line number."""
         stats: Counter[str] = Counter()
-        self.line_number = 0
+        self.line_number = line_number = 0
         on_record = self.on_record
-        try_record_line = self.try_record_line
+        load_records = self.load_records
         decode_envelope = self._envelope.decode
+        lines = iter(file_input or self.default_input)
         try:
-            for line in file_input or self.default_input:
-                self.line_number += 1
-                if try_record_line is not None and try_record_line(line):
-                    stats["RECORD"] += 1
-                    continue
+            for first in lines:
+                line_number += 1  # `first` is this line
+                line: bytes | str | None = first
+                if load_records is not None:
+                    count, line = load_records(first, lines)
+                    if count:
+                        stats["RECORD"] += count
+                        # `line` is the one after the records; None: the last was a record.
+                        line_number += count if line is not None else count - 1
+                    if line is None:
+                        continue
                 try:
                     envelope = decode_envelope(line)
                 except msgspec.DecodeError:
@@ -98,8 +108,9 @@ class SingerLineReader(GenericSingerReader):
                 callback(message)
                 stats[message_type] += 1  # type: ignore[index]
         except BadInputError as exc:
-            exc.line = self.line_number
+            exc.line = self.line_number = line_number
             if self.on_bad_input is not None:
                 self.on_bad_input(exc)
             raise
+        self.line_number = line_number
         return stats

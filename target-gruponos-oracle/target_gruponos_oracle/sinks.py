@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -68,10 +68,15 @@ class GruponosSink(SQLSink[GruponosConnector]):
 
     def _configure(self) -> None:
         """Compile the converter and key lookups for the current columns."""
-        columns = self.spec.columns
-        self._decoder = RowDecoder(self.stream_name, columns, self.connector.strategy.name)
-        self._object_decoder = msgspec.json.Decoder(float_hook=Decimal)
         positions = [self.spec.column_names.index(key) for key in self.spec.keys]
+        self._decoder = RowDecoder(
+            self.stream_name,
+            self.spec.columns,
+            self.connector.strategy.name,
+            positions,
+            dedupe=self.load_method == UPSERT,
+        )
+        self._object_decoder = msgspec.json.Decoder(float_hook=Decimal)
         self._key_positions = list(zip(positions, self.keys, strict=True))
         self._row_key = itemgetter(*positions) if positions else None
         self._rows: dict[Any, tuple] | list[tuple] = {} if self.load_method == UPSERT else []
@@ -151,14 +156,16 @@ class GruponosSink(SQLSink[GruponosConnector]):
         """Buffer one record given as raw JSON."""
         self.add_row(self._decoder.decode(raw))
 
-    @property
-    def message_decoder(self) -> msgspec.json.Decoder:
-        """Decodes a whole RECORD line of this stream, record included, in one pass."""
-        return self._decoder.message_decoder
+    def load_lines(self, lines: Iterable[bytes | str], limit: int) -> tuple[int, Any]:
+        """Buffer RECORD lines of this stream (no versions) from `lines`, up to `limit` rows.
 
-    def row_from_struct(self, record: Any) -> tuple | None:
-        """Row from a record `message_decoder` produced (None: use `add_raw`)."""
-        return self._decoder.row_from_struct(record)
+        Stops at the first line it cannot take and returns it (None when it took them all)
+        with the number of records buffered; that line takes the general path, which
+        handles other messages and names what is wrong with a record.
+        """
+        count, rest = self._decoder.load(lines, limit, self._rows)
+        self.tally_record_read(count)  # once per call, not per record
+        return count, rest
 
     def decode_record_object(self, raw: msgspec.Raw) -> dict[str, Any]:
         """Decode a raw record into a dict (for records that get metadata added)."""

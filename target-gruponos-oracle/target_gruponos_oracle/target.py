@@ -6,12 +6,12 @@ import copy
 import gc
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain
 from typing import Any, ClassVar
 
 import click
-import msgspec
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.sinks import Sink
@@ -118,13 +118,13 @@ class TargetGruponosOracle(SQLTarget):
         self._records_since_check = 0
         self._last_state_written: str | None = None
         self._writer: ThreadPoolExecutor | None = None
-        # The stream of the last RECORD, whose lines `_try_record_line` decodes in one pass.
+        # The stream of the last RECORD, whose lines `_load_records` takes in one loop.
         self._fast_sink: GruponosSink | None = None
         self._in_flight: tuple[Future, dict | None] | None = None
         reader = self.message_reader
         if isinstance(reader, SingerLineReader):
             reader.on_record = self._process_record
-            reader.try_record_line = self._try_record_line
+            reader.load_records = self._load_records
             reader.on_bad_input = self._stop_after_bad_input
 
     # Messages ----------------------------------------------------------------------------
@@ -149,32 +149,21 @@ class TargetGruponosOracle(SQLTarget):
         except ValueError as exc:
             raise InvalidMessageError(str(exc), stream=stream) from None
 
-    def _try_record_line(self, line: bytes | str) -> bool:
-        """Load a RECORD of the last record's stream in one pass; False: not that case.
+    def _load_records(self, line: bytes | str, lines: Iterator[bytes | str]) -> tuple[int, Any]:
+        """Load RECORD lines of the last record's stream, from `line` on, in one tight loop.
 
-        Anything else (another stream, other messages, versions, a value msgspec rejects)
-        returns False and takes the general path, which also names errors precisely.
+        Returns the number of records loaded and the first line not taken (None: all
+        taken), which the reader hands to the general path. Stops early when the batch is
+        full or the periodic checks are due, so both happen exactly as per record.
         """
         sink = self._fast_sink
         if sink is None or sink.versioned:
-            return False
-        try:
-            message = sink.message_decoder.decode(line)
-        except msgspec.DecodeError:
-            return False
-        if (
-            message.type != "RECORD"
-            or message.stream != sink.stream_name
-            or message.record is None
-            or message.version is not None
-        ):
-            return False
-        row = sink.row_from_struct(message.record)
-        if row is None:
-            return False
-        sink.add_row(row)
-        self._after_record(sink)
-        return True
+            return 0, line
+        limit = min(_CHECK_EVERY - self._records_since_check, sink.max_rows - sink.current_size)
+        count, rest = sink.load_lines(chain((line,), lines), max(limit, 1))
+        if count:
+            self._after_record(sink, count)
+        return count, rest
 
     def _process_record(self, envelope: Envelope) -> None:
         """RECORD with the record still raw JSON: the sink decodes it straight into a row."""
@@ -209,10 +198,10 @@ class TargetGruponosOracle(SQLTarget):
             sink.enable_versions()
         return sink  # type: ignore[return-value]
 
-    def _after_record(self, sink: GruponosSink) -> None:
+    def _after_record(self, sink: GruponosSink, count: int = 1) -> None:
         if sink.current_size >= sink.max_rows:
             self._write_in_background()
-        self._records_since_check += 1
+        self._records_since_check += count
         if self._records_since_check >= _CHECK_EVERY:
             self._records_since_check = 0
             if self._in_flight is not None and self._in_flight[0].done():

@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-ORDERS = {"id": {"type": "integer"}, "qty": {"type": ["null", "number"]}}
+ORDERS = {
+    "id": {"type": "integer"},
+    "qty": {"type": ["null", "number"]},
+    "ts": {"type": ["null", "string"], "format": "date-time"},
+}
 
 
 def _run(db, h, tmp_path, bad_line):
@@ -50,6 +54,16 @@ def _run(db, h, tmp_path, bad_line):
             {"type": "RECORD", "stream": "orders", "record": {"id": 9, "qty": "lots"}},
             ["line 8", "stream 'orders'", "field 'qty'", "expected a number", "'lots'"],
             id="value-does-not-fit",
+        ),
+        pytest.param(
+            {"type": "RECORD", "stream": "orders", "record": {"id": 9, "ts": "yesterday"}},
+            ["line 8", "stream 'orders'", "field 'ts'", "expected an ISO 8601 date-time"],
+            id="date-time-does-not-fit",
+        ),
+        pytest.param(
+            {"type": "RECORD", "stream": "orders", "record": {"id": None, "qty": 9}},
+            ["line 8", "stream 'orders'", "field 'id'", "key property"],
+            id="null-key",
         ),
         pytest.param(
             {"type": "RECORD", "stream": "orders", "record": {"id": "nine"}},
