@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -24,6 +26,7 @@ from target_gruponos_oracle.columns import Column, Kind
 
 ORACLE_VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
 _ORACLE_ROWS_PER_EXECUTE = 10_000
+_SQLITE_MAX_VARIABLES = 32_766  # SQLite's own default limit since 3.32
 _CLOB = math.inf  # width of an unbounded string column
 
 
@@ -359,8 +362,29 @@ class PostgresStrategy(DialectStrategy):
         conn.exec_driver_sql(self.merge(spec, staging))
 
 
+def _execute_multirow(
+    conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple], sql: Callable[[int], str]
+) -> None:
+    """Run `sql(n)` (a statement for n rows) over `rows`, as many rows per statement as fit.
+
+    Unlike executemany, which binds and steps once per row, this takes the GIL once per
+    statement: the loading thread then hardly slows the thread that reads the next batch.
+    """
+    cursor = _cursor(conn)
+    getlimit = getattr(cursor.connection, "getlimit", None)  # Python ≥ 3.11
+    variables = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit else 999
+    # Some builds allow 250,000 variables; statements that big cost memory, not speed.
+    variables = min(variables, _SQLITE_MAX_VARIABLES)
+    per = max(1, variables // max(1, len(spec.columns)))
+    full = sql(per)
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        statement = full if len(part) == per else sql(len(part))
+        cursor.execute(statement, list(chain.from_iterable(part)))
+
+
 class SqliteStrategy(DialectStrategy):
-    """SQLite: executemany of INSERT, or INSERT … ON CONFLICT DO UPDATE for upserts.
+    """SQLite: multi-row INSERT, or INSERT … ON CONFLICT DO UPDATE for upserts.
 
     SQLite has no exact decimal type: numbers are stored as their exact decimal text.
     """
@@ -392,13 +416,14 @@ class SqliteStrategy(DialectStrategy):
             return self._replace_column(spec, column, "CAST({} AS TEXT)")
         return []
 
-    def _insert_sql(self, spec: TableSpec) -> str:
+    def _insert_sql(self, spec: TableSpec, rows: int = 1) -> str:
         names = ", ".join(self.quote(name) for name in spec.column_names)
-        marks = ", ".join("?" for _ in spec.columns)
-        return f"INSERT INTO {self.qualified(spec.schema, spec.name)} ({names}) VALUES ({marks})"
+        row = f"({', '.join('?' for _ in spec.columns)})"
+        table = self.qualified(spec.schema, spec.name)
+        return f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * rows)}"
 
-    def upsert_sql(self, spec: TableSpec) -> str:
-        """INSERT … ON CONFLICT (keys) DO UPDATE for the sink's columns."""
+    def upsert_sql(self, spec: TableSpec, rows: int = 1) -> str:
+        """INSERT … ON CONFLICT (keys) DO UPDATE of `rows` rows for the sink's columns."""
         keys = ", ".join(self.quote(key) for key in spec.keys)
         updates = ", ".join(
             f"{self.quote(name)} = excluded.{self.quote(name)}"
@@ -406,15 +431,15 @@ class SqliteStrategy(DialectStrategy):
             if name not in spec.keys
         )
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        return f"{self._insert_sql(spec)} ON CONFLICT ({keys}) {action}"
+        return f"{self._insert_sql(spec, rows)} ON CONFLICT ({keys}) {action}"
 
     def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
-        """Executemany of a plain INSERT."""
-        _cursor(conn).executemany(self._insert_sql(spec), rows)
+        """Multi-row INSERTs."""
+        _execute_multirow(conn, spec, rows, lambda count: self._insert_sql(spec, count))
 
     def upsert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
-        """Executemany of INSERT … ON CONFLICT DO UPDATE."""
-        _cursor(conn).executemany(self.upsert_sql(spec), rows)
+        """Multi-row INSERT … ON CONFLICT DO UPDATE (the caller dedupes the keys)."""
+        _execute_multirow(conn, spec, rows, lambda count: self.upsert_sql(spec, count))
 
     def unique_key_index(self, spec: TableSpec) -> str:
         """ON CONFLICT needs a unique index on the keys when the table's key differs."""

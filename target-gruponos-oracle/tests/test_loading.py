@@ -282,6 +282,20 @@ def test_append_only_keeps_every_record(db, h):
     assert db.count("log") == 4
 
 
+@pytest.mark.parametrize("load_method", ["upsert", "append-only"])
+def test_a_batch_bigger_than_one_statement_loads_every_row(db, h, load_method):
+    # 12,000 rows of 3 columns: more than one SQLite statement (32,766 variables) or one
+    # Oracle array bind (10,000 rows) carries, so the batch is split and must stay whole.
+    expected = [(i, f"s{i}", Decimal(i) / 4) for i in range(12_000)]
+    messages = [
+        h.schema("bulk", ORDERS),
+        *[h.record("bulk", {"id": i, "status": s, "qty": float(q)}) for i, s, q in expected],
+    ]
+    h.run_target(db.config(load_method=load_method), messages)
+    rows = db.rows("bulk")
+    assert [(r["id"], r["status"], h.as_decimal(r["qty"])) for r in rows] == expected
+
+
 def test_stream_without_key_properties_appends(db, h):
     messages = [h.schema("log", ORDERS, keys=[]), h.record("log", {"id": 1})]
     h.run_target(db.config(), messages)
