@@ -447,6 +447,7 @@ class RowDecoder:
             "astuple": msgspec.structs.astuple,
             "decode": msgspec.json.Decoder(message, float_hook=Decimal).decode,
             "Mismatch": _Mismatch,
+            "NUL": "\x00",
         }
         parts = []
         for i, column in enumerate(columns):
@@ -458,6 +459,8 @@ class RowDecoder:
             if converter is _to_datetime_text:
                 # Inlined: text with an offset passes as sent once Python has parsed it.
                 finished = f"v{i} if fromisoformat(v{i}).tzinfo is not None else f{i}(v{i})"
+            elif converter is _drop_nul:
+                finished = f"v{i}.replace(NUL, '')"  # inlined: no Python call per string
             else:
                 finished = f"f{i}(v{i})"
             parts.append(f"(None if (v{i} := r[{i}]) is None else {finished})")
