@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -37,6 +38,28 @@ def test_upsert_last_record_per_key_wins_within_and_across_batches(db, h):
         h.run_target(config, messages)
         rows = db.rows("orders")
         assert [(r["id"], r["status"]) for r in rows] == [(1, "shipped"), (2, "new"), (3, "new")]
+
+
+def test_record_count_metric_counts_every_record_taken_in(db, h, tmp_path):
+    # Orchestrators compare records extracted with the target's record_count: a record
+    # superseded by a later one with the same key was still taken in, not lost.
+    messages = [
+        h.schema("orders", ORDERS),
+        h.record("orders", {"id": 1, "status": "new", "qty": 1}),
+        h.record("orders", {"id": 2, "status": "new", "qty": 2}),
+        h.record("orders", {"id": 1, "status": "shipped", "qty": 1}),
+    ]
+    result = h.run_cli(db.config(), messages, tmp_path)
+    assert result.returncode == 0, result.stderr
+    counted = sum(
+        point["value"]
+        for line in result.stderr.splitlines()
+        if "METRIC: " in line
+        and (point := json.loads(line.split("METRIC: ", 1)[1]))["metric"] == "record_count"
+        and point["tags"].get("stream") == "orders"
+    )
+    assert counted == 3
+    assert len(db.rows("orders")) == 2
 
 
 def test_rerun_of_the_same_input_changes_nothing(db, h):
