@@ -226,6 +226,9 @@ class PipeRunner:
         stopping = interrupted or target_stopped_reading
         if stopping:
             _terminate(tap)
+            # Nobody reads the tap any more: a tap blocked writing to a full pipe (or writing
+            # a last STATE on SIGTERM) must get a broken pipe rather than hang until killed.
+            tap.stdout.close()
         with contextlib.suppress(BrokenPipeError, OSError):
             target.stdin.close()  # EOF: the target commits what it has and emits that STATE
         # The target may spend long on its last batches: only a stopped run gets a deadline.

@@ -117,3 +117,41 @@ def test_missing_executables_are_named(tmp_path):
     runner.target_command = [str(tmp_path / "no-such-target")]
     with pytest.raises(LoadError, match=r"cannot start .*no-such-target"):
         runner.run(lambda value: None)
+
+
+STUBBORN_TAP = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    marker = sys.argv[1]
+    def last_words(signum, frame):
+        # Like the SDK's taps: on SIGTERM write a last STATE, here larger than a pipe holds.
+        try:
+            sys.stdout.write(json.dumps({"type": "STATE", "value": {"pad": "x" * 1_000_000}}))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            open(marker, "w").write("broken pipe")
+        os._exit(0)
+    signal.signal(signal.SIGTERM, last_words)
+    sys.stdout.write(json.dumps({"type": "SCHEMA", "stream": "a", "key_properties": ["id"],
+                                 "schema": {"properties": {"id": {"type": "integer"}}}}) + "\\n")
+    i = 0
+    while True:
+        i += 1
+        sys.stdout.write(json.dumps({"type": "RECORD", "stream": "a", "record": {"id": i}}) + "\\n")
+    """
+)
+
+
+def test_a_stopped_tap_writing_into_a_full_pipe_gets_a_broken_pipe_not_a_hang(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr("gruponos_meltano_native.runner.SHUTDOWN_TIMEOUT_SECONDS", 10.0)
+    runner = _runner(tmp_path, die_after=500)
+    tap = tmp_path / "stubborn_tap.py"
+    tap.write_text(STUBBORN_TAP)
+    marker = tmp_path / "tap-saw-broken-pipe"
+    runner.tap_command = [sys.executable, str(tap), str(marker)]
+    with pytest.raises(LoadError, match="value too long at line 500"):
+        runner.run(lambda value: None)
+    # The tap ended by itself on the closed pipe, instead of being killed after the timeout.
+    assert marker.read_text() == "broken pipe"
