@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import Connection, Engine
+from target_gruponos_oracle.connector import GruponosConnector
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ConnectivityError
@@ -15,35 +16,27 @@ from gruponos_meltano_native.errors import ConnectivityError
 DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
 
 
-def database_url(target_config: dict[str, Any]) -> str | URL:
-    """Return the URL the target writes to (its `sqlalchemy_url`, else Oracle by parts)."""
-    if target_config.get("sqlalchemy_url"):
-        return str(target_config["sqlalchemy_url"])
-    query = {}
-    database = target_config.get("sid")
-    if target_config.get("service_name"):
-        query["service_name"] = target_config["service_name"]
-    return URL.create(
-        "oracle+oracledb",
-        username=target_config.get("username"),
-        password=target_config.get("password"),
-        host=target_config.get("host"),
-        port=int(target_config.get("port") or 1521),
-        database=database,
-        query=query,
-    )
+def database_url(target_config: dict[str, Any]) -> str:
+    """Return the URL the target writes to, built by the target's own connection rules."""
+    return GruponosConnector(target_config).sqlalchemy_url
 
 
 def create_db_engine(target_config: dict[str, Any], pool_size: int = 5) -> Engine:
-    """Create a pooled engine that checks each connection before handing it out."""
-    url = database_url(target_config)
-    connect_args: dict[str, Any] = {}
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if sa.make_url(url).get_backend_name() == "oracle":
-        if target_config.get("protocol") == "tcps":
-            connect_args["protocol"] = "tcps"
+    """Create a pooled engine to the target's database that checks connections before use.
+
+    URL and driver arguments (e.g. Oracle over TCPS) come from the target's connector, so
+    the orchestrator reaches the very database the target loads.
+    """
+    connector = GruponosConnector(target_config)
+    url = sa.make_url(connector.sqlalchemy_url)
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "connect_args": connector.connect_args(backend),
+    }
+    if backend == "oracle":
         options.update(pool_size=pool_size, max_overflow=pool_size)
-    return sa.create_engine(url, connect_args=connect_args, **options)
+    return sa.create_engine(url, **options)
 
 
 def dialect_of(engine: Engine) -> str:
