@@ -238,15 +238,14 @@ class GruponosMeltanoSettings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """Return the settings as a plain dict with every secret replaced by a mask."""
         shown = self.model_dump(mode="json", by_alias=True)
-        url = self.oracle_db.sqlalchemy_url
-        if url is not None:
-            shown["oracle_db"]["sqlalchemy_url"] = mask_url(url.get_secret_value())
-        for group in ("oracle_wms", "alerts"):
+        for group in ("oracle_wms", "oracle_db", "alerts"):
             for name, value in shown[group].items():
                 if value and isinstance(getattr(getattr(self, group), name), SecretStr):
                     shown[group][name] = MASK
-        if self.oracle_db.password is not None:
-            shown["oracle_db"]["password"] = MASK
+        # URLs whose secret is only a part of them keep the rest visible.
+        url = self.oracle_db.sqlalchemy_url
+        if url is not None:
+            shown["oracle_db"]["sqlalchemy_url"] = mask_url(url.get_secret_value())
         if self.alerts.webhook_url is not None:
             shown["alerts"]["webhook_url"] = mask_http_url(
                 self.alerts.webhook_url.get_secret_value()
