@@ -291,6 +291,16 @@ _CONVERTERS: dict[str, dict[Kind, Callable[[Any], Any]]] = {
 
 RowConverter = Callable[[Mapping[str, Any]], tuple]
 
+
+def bind_value(column: Column, dialect: str, value: Any) -> Any:
+    """`value` converted as a record's value for `column` is (for a bound comparison)."""
+    try:
+        return _CONVERTERS[dialect][column.kind](value)
+    except _Mismatch as exc:
+        msg = f"expected {exc} for column {column.name}, got {value!r}"
+        raise ValueError(msg) from None
+
+
 # Values that are already in the shape the driver wants skip the converter call: the
 # generated code tests these conditions inline.
 _UNCHANGED: dict[Kind, str] = {

@@ -244,23 +244,50 @@ class DialectStrategy:
         """Empty the table inside the load transaction (overwrite)."""
         return f"DELETE FROM {self.qualified(spec.schema, spec.name)}"
 
-    def delete_old_versions(self, spec: TableSpec, version_column: str) -> str:
-        """Hard delete for ACTIVATE_VERSION: rows not written by the activated version."""
+    def delete_old_versions(
+        self, spec: TableSpec, version_column: str, scope: Mapping[str, Any] | None = None
+    ) -> str:
+        """Hard delete for ACTIVATE_VERSION: rows not written by the activated version.
+
+        `scope` (column name → value) limits it to rows whose columns hold those values, so
+        a full sync of one facility never touches another's rows; bind `scope_params(scope)`.
+        """
         table = self.qualified(spec.schema, spec.name)
         version = self.quote(version_column)
-        return f"DELETE FROM {table} WHERE {version} IS NULL OR {version} < :version"
+        return (
+            f"DELETE FROM {table} WHERE ({version} IS NULL OR {version} < :version)"
+            f"{self._scope_condition(scope)}"
+        )
 
     def soft_delete_old_versions(
-        self, spec: TableSpec, version_column: str, deleted_column: str
+        self,
+        spec: TableSpec,
+        version_column: str,
+        deleted_column: str,
+        scope: Mapping[str, Any] | None = None,
     ) -> str:
-        """Soft delete for ACTIVATE_VERSION: stamp rows not written by the activated version."""
+        """Soft delete for ACTIVATE_VERSION: stamp rows not written by the activated version.
+
+        `scope` as for `delete_old_versions`.
+        """
         table = self.qualified(spec.schema, spec.name)
         version = self.quote(version_column)
         deleted = self.quote(deleted_column)
         return (
             f"UPDATE {table} SET {deleted} = :deleted_at "
             f"WHERE ({version} IS NULL OR {version} < :version) AND {deleted} IS NULL"
+            f"{self._scope_condition(scope)}"
         )
+
+    def _scope_condition(self, scope: Mapping[str, Any] | None) -> str:
+        return "".join(
+            f" AND {self.quote(column)} = :scope_{i}" for i, column in enumerate(scope or {})
+        )
+
+    @staticmethod
+    def scope_params(scope: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Bind values for the scope conditions of the version statements."""
+        return {f"scope_{i}": value for i, value in enumerate((scope or {}).values())}
 
     def merge(self, spec: TableSpec, source: str) -> str:
         """One MERGE from the (duplicate-free) staging table into the target."""

@@ -22,6 +22,7 @@ from target_gruponos_oracle.columns import (
     DELETED_AT_PROPERTY,
     VERSION_PROPERTY,
     RowDecoder,
+    bind_value,
     schema_columns,
 )
 from target_gruponos_oracle.connector import (
@@ -29,7 +30,8 @@ from target_gruponos_oracle.connector import (
     OracleStrategy,
     SqliteStrategy,
 )
-from target_gruponos_oracle.errors import InvalidMessageError, MissingKeyError
+from target_gruponos_oracle.errors import InvalidMessageError, MissingKeyError, SettingsError
+from target_gruponos_oracle.sdk import stream_key_properties
 
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
 
@@ -52,7 +54,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.versioned = self.include_sdc_metadata_properties
         # The SDK's key_properties property returns conformed names; the target keeps the
         # stream's own property names and applies its naming rules itself.
-        self.keys = list(self._key_properties)
+        self.keys = stream_key_properties(self)
         self.max_rows = self.max_size
         method = self.config.get("load_method") or UPSERT
         self.load_method = APPEND_ONLY if method == UPSERT and not self.keys else method
@@ -252,21 +254,60 @@ class GruponosSink(SQLSink[GruponosConnector]):
             self.connector.tables_overwritten.add(self.spec.name)
 
     def activate_version(self, new_version: int) -> None:
-        """Delete (``hard_delete``) or stamp ``_sdc_deleted_at`` on rows of older versions."""
+        """Delete (``hard_delete``) or stamp ``_sdc_deleted_at`` on rows of older versions.
+
+        With `activate_version_scope` only rows whose scope columns hold the configured
+        values are touched, so other scopes sharing the table keep their rows.
+        """
         self.enable_versions()
         strategy = self.connector.strategy
         names = {column.prop: column.name for column in self.spec.columns}
         version_column = names[VERSION_PROPERTY]
+        scope = self.version_scope()
         if self.config.get("hard_delete"):
-            statement = strategy.delete_old_versions(self.spec, version_column)
+            statement = strategy.delete_old_versions(self.spec, version_column, scope)
             params: dict[str, Any] = {"version": new_version}
         else:
             statement = strategy.soft_delete_old_versions(
-                self.spec, version_column, names[DELETED_AT_PROPERTY]
+                self.spec, version_column, names[DELETED_AT_PROPERTY], scope
             )
             params = {"version": new_version, "deleted_at": _deleted_at(strategy.name)}
+        params.update(strategy.scope_params(scope))
         with self.connector.engine.begin() as conn:
-            conn.execute(sa.text(statement), params)
+            result = conn.execute(sa.text(statement), params)
+        self.logger.info(
+            "ACTIVATE_VERSION %s for %r%s: %s older rows %s",
+            new_version,
+            self.stream_name,
+            f" in scope {self.config.get('activate_version_scope')}" if scope else "",
+            result.rowcount,
+            "deleted" if self.config.get("hard_delete") else "marked deleted",
+        )
+
+    def version_scope(self) -> dict[str, Any]:
+        """`activate_version_scope` as column name → value bound for this database.
+
+        Raises:
+            SettingsError: a scope property is not a property of this stream; deleting
+                without it would reach other scopes' rows.
+
+        """
+        wanted = self.config.get("activate_version_scope") or {}
+        by_prop = {column.prop: column for column in self.spec.columns}
+        missing = [prop for prop in wanted if prop not in by_prop]
+        if missing:
+            msg = (
+                f"activate_version_scope: stream {self.stream_name!r} has no property "
+                f"{', '.join(repr(p) for p in missing)}; its rows cannot be told apart by "
+                "scope, so nothing was deleted (declare the property in the stream's "
+                "schema, or remove it from the setting)"
+            )
+            raise SettingsError(msg)
+        dialect = self.connector.strategy.name
+        return {
+            by_prop[prop].name: bind_value(by_prop[prop], dialect, value)
+            for prop, value in wanted.items()
+        }
 
     def clean_up(self) -> None:
         """End of the run: empty overwritten tables that got no rows; drop Oracle staging."""

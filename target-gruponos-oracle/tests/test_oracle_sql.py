@@ -210,8 +210,8 @@ def test_activate_version_and_overwrite_statements(strategy, spec):
         strategy.delete_old_versions(spec, "SDC_TABLE_VERSION"), limit, bound=True
     )
     assert hard == (
-        'DELETE FROM "WMS_ORDER_DTL" WHERE "SDC_TABLE_VERSION" IS NULL OR '
-        '"SDC_TABLE_VERSION" < :version'
+        'DELETE FROM "WMS_ORDER_DTL" WHERE ("SDC_TABLE_VERSION" IS NULL OR '
+        '"SDC_TABLE_VERSION" < :version)'
     )
     soft = check_oracle_statement(
         strategy.soft_delete_old_versions(spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT"),
