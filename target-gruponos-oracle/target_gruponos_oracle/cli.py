@@ -15,3 +15,7 @@ def main() -> None:
         print(f"target-gruponos-oracle: {exc}", file=sys.stderr)
         sys.exit(1)
     TargetGruponosOracle.cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -442,7 +442,9 @@ class TargetGruponosOracle(FencedSQLTarget):
         except Exception as exc:
             scrub = GruponosSink.connector_class.scrub
             click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
-            click.echo(f"{cls.name}: failed: {scrub(f'{type(exc).__name__}: {exc}')}", err=True)
+            # Last, on one line: what a log or an alert shows as the reason.
+            summary = " ".join(f"{type(exc).__name__}: {exc}".split())
+            click.echo(f"{cls.name}: failed: {scrub(summary)}", err=True)
             sys.exit(EXIT_FAILURE)
 
 
