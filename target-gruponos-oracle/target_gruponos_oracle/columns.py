@@ -416,11 +416,14 @@ class RowDecoder:
         key_positions: Sequence[int] = (),
         *,
         dedupe: bool = False,
+        stop_at: str | None = None,
     ) -> None:
         """Compile the struct, the decoders, the finishing step and the line loader.
 
         `key_positions` are the row positions of the stream's key columns; with `dedupe`
         the loader keeps rows in a dict by key (last one wins), else it appends them.
+        A line containing the text `stop_at` is left to the general path (the sink uses it
+        for records that may carry a deletion marker).
         """
         self.convert = compile_row_converter(stream, columns, dialect)
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
@@ -458,6 +461,8 @@ class RowDecoder:
             "decode": msgspec.json.Decoder(message, float_hook=Decimal).decode,
             "Mismatch": _Mismatch,
             "NUL": "\x00",
+            "STOP_BYTES": (stop_at or "").encode(),
+            "STOP_TEXT": stop_at or "",
         }
         parts = []
         for i, column in enumerate(columns):
@@ -478,7 +483,8 @@ class RowDecoder:
         row = f"({', '.join(parts)},)" if finishes else "r"
         exec(f"def finish(r):\n    return {row}\n", namespace)
         self._finish: Callable[[tuple], tuple] = namespace["finish"]
-        exec(_loader_source(row, columns, key_positions, dedupe=dedupe), namespace)
+        source = _loader_source(row, columns, key_positions, dedupe=dedupe, stop=bool(stop_at))
+        exec(source, namespace)
         self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
         self.load = namespace["load"]
 
@@ -494,7 +500,12 @@ class RowDecoder:
 
 
 def _loader_source(
-    row: str, columns: Sequence[Column], key_positions: Sequence[int], *, dedupe: bool
+    row: str,
+    columns: Sequence[Column],
+    key_positions: Sequence[int],
+    *,
+    dedupe: bool,
+    stop: bool = False,
 ) -> str:
     """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
 
@@ -512,11 +523,19 @@ def _loader_source(
         bind, store = "", f"rows[{key}] = row"
     else:
         bind, store = "    append = rows.append\n", "append(row)"
+    # One substring search per line (lines are bytes from stdin, text from a file).
+    stop_check = (
+        "        if (STOP_BYTES if line.__class__ is bytes else STOP_TEXT) in line:\n"
+        "            return n, line\n"
+        if stop
+        else ""
+    )
     return (
         "def load(lines, limit, rows):\n"
         f"{bind}"
         "    n = 0\n"
         "    for line in lines:\n"
+        f"{stop_check}"
         "        try:\n"
         "            r = astuple(decode(line).record)\n"
         f"            row = {row}\n"

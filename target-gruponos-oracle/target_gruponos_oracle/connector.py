@@ -279,6 +279,20 @@ class DialectStrategy:
             f"{self._scope_condition(scope)}"
         )
 
+    def delete_keys(self, spec: TableSpec) -> str:
+        """Delete one row by its key (records carrying `_sdc_deleted_at`, `hard_delete`).
+
+        Executed once per key with `key_params`.
+        """
+        table = self.qualified(spec.schema, spec.name)
+        where = " AND ".join(f"{self.quote(key)} = :key_{i}" for i, key in enumerate(spec.keys))
+        return f"DELETE FROM {table} WHERE {where}"
+
+    @staticmethod
+    def key_params(key: Sequence[Any]) -> dict[str, Any]:
+        """Bind values for `delete_keys`, in key column order."""
+        return {f"key_{i}": value for i, value in enumerate(key)}
+
     def _scope_condition(self, scope: Mapping[str, Any] | None) -> str:
         return "".join(
             f" AND {self.quote(column)} = :scope_{i}" for i, column in enumerate(scope or {})

@@ -21,6 +21,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform, StreamMap
 from singer_sdk.sinks import Sink
 
+from target_gruponos_oracle.columns import DELETED_AT_PROPERTY
 from target_gruponos_oracle.errors import (
     BadInputError,
     InvalidMessageError,
@@ -231,11 +232,10 @@ class TargetGruponosOracle(FencedSQLTarget):
         sink = self.active_sinks.get(stream)  # type: ignore[arg-type]
         if sink is None or sink.versioned or envelope.version is not None:
             sink = self._record_sink(stream, envelope.version)
-            if sink.versioned:
-                message = {"version": envelope.version, "time_extracted": envelope.time_extracted}
-                sink.add_record(message, sink.decode_record_object(envelope.record))
-                self._after_record(sink)
-                return
+        if sink.versioned or sink.carries_marker(envelope.record):
+            message = {"version": envelope.version, "time_extracted": envelope.time_extracted}
+            self._add_record(sink, message, sink.decode_record_object(envelope.record))
+            return
         sink.add_raw(envelope.record)
         self._fast_sink = sink
         self._after_record(sink)
@@ -252,8 +252,7 @@ class TargetGruponosOracle(FencedSQLTarget):
         sink = self._record_sink(stream, message_dict.get("version"))
         if not isinstance(record, dict):
             raise InvalidMessageError("RECORD has no 'record' object", stream=stream)
-        sink.add_record(message_dict, record)
-        self._after_record(sink)
+        self._add_record(sink, message_dict, record)
 
     def _decode_record(self, stream: str | None, raw: msgspec.Raw) -> dict[str, Any]:
         try:
@@ -274,8 +273,25 @@ class TargetGruponosOracle(FencedSQLTarget):
             if transformed is None:
                 continue  # filtered out by the map
             sink = self._record_sink(stream_map.stream_alias, message.get("version"))
-            sink.add_record(message, transformed)
-            self._after_record(sink)
+            self._add_record(sink, message, transformed)
+
+    def _add_record(self, sink: GruponosSink, message: Mapping[str, Any], record: dict) -> None:
+        """Buffer a record given as a dict; one carrying `_sdc_deleted_at` marks a deletion.
+
+        Log-based taps send a deleted row as a record with `_sdc_deleted_at` set, whether
+        their schema declares it or not. With `hard_delete` (upserts) the row is deleted;
+        otherwise the mark is stored in the `_sdc_deleted_at` column, added if need be.
+        """
+        if record.get(DELETED_AT_PROPERTY) is not None:
+            if sink.deletes_rows:
+                sink.add_deletion(record)
+                self._after_record(sink)
+                return
+            if not sink.keeps_deletion_markers:
+                self._drain(sink)  # rows of the old shape first
+                sink.keep_deletion_markers()
+        sink.add_record(message, record)
+        self._after_record(sink)
 
     def _record_sink(self, stream: Any, version: Any) -> GruponosSink:
         sink = self.active_sinks.get(stream) if isinstance(stream, str) else None
@@ -468,10 +484,10 @@ def _loaded_maps(maps: list[StreamMap]) -> list[StreamMap]:
     return [m for m in maps if not isinstance(m, RemoveRecordTransform)]
 
 
-def _write_batches(batches: list[tuple[GruponosSink, list[tuple]]]) -> None:
-    for sink, rows in batches:
+def _write_batches(batches: list[tuple[GruponosSink, tuple[list[tuple], list[tuple]]]]) -> None:
+    for sink, (rows, deleted) in batches:
         with sink.batch_processing_timer:
-            sink.write_rows(rows)
+            sink.write_rows(rows, deleted)
 
 
 if __name__ == "__main__":
