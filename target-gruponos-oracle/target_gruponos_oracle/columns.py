@@ -416,14 +416,14 @@ class RowDecoder:
         key_positions: Sequence[int] = (),
         *,
         dedupe: bool = False,
-        stop_at: str | None = None,
+        watch: str | None = None,
     ) -> None:
         """Compile the struct, the decoders, the finishing step and the line loader.
 
         `key_positions` are the row positions of the stream's key columns; with `dedupe`
         the loader keeps rows in a dict by key (last one wins), else it appends them.
-        A line containing the text `stop_at` is left to the general path (the sink uses it
-        for records that may carry a deletion marker).
+        A record with a non-null value for the property `watch` (a column or not) is left
+        to the general path: the sink watches for deletion markers that way.
         """
         self.convert = compile_row_converter(stream, columns, dialect)
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
@@ -435,10 +435,18 @@ class RowDecoder:
                 fields.append((f"f{i}", typed))  # required and never null
             else:
                 fields.append((f"f{i}", typed | None, None))
+        rename = {f"f{i}": column.prop for i, column in enumerate(columns)}
+        watched = next((i for i, c in enumerate(columns) if c.prop == watch), None)
+        if watch is not None and watched is None:
+            # Not a column: decoded into one more field after the columns, only to be looked
+            # at (a substring search per line would cost more than msgspec's lookup).
+            watched = len(columns)
+            fields.append((f"f{watched}", Any, None))
+            rename[f"f{watched}"] = watch
         struct = msgspec.defstruct(
             "Record",
             fields,
-            rename={f"f{i}": column.prop for i, column in enumerate(columns)},
+            rename=rename,
             kw_only=True,  # required key fields may follow optional ones
         )
         self._typed = msgspec.json.Decoder(struct, float_hook=Decimal)
@@ -461,8 +469,6 @@ class RowDecoder:
             "decode": msgspec.json.Decoder(message, float_hook=Decimal).decode,
             "Mismatch": _Mismatch,
             "NUL": "\x00",
-            "STOP_BYTES": (stop_at or "").encode(),
-            "STOP_TEXT": stop_at or "",
         }
         parts = []
         for i, column in enumerate(columns):
@@ -481,10 +487,11 @@ class RowDecoder:
             parts.append(f"(None if (v{i} := r[{i}]) is None else {finished})")
         finishes = any(part != f"r[{i}]" for i, part in enumerate(parts))
         row = f"({', '.join(parts)},)" if finishes else "r"
+        if not finishes and watched == len(columns):
+            row = f"r[:{watched}]"  # without the watched field
         exec(f"def finish(r):\n    return {row}\n", namespace)
         self._finish: Callable[[tuple], tuple] = namespace["finish"]
-        source = _loader_source(row, columns, key_positions, dedupe=dedupe, stop=bool(stop_at))
-        exec(source, namespace)
+        exec(_loader_source(row, columns, key_positions, dedupe=dedupe, watched=watched), namespace)
         self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
         self.load = namespace["load"]
 
@@ -505,7 +512,7 @@ def _loader_source(
     key_positions: Sequence[int],
     *,
     dedupe: bool,
-    stop: bool = False,
+    watched: int | None = None,
 ) -> str:
     """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
 
@@ -523,19 +530,13 @@ def _loader_source(
         bind, store = "", f"rows[{key}] = row"
     else:
         bind, store = "    append = rows.append\n", "append(row)"
-    # One substring search per line (lines are bytes from stdin, text from a file).
-    stop_check = (
-        "        if (STOP_BYTES if line.__class__ is bytes else STOP_TEXT) in line:\n"
-        "            return n, line\n"
-        if stop
-        else ""
-    )
+    if watched is not None:
+        checks += f"        if r[{watched}] is not None:\n            return n, line\n"
     return (
         "def load(lines, limit, rows):\n"
         f"{bind}"
         "    n = 0\n"
         "    for line in lines:\n"
-        f"{stop_check}"
         "        try:\n"
         "            r = astuple(decode(line).record)\n"
         f"            row = {row}\n"

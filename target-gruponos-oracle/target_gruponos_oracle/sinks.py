@@ -90,9 +90,9 @@ class GruponosSink(SQLSink[GruponosConnector]):
             self.connector.strategy.name,
             positions,
             dedupe=self.load_method == UPSERT,
-            # Lines that may carry a deletion marker take the general path, unless the
+            # Records carrying a deletion marker take the general path, unless the
             # marker is simply stored as a column value.
-            stop_at=f'"{DELETED_AT_PROPERTY}"' if self.checks_markers else None,
+            watch=DELETED_AT_PROPERTY if self.checks_markers else None,
         )
         self._object_decoder = msgspec.json.Decoder(float_hook=Decimal)
         self._key_positions = list(zip(positions, self.keys, strict=True))
