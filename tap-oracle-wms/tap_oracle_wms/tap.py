@@ -24,9 +24,9 @@ class TapOracleWMS(Tap):
 
     name = "tap-oracle-wms"
     message_writer_class = BufferedSingerWriter
-    # Only what the tap does and its tests show. Not claimed: BATCH messages and
-    # structured logging (neither used nor tested), schema flattening (records are flat
-    # already: a related object leaves as `x_id` and `x_id_key`).
+    # Only what the tap does and its tests show; not BATCH messages nor structured
+    # logging (neither used nor tested). Flattening is the SDK's (records are flat already:
+    # a related object leaves as `x_id` and `x_id_key`).
     capabilities: t.ClassVar[list] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
@@ -34,6 +34,7 @@ class TapOracleWMS(Tap):
         TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
     ]
 
     config_jsonschema = th.PropertiesList(

@@ -48,3 +48,15 @@ def test_an_incompatible_sdk_stops_the_command_at_start_with_one_line():
         f"{sdk._sdk_version()} lacks Stream._increment_stream_state; install the tested "
         'series: pip install "singer-sdk>=0.54,<0.55"'
     ]
+
+
+def test_flattening_takes_the_sdk_path_and_leaves_flat_records_as_they_are(
+    sim, config_for, run_tap
+):
+    plain = run_tap(config_for(sim, entities=["order_hdr"]))
+    flat = run_tap(
+        config_for(sim, entities=["order_hdr"], flattening_enabled=True, flattening_max_depth=2)
+    )
+    assert plain.returncode == flat.returncode == 0, flat.stderr
+    assert flat.records["order_hdr"] == plain.records["order_hdr"]
+    assert len(flat.records["order_hdr"]) == sim.count("order_hdr")
