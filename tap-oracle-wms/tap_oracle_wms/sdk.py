@@ -27,6 +27,7 @@ PRIVATE_METHODS: dict[type, tuple[str, ...]] = {
         "_process_record",
         "_increment_stream_state",
         "_write_state_message",
+        "_write_activate_version_message",
     ),
 }
 # Attributes the SDK's constructor sets, which the stream class reads.
