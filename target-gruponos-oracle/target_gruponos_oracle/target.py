@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import click
 import msgspec
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigurationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform, StreamMap
 from singer_sdk.sinks import Sink
@@ -269,7 +269,11 @@ class TargetGruponosOracle(FencedSQLTarget):
         """Load a record through its stream's maps (one sink per map that keeps it)."""
         for stream_map in _loaded_maps(self.mapper.stream_maps[stream]):
             # Maps change the record they get: each works on its own copy, as in the SDK.
-            transformed = stream_map.transform(copy.copy(record))
+            try:
+                transformed = stream_map.transform(copy.copy(record))
+            except MappingError as exc:
+                reason = f"stream map to {stream_map.stream_alias!r} failed on this record: {exc}"
+                raise InvalidMessageError(reason, stream=stream) from None
             if transformed is None:
                 continue  # filtered out by the map
             sink = self._record_sink(stream_map.stream_alias, message.get("version"))
@@ -451,7 +455,7 @@ class TargetGruponosOracle(FencedSQLTarget):
         except BadInputError as exc:
             click.echo(f"{cls.name}: bad input at {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except (SettingsError, ConfigValidationError) as exc:
+        except (SettingsError, ConfigurationError, MappingError) as exc:
             message = GruponosSink.connector_class.scrub(_one_line(exc))
             click.echo(f"{cls.name}: settings: {message}", err=True)
             sys.exit(EXIT_FAILURE)

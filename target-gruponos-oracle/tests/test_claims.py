@@ -183,3 +183,34 @@ def _tables(db) -> list[str]:
             return sa.inspect(conn).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_a_stream_map_the_sdk_refuses_is_a_one_line_settings_error(db, h, tmp_path):
+    result = h.run_cli(
+        db.config(stream_maps={"orders": {"total": "1 +"}}),
+        [h.schema("orders", ORDERS), h.record("orders", RECORDS[0])],
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "target-gruponos-oracle: settings: stream_maps / flattening for stream 'orders'" in (
+        result.stderr
+    )
+    assert db.table("orders") not in _tables(db)
+
+
+def test_a_map_failing_on_a_record_names_line_and_stream(db, h, tmp_path):
+    result = h.run_cli(
+        db.config(stream_maps={"orders": {"name_upper": "cust_name.upper()"}}),
+        [
+            h.schema("orders", ORDERS),
+            h.record("orders", RECORDS[0]),
+            h.state({"at": 2}),
+            h.record("orders", {**RECORDS[1], "cust_name": None}),  # line 4
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "bad input at line 4, stream 'orders': stream map to 'orders' failed" in result.stderr
+    assert [r["id"] for r in db.rows("orders")] == [1]  # what came before is committed
+    assert result.stdout.strip().splitlines()[-1] == '{"at": 2}'
