@@ -163,3 +163,16 @@ def test_scoped_version_statements_compile_for_oracle(max_identifier_length):
     assert strategy.scope_params(scope) == {"scope_0": "GNOS", "scope_1": "DC01"}
     # Unscoped, the statements are exactly today's.
     assert " AND " not in compile_(strategy.delete_old_versions(spec, "SDC_TABLE_VERSION"))
+
+
+def test_deletion_by_key_compiles_for_oracle():
+    """The statement a record carrying `_sdc_deleted_at` runs under `hard_delete`."""
+    config = {"table_prefix": "WMS_"}
+    strategy = OracleStrategy(oracle.dialect(), config)
+    columns = schema_columns(config, "order_dtl", {"properties": ALLOCATION}, "oracle")
+    spec = strategy.table_spec("order_dtl", columns, ["id", "scope_facility_code"])
+    compiled = str(sa.text(strategy.delete_keys(spec)).compile(dialect=oracle.dialect()))
+    assert compiled == (
+        'DELETE FROM "WMS_ORDER_DTL" WHERE "ID" = :key_0 AND "SCOPE_FACILITY_CODE" = :key_1'
+    )
+    assert strategy.key_params((7, "DC01")) == {"key_0": 7, "key_1": "DC01"}
