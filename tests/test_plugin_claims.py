@@ -52,6 +52,8 @@ def test_meltano_yml_declares_what_the_plugin_says_about_itself(kind, name):
     assert set(declared["capabilities"]) == set(about["capabilities"])
 
     properties = about["settings"]["properties"]
+    names = [s["name"] for s in declared["settings"]]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == [], "declared twice"
     settings = {s["name"]: s for s in declared["settings"]}
     assert sorted(set(settings) - set(properties)) == [], "declared, unknown to the plugin"
     assert sorted(set(properties) - set(settings)) == [], "the plugin's, not declared"
