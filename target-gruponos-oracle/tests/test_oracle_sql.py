@@ -7,6 +7,7 @@ sink does (create, evolve, stage, merge, delete versions) and check each stateme
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -260,3 +261,287 @@ def test_observed_long_strings_widen_to_clob_by_bytes_not_characters(strategy, s
 def test_reflected_oracle_types_are_read_back_as_what_the_target_created(reflected, kind, width):
     found = OracleStrategy(oracle.dialect(), {}).existing_kind(reflected)
     assert (found.kind, found.width) == (kind, width)
+
+
+# Issue 9 defects: each Oracle rule, checked on the statements the target sends -------------
+
+
+class RecordingCursor:
+    """A DB-API cursor that records what the target sends (no server runs here)."""
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+
+    def execute(self, sql, parameters=None):
+        self.calls.append(("execute", sql))
+
+    def setinputsizes(self, *sizes):
+        self.calls.append(("setinputsizes", sizes))
+
+    def executemany(self, sql, rows):
+        self.calls.append(("executemany", sql, len(rows)))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+class RecordingConnection:
+    """Stands where the strategy reaches the driver: ``conn.connection.dbapi_connection``."""
+
+    def __init__(self, version: str = "19.3.0.0.0") -> None:
+        self.calls: list = []
+        self.version = version
+        self.connection = self
+        self.dbapi_connection = self
+
+    def cursor(self) -> RecordingCursor:
+        return RecordingCursor(self.calls)
+
+
+def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(strategy, spec):
+    # Defect 1: a fresh private temporary table per load transaction; nothing is dropped.
+    import oracledb
+
+    conn = RecordingConnection()
+    rows = [tuple(range(len(spec.columns)))] * 3
+    strategy.upsert_rows(conn, spec, rows)
+    kinds = [call[0] for call in conn.calls]
+    assert kinds == ["execute", "setinputsizes", "executemany", "execute"]
+    create, sizes, insert, merge = conn.calls
+    assert create[1].startswith('CREATE PRIVATE TEMPORARY TABLE "ORA$PTT_WMS_ORDER_DTL"')
+    assert create[1].endswith("ON COMMIT DROP DEFINITION")
+    assert insert[1].startswith('INSERT INTO "ORA$PTT_WMS_ORDER_DTL" (') and insert[2] == 3
+    assert merge[1].startswith('MERGE INTO "WMS_ORDER_DTL" t USING "ORA$PTT_WMS_ORDER_DTL" s')
+    assert sizes[1][0] is oracledb.DB_TYPE_NUMBER
+    assert not any("DROP TABLE" in str(call) for call in conn.calls)
+    # Nothing at all for an empty batch (no CREATE outside a load).
+    empty = RecordingConnection()
+    strategy.upsert_rows(empty, spec, [])
+    assert empty.calls == []
+
+
+def test_staging_of_a_stream_named_like_a_staging_table_cannot_touch_that_table(strategy):
+    # Defect 1: the old `<T>_STG` name could be another stream's table; ORA$PTT_ names
+    # can only be private temporary tables (a permanent table cannot take the prefix).
+    columns = schema_columns(
+        strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, "oracle"
+    )
+    x = strategy.table_spec("x", columns, ["id"])
+    x_stg = strategy.table_spec("x_stg", columns, ["id"])
+    assert strategy.staging_name(x) != x_stg.name
+    assert strategy.staging_name(x).startswith("ORA$PTT_")
+    assert len(strategy.staging_name(x_stg).encode()) <= strategy.config["max_identifier_length"]
+
+
+def test_session_time_zone_is_an_offset_and_old_servers_are_refused():
+    # Defect 3: a region name ('UTC') stores region ids thin mode cannot read (DPY-3022).
+    conn = RecordingConnection("19.3.0.0.0")
+    OracleStrategy.setup_session(conn)
+    assert conn.calls == [("execute", "ALTER SESSION SET TIME_ZONE = '+00:00'"), ("close",)]
+    with pytest.raises(ValueError, match=r"needs Oracle 18c or later"):
+        OracleStrategy.setup_session(RecordingConnection("12.2.0.1.0"))
+
+
+def _spec_for(strategy, properties: dict, keys: list[str]):
+    columns = schema_columns(strategy.config, "t", {"properties": properties}, "oracle")
+    return strategy.table_spec("t", columns, keys)
+
+
+@pytest.mark.parametrize(
+    ("key_schemas", "plan", "in_log"),
+    [
+        pytest.param({"id": {"type": "integer"}}, "primary key", "", id="number"),
+        pytest.param(
+            {"ts": {"type": "string", "format": "date-time"}},
+            "unique index",
+            "ORA-02329",
+            id="timestamp-with-time-zone",
+        ),
+        pytest.param({"doc": {"type": "object"}}, "none", "CLOB", id="clob"),
+        pytest.param(
+            {"a": {"type": "string"}, "b": {"type": "string"}}, "none", "ORA-01450", id="2-long"
+        ),
+        pytest.param(
+            {"a": {"type": "string", "maxLength": 100}, "b": {"type": "string"}},
+            "primary key",
+            "",
+            id="fits",
+        ),
+    ],
+)
+def test_keys_oracle_cannot_constrain_get_a_unique_index_or_none(
+    strategy, key_schemas, plan, in_log
+):
+    # Defect 2: primary key only where Oracle can index it.
+    spec = _spec_for(strategy, {**key_schemas, "v": {"type": "string"}}, list(key_schemas))
+    found = strategy.key_plan(spec)
+    assert found.kind == plan
+    assert in_log in found.reason
+    statements = [check_oracle_statement(s) for s in strategy.create_table(spec, enforce_key=True)]
+    assert ("PRIMARY KEY" in statements[0]) == (plan == "primary key")
+    if plan == "unique index":
+        assert statements[1] == 'CREATE UNIQUE INDEX "WMS_T_KEY" ON "WMS_T" ("TS")'
+    else:
+        assert len(statements) == 1
+    # The staging table never carries a constraint.
+    assert "PRIMARY KEY" not in strategy.create_staging(spec)
+
+
+def test_an_interrupted_table_creation_gets_its_unique_index_next_time(strategy):
+    from target_gruponos_oracle.dialects.base import ExistingKey
+
+    spec = _spec_for(strategy, {"ts": {"type": "string", "format": "date-time"}}, ["ts"])
+    missing = ExistingKey(primary=[], unique=[], index_names=set())
+    assert strategy.key_changes(spec, missing) == [strategy.unique_key_index(spec)]
+    # Oracle indexes TIMESTAMP WITH TIME ZONE by an expression: found by its name.
+    present = ExistingKey(primary=[], unique=[[]], index_names={"WMS_T_KEY"})
+    assert strategy.key_changes(spec, present) == []
+
+
+def test_clob_keys_are_matched_with_dbms_lob_compare(strategy):
+    spec = _spec_for(strategy, {"doc": {"type": "object"}, "v": {"type": "string"}}, ["doc"])
+    merge = check_oracle_statement(strategy.merge(spec, '"ORA$PTT_WMS_T"'))
+    assert 'ON (DBMS_LOB.COMPARE(t."DOC", s."DOC") = 0)' in merge
+
+
+def test_oracle_date_is_reflected_as_a_date_and_widened_without_ff(strategy):
+    # Defect 4: SQLAlchemy reflects Oracle DATE as a DateTime subclass; FF fails on DATE.
+    found = strategy.existing_kind(oracle.DATE())
+    assert found.kind == Kind.DATE
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "day": {"type": "string"}}, ["id"])
+    statements = strategy.column_changes(spec, {"ID": ExistingColumn(Kind.INTEGER), "DAY": found})
+    fill = next(s for s in statements if s.startswith("UPDATE"))
+    assert fill == 'UPDATE "WMS_T" SET "DAY$NEW" = TO_CHAR("DAY", \'YYYY-MM-DD\')'
+    assert "FF" not in fill
+
+
+def test_column_replacement_is_finished_by_the_next_run_wherever_it_stopped(strategy):
+    # Defect 5: ADD, UPDATE, DROP, RENAME commit separately (DDL commits implicitly).
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "ts": {"type": "string"}}, ["id"])
+    key = ExistingColumn(Kind.INTEGER)
+    zoned = ExistingColumn(Kind.DATETIME)
+    text = ExistingColumn(Kind.STRING, 4000)
+    fresh = strategy.column_changes(spec, {"ID": key, "TS": zoned})
+    assert [s.split(" ")[0] + " " + s.split(" ")[3] for s in fresh] == [
+        "ALTER ADD",
+        'UPDATE "TS$NEW"',
+        "ALTER DROP",
+        "ALTER RENAME",
+    ]
+    iso = 'TO_CHAR("TS", \'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM\')'
+    assert iso in fresh[1]
+    # Stopped after ADD (or after the UPDATE): copy again, drop, rename. Never ADD twice.
+    after_add = strategy.column_changes(spec, {"ID": key, "TS": zoned, "TS$NEW": text})
+    assert after_add == fresh[1:]
+    # Stopped after DROP: only the rename is left; the data is in TS$NEW.
+    after_drop = strategy.column_changes(spec, {"ID": key, "TS$NEW": text})
+    assert after_drop == ['ALTER TABLE "WMS_T" RENAME COLUMN "TS$NEW" TO "TS"']
+    for statement in fresh:
+        check_oracle_statement(statement, strategy.config["max_identifier_length"])
+
+
+def test_replacement_names_cannot_be_a_propertys_column_and_fit_the_limit(strategy):
+    limit = strategy.config["max_identifier_length"]
+    long_name = "A" * limit
+    name = strategy.replacement_name(long_name)
+    assert name.endswith("$NEW") and len(name) <= limit
+    assert strategy.replacement_name("B" + long_name[1:]) != name
+    # Property names never keep a `$`, so no property can own a `$NEW` column.
+    assert "$" not in column_name_for(strategy, "ts$new")
+
+
+def column_name_for(strategy, prop: str) -> str:
+    from target_gruponos_oracle.naming import column_name
+
+    return column_name(strategy.config, prop, "oracle")
+
+
+@pytest.mark.parametrize(
+    ("declared", "value", "bound"),
+    [
+        ({"type": "string", "format": "date-time"}, "2026-01-05T10:00:00Z", "2026-01-05T10:00:00Z"),
+        ({"type": "string", "format": "date"}, "2026-01-05", "2026-01-05"),
+        ({"type": "integer"}, 7, "7"),
+        ({"type": "number"}, 1.5, "1.5"),
+        ({"type": "boolean"}, True, "true"),
+    ],
+)
+def test_declared_type_changes_over_a_text_column_bind_iso_text(strategy, declared, value, bound):
+    # Defect 6: a date bound into VARCHAR2 would be converted with NLS formats (05-JAN-26).
+    import oracledb
+    from target_gruponos_oracle.columns import RowDecoder
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "v": declared}, ["id"])
+    strategy.column_changes(
+        spec, {"ID": ExistingColumn(Kind.INTEGER), "V": ExistingColumn(Kind.STRING, 4000)}
+    )
+    column = spec.columns[1]
+    assert column.kind == Kind.STRING and column.declared is not None
+    sizes = strategy.input_sizes(spec)
+    assert sizes[1] == 4000 and sizes[1] is not oracledb.DB_TYPE_TIMESTAMP
+    decoder = RowDecoder("t", spec.columns, strategy, [0])
+    raw = json.dumps({"id": 1, "v": value}).encode()
+    assert decoder.decode(raw) == (1, bound)
+
+
+def test_empty_string_keys_are_bad_input_naming_the_field(strategy):
+    # Defect 7: '' is NULL in Oracle, so a key of '' would fail the batch with ORA-01400.
+    from target_gruponos_oracle.columns import RowDecoder
+
+    spec = _spec_for(strategy, {"code": {"type": "string"}, "v": {"type": "string"}}, ["code"])
+    condition, reason = strategy.invalid_key(spec.columns[0])
+    assert "NULL" in reason
+    assert condition.format(v="v") == "v == ''"
+    decoder = RowDecoder("t", spec.columns, strategy, [0], dedupe=True)
+    rows: dict = {}
+    line = json.dumps({"type": "RECORD", "stream": "t", "record": {"code": "", "v": "x"}})
+    # The fast loop does not take the line: the general path raises the named error.
+    assert decoder.load([line], 10, rows) == (0, line)
+    assert rows == {}
+
+
+def test_rowid_cannot_be_a_column_name_so_it_gets_the_c_prefix(strategy):
+    # Defect 8: "You cannot use the uppercase word ROWID ... as a column name."
+    assert column_name_for(strategy, "rowid") == "C_ROWID"
+    assert column_name_for(strategy, "RowId") == "C_ROWID"
+    assert column_name_for(strategy, "row_id") == "ROW_ID"
+
+
+def test_a_boolean_column_later_declared_integer_or_number_is_widened(strategy):
+    # Defect 9: NUMBER(1) holds 0/1 only; raising a NUMBER's precision is allowed.
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "flag": {"type": "integer"}}, ["id"])
+    existing = {
+        "ID": ExistingColumn(Kind.INTEGER),
+        "FLAG": strategy.existing_kind(oracle.NUMBER(1, 0)),
+    }
+    assert strategy.column_changes(spec, existing) == [
+        'ALTER TABLE "WMS_T" MODIFY ("FLAG" NUMBER(38))'
+    ]
+
+
+def test_soft_delete_stamp_is_bound_as_a_timestamp_with_its_fractions(strategy, spec):
+    # Defect 9: an untyped datetime is bound as DB_TYPE_DATE (no fractional seconds).
+    import oracledb
+
+    dialect = sa.create_engine("oracle+oracledb://u:p@h/x").dialect
+    statement = strategy.soft_delete_old_versions(
+        spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT", 2, scope={"FACILITY_CODE": "DC01"}
+    )
+    compiled = statement.compile(dialect=dialect)
+    bind = compiled.binds["deleted_at"]
+    dbapi_type = bind.type.dialect_impl(dialect).get_dbapi_type(oracledb)
+    assert dbapi_type is oracledb.DB_TYPE_TIMESTAMP
+    assert dbapi_type in dialect.include_set_input_sizes  # SQLAlchemy calls setinputsizes
+    assert bind.value.tzinfo is None  # naive UTC: the session zone is +00:00
+    assert str(compiled).endswith('AND "FACILITY_CODE" = :scope_0')
+    assert compiled.binds["scope_0"].value == "DC01"
+
+
+@pytest.mark.parametrize(
+    ("setting", "schema"),
+    [("wms_stage", "WMS_STAGE"), ("WMS", "WMS"), ("Wms Stage", "Wms Stage")],
+)
+def test_default_target_schema_is_never_rewritten(setting, schema):
+    # Defect 9: a plain name is read as Oracle reads it unquoted; others are kept as given.
+    strategy = OracleStrategy(oracle.dialect(), {"default_target_schema": setting})
+    assert strategy.schema_name() == schema
