@@ -105,7 +105,24 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self._configure()
 
     def _prepare_table(self, conn: sa.Connection) -> None:
-        """Create the table, or add and widen its columns; never drop a table."""
+        """Create the table, or add and widen its columns; never drop a table.
+
+        Another load of the same table (another run) may make the same change at the same
+        moment, and one of the two then fails (table or column already exists): the table
+        is inspected again and whatever is still missing is done, once.
+        """
+        try:
+            self._apply_table_changes(conn)
+        except sa.exc.DatabaseError as exc:
+            self.logger.warning(
+                "Schema change on %s failed (%s); inspecting the table again, in case "
+                "another load made the change at the same moment",
+                self.spec.name,
+                str(exc.orig).splitlines()[0] if exc.orig else exc,
+            )
+            self._apply_table_changes(conn)
+
+    def _apply_table_changes(self, conn: sa.Connection) -> None:
         with conn.begin():  # one transaction: inspection and DDL (Oracle commits DDL itself)
             for statement in self._table_changes(conn):
                 self.logger.info("Schema change on %s: %s", self.spec.name, statement)
