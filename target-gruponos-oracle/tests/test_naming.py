@@ -96,3 +96,17 @@ def test_tcps_spells_out_a_tls_address_for_oracle():
         "(CONNECT_DATA=(SERVICE_NAME=GNOS)))"
     }
     assert GruponosConnector({**config, "protocol": "tcp"}).connect_args("oracle") == {}
+
+
+def test_python_3_11_is_required_since_iso_date_times_end_in_z():
+    # Issue 9, defect 9: Python 3.10's fromisoformat rejects "Z"; the target relies on it.
+    import datetime as dt
+    from pathlib import Path
+
+    import tomllib
+
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    parsed = dt.datetime.fromisoformat("2026-01-05T10:00:00Z")
+    assert parsed.utcoffset() == dt.timedelta(0)
