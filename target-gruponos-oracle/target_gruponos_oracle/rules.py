@@ -38,10 +38,7 @@ class DatabaseRules:
     @property
     def schema(self) -> str | None:
         """The schema holding the tables (None: the login's own, or SQLite's main)."""
-        strategy = strategy_class(self.dialect)
-        return strategy(
-            sa.make_url(f"{self.dialect}://").get_dialect()(), self.config
-        ).schema_name()
+        return strategy_class(self.dialect).schema_for(self.config)
 
     def table_name(self, stream: str) -> str:
         """Return the table that holds `stream`, as stored."""

@@ -185,23 +185,26 @@ class DialectStrategy:
         return naming.identifier(name, self.name, self.max_identifier_length())
 
     def schema_name(self) -> str | None:
+        """Return the schema `default_target_schema` names (see `schema_for`)."""
+        return self.schema_for(self.config)
+
+    @classmethod
+    def schema_for(cls, config: Mapping[str, Any]) -> str | None:
         """Return the schema `default_target_schema` names, never rewritten.
 
         A plain name (letters, digits, ``_$#``, starting with a letter) is folded to the
         case the database gives an unquoted name (Oracle: upper, PostgreSQL: lower), so
         ``wms`` finds Oracle's user ``WMS``; any other name is used exactly as written.
         """
-        setting = self.config.get("default_target_schema")
+        setting = config.get("default_target_schema")
         if not setting:
             return None
         schema = str(setting)
         if _PLAIN_SCHEMA.fullmatch(schema):
-            schema = schema.upper() if self.upper_case_names else schema.lower()
-        if len(schema.encode()) > self.max_identifier_length():
-            msg = (
-                f"default_target_schema {setting!r} is longer than "
-                f"{self.max_identifier_length()} bytes"
-            )
+            schema = schema.upper() if cls.upper_case_names else schema.lower()
+        limit = naming.max_identifier_length(config, cls.name)
+        if len(schema.encode()) > limit:
+            msg = f"default_target_schema {setting!r} is longer than {limit} bytes"
             raise ValueError(msg)
         return schema
 

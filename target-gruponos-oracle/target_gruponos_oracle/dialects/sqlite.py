@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -68,8 +68,10 @@ class SqliteStrategy(DialectStrategy):
         """WAL lets readers (the orchestrator's checks) work while a batch loads."""
         return ["PRAGMA journal_mode=WAL"]
 
-    def schema_name(self) -> str | None:
+    @classmethod
+    def schema_for(cls, config: Mapping[str, Any]) -> str | None:
         """SQLite schemas are attached files; the target uses the main database."""
+        del config
         return None
 
     def converter(self, column: Column) -> Converter:
