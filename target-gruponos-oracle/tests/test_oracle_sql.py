@@ -147,7 +147,7 @@ def test_merge_with_only_key_columns_has_no_update_clause(strategy):
 
 def test_bulk_insert_binds_every_column_positionally_with_explicit_sizes(strategy, spec):
     staging = strategy.quote(strategy.staging_name(spec))
-    insert = check_oracle_statement(strategy.insert_sql(staging, spec))
+    insert = check_oracle_statement(strategy.array_insert_sql(staging, spec))
     assert insert.endswith(f"VALUES ({', '.join(f':{i}' for i in range(1, 14))})")
     import oracledb
 

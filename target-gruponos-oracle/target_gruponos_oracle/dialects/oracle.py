@@ -287,6 +287,10 @@ class OracleStrategy(DialectStrategy):
         room = self.max_identifier_length() - len(PRIVATE_TEMP_TABLE_PREFIX)
         return PRIVATE_TEMP_TABLE_PREFIX + naming.identifier(spec.name, self.name, room)
 
+    def staging_table(self, spec: TableSpec) -> str:
+        """Return the staging table as SQL refers to it (quoted)."""
+        return self.quote(self.staging_name(spec))
+
     def create_staging(self, spec: TableSpec) -> str:
         """Return a private temporary table shaped like the target, dropped when the load ends.
 
@@ -300,7 +304,7 @@ class OracleStrategy(DialectStrategy):
         private = create.replace("CREATE TABLE", "CREATE PRIVATE TEMPORARY TABLE", 1)
         return private + " ON COMMIT DROP DEFINITION"
 
-    def insert_sql(self, table: str, spec: TableSpec) -> str:
+    def array_insert_sql(self, table: str, spec: TableSpec) -> str:
         """INSERT with positional binds for every column into `table` (quoted)."""
         names = ", ".join(self.quote(name) for name in spec.column_names)
         binds = ", ".join(f":{position}" for position in range(1, len(spec.columns) + 1))
@@ -340,16 +344,16 @@ class OracleStrategy(DialectStrategy):
     def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
         """Array-bound executemany straight into the table."""
         table = self.qualified(spec.schema, spec.name)
-        self._executemany(driver_cursor(conn), self.insert_sql(table, spec), spec, rows)
+        self._executemany(driver_cursor(conn), self.array_insert_sql(table, spec), spec, rows)
 
     def upsert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
         """Create the private staging table, array-bind the rows into it, MERGE."""
         if not rows:
             return
         cursor = driver_cursor(conn)
-        staging = self.quote(self.staging_name(spec))
+        staging = self.staging_table(spec)
         cursor.execute(self.create_staging(spec))
-        self._executemany(cursor, self.insert_sql(staging, spec), spec, rows)
+        self._executemany(cursor, self.array_insert_sql(staging, spec), spec, rows)
         cursor.execute(self.merge(spec, staging))
 
     def observe_widths(self, spec: TableSpec, rows: Iterable[tuple]) -> bool:

@@ -106,14 +106,14 @@ class PostgresStrategy(DialectStrategy):
         now = dt.datetime.now(dt.timezone.utc)
         return sa.bindparam("deleted_at", now, type_=sa.DateTime(timezone=True))
 
-    def staging_name(self, spec: TableSpec) -> str:
+    def staging_table(self, spec: TableSpec) -> str:
         """``pg_temp."<table>_stg"``: in this session's own temporary schema, never another's."""
         return f"pg_temp.{self.quote(self.identifier(f'{spec.name}_stg'))}"
 
     def create_staging(self, spec: TableSpec) -> str:
         """Return a temporary copy of the table's shape that disappears at commit."""
         return (
-            f"CREATE TEMPORARY TABLE {self.staging_name(spec)} "
+            f"CREATE TEMPORARY TABLE {self.staging_table(spec)} "
             f"(LIKE {self.qualified(spec.schema, spec.name)} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
 
@@ -139,7 +139,7 @@ class PostgresStrategy(DialectStrategy):
         """COPY into a temporary table, then MERGE."""
         if not rows:
             return
-        staging = self.staging_name(spec)
+        staging = self.staging_table(spec)
         conn.exec_driver_sql(self.create_staging(spec))
         self._copy(conn, staging, spec, rows)
         conn.exec_driver_sql(self.merge(spec, staging))

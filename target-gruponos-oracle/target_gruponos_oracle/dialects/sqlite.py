@@ -130,14 +130,14 @@ class SqliteStrategy(DialectStrategy):
         now = dt.datetime.now(dt.timezone.utc).isoformat()
         return sa.bindparam("deleted_at", now, type_=sa.String())
 
-    def insert_sql(self, spec: TableSpec, rows: int = 1) -> str:
+    def multirow_insert_sql(self, spec: TableSpec, rows: int = 1) -> str:
         """INSERT of `rows` rows for the sink's columns."""
         names = ", ".join(self.quote(name) for name in spec.column_names)
         row = f"({', '.join('?' for _ in spec.columns)})"
         table = self.qualified(spec.schema, spec.name)
         return f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * rows)}"
 
-    def upsert_sql(self, spec: TableSpec, rows: int = 1) -> str:
+    def multirow_upsert_sql(self, spec: TableSpec, rows: int = 1) -> str:
         """INSERT … ON CONFLICT (keys) DO UPDATE of `rows` rows for the sink's columns."""
         keys = ", ".join(self.quote(key) for key in spec.keys)
         updates = ", ".join(
@@ -146,15 +146,15 @@ class SqliteStrategy(DialectStrategy):
             if name not in spec.keys
         )
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        return f"{self.insert_sql(spec, rows)} ON CONFLICT ({keys}) {action}"
+        return f"{self.multirow_insert_sql(spec, rows)} ON CONFLICT ({keys}) {action}"
 
     def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
         """Multi-row INSERTs."""
-        _execute_multirow(conn, spec, rows, lambda count: self.insert_sql(spec, count))
+        _execute_multirow(conn, spec, rows, lambda count: self.multirow_insert_sql(spec, count))
 
     def upsert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
         """Multi-row INSERT … ON CONFLICT DO UPDATE (the caller dedupes the keys)."""
-        _execute_multirow(conn, spec, rows, lambda count: self.upsert_sql(spec, count))
+        _execute_multirow(conn, spec, rows, lambda count: self.multirow_upsert_sql(spec, count))
 
 
 def _execute_multirow(
