@@ -263,13 +263,15 @@ class GruponosSink(SQLSink[GruponosConnector]):
         names = {column.prop: column.name for column in self.spec.columns}
         version_column = names[VERSION_PROPERTY]
         if self.config.get("hard_delete"):
-            statement = strategy.delete_old_versions(self.spec, version_column, new_version)
+            statement = strategy.delete_old_versions(self.spec, version_column)
+            params: dict[str, Any] = {"version": new_version}
         else:
             statement = strategy.soft_delete_old_versions(
-                self.spec, version_column, names[DELETED_AT_PROPERTY], new_version
+                self.spec, version_column, names[DELETED_AT_PROPERTY]
             )
+            params = {"version": new_version, "deleted_at": strategy.deleted_at_value()}
         with self.connector.engine.begin() as conn:
-            conn.execute(statement)
+            conn.execute(statement, params)
 
     def clean_up(self) -> None:
         """End of the run: empty overwritten tables that got no rows."""

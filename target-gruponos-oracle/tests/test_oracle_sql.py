@@ -210,14 +210,14 @@ def test_a_key_column_is_never_rebuilt(strategy, spec):
 def test_activate_version_and_overwrite_statements(strategy, spec):
     limit = strategy.config["max_identifier_length"]
     hard = check_oracle_statement(
-        str(strategy.delete_old_versions(spec, "SDC_TABLE_VERSION", 2)), limit, bound=True
+        str(strategy.delete_old_versions(spec, "SDC_TABLE_VERSION")), limit, bound=True
     )
     assert hard == (
         'DELETE FROM "WMS_ORDER_DTL" WHERE ("SDC_TABLE_VERSION" IS NULL OR '
         '"SDC_TABLE_VERSION" < :version)'
     )
     soft = check_oracle_statement(
-        str(strategy.soft_delete_old_versions(spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT", 2)),
+        str(strategy.soft_delete_old_versions(spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT")),
         limit,
         bound=True,
     )
@@ -525,16 +525,20 @@ def test_soft_delete_stamp_is_bound_as_a_timestamp_with_its_fractions(strategy, 
 
     dialect = sa.create_engine("oracle+oracledb://u:p@h/x").dialect
     statement = strategy.soft_delete_old_versions(
-        spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT", 2, scope={"FACILITY_CODE": "DC01"}
+        spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT", scope={"FACILITY_CODE": "DC01"}
     )
     compiled = statement.compile(dialect=dialect)
     bind = compiled.binds["deleted_at"]
     dbapi_type = bind.type.dialect_impl(dialect).get_dbapi_type(oracledb)
     assert dbapi_type is oracledb.DB_TYPE_TIMESTAMP
     assert dbapi_type in dialect.include_set_input_sizes  # SQLAlchemy calls setinputsizes
-    assert bind.value.tzinfo is None  # naive UTC: the session zone is +00:00
+    stamp = strategy.deleted_at_value()
+    assert stamp.tzinfo is None  # naive UTC: the driver ignores tzinfo; the session is +00:00
     assert str(compiled).endswith('AND "FACILITY_CODE" = :scope_0')
     assert compiled.binds["scope_0"].value == "DC01"
+    assert strategy.scope_params({"FACILITY_CODE": "DC01"}) == {"scope_0": "DC01"}
+    hard = strategy.delete_old_versions(spec, "SDC_TABLE_VERSION", {"FACILITY_CODE": "DC01"})
+    assert str(hard).endswith('< :version) AND "FACILITY_CODE" = :scope_0')
 
 
 @pytest.mark.parametrize(

@@ -507,37 +507,37 @@ class DialectStrategy:
             binds.append(sa.bindparam(f"scope_{index}", value))
         return "".join(parts), binds
 
+    @staticmethod
+    def scope_params(scope: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Bind values for the scope conditions (already bound in the statements too)."""
+        return {f"scope_{i}": value for i, value in enumerate((scope or {}).values())}
+
     def delete_old_versions(
-        self,
-        spec: TableSpec,
-        version_column: str,
-        version: int,
-        scope: Mapping[str, Any] | None = None,
+        self, spec: TableSpec, version_column: str, scope: Mapping[str, Any] | None = None
     ) -> sa.TextClause:
         """Hard delete for ACTIVATE_VERSION: rows not written by the activated version.
 
-        `scope` (column name → value) limits it to rows with those values.
+        Execute with ``{"version": …}``. `scope` (column name → value) limits it to rows
+        whose columns hold those values.
         """
         table = self.qualified(spec.schema, spec.name)
         column = self.quote(version_column)
         condition, binds = self._scope_condition(scope)
         sql = f"DELETE FROM {table} WHERE ({column} IS NULL OR {column} < :version){condition}"
-        return sa.text(sql).bindparams(
-            sa.bindparam("version", version, type_=sa.BigInteger()), *binds
-        )
+        return sa.text(sql).bindparams(sa.bindparam("version", type_=sa.BigInteger()), *binds)
 
     def soft_delete_old_versions(
         self,
         spec: TableSpec,
         version_column: str,
         deleted_column: str,
-        version: int,
         scope: Mapping[str, Any] | None = None,
     ) -> sa.TextClause:
         """Soft delete for ACTIVATE_VERSION: stamp rows not written by the activated version.
 
-        The stamp is bound with an explicit timestamp type (`deleted_at_bind`), so no
-        driver guesses it (Oracle would bind a bare datetime as DATE and lose fractions).
+        Execute with ``{"version": …, "deleted_at": deleted_at_value()}``. The stamp's bind
+        has an explicit type (`deleted_at_type`), so no driver guesses it (Oracle binds a
+        bare datetime as DATE and loses the fractions). `scope` as for `delete_old_versions`.
         """
         table = self.qualified(spec.schema, spec.name)
         column = self.quote(version_column)
@@ -548,13 +548,17 @@ class DialectStrategy:
             f"WHERE ({column} IS NULL OR {column} < :version) AND {deleted} IS NULL{condition}"
         )
         return sa.text(sql).bindparams(
-            sa.bindparam("version", version, type_=sa.BigInteger()),
-            self.deleted_at_bind(),
+            sa.bindparam("version", type_=sa.BigInteger()),
+            sa.bindparam("deleted_at", type_=self.deleted_at_type()),
             *binds,
         )
 
-    def deleted_at_bind(self) -> sa.BindParameter:
-        """Return the ``:deleted_at`` bind: now, typed for the column that stores it."""
+    def deleted_at_type(self) -> sa.types.TypeEngine:
+        """Return the SQLAlchemy type the ``:deleted_at`` stamp is bound with."""
+        raise NotImplementedError
+
+    def deleted_at_value(self) -> Any:
+        """Now, as the column that stores ``_sdc_deleted_at`` takes it."""
         raise NotImplementedError
 
     # Loading -----------------------------------------------------------------------------

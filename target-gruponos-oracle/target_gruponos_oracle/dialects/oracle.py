@@ -272,13 +272,16 @@ class OracleStrategy(DialectStrategy):
             return f"DBMS_LOB.COMPARE(t.{quoted}, s.{quoted}) = 0"
         return super().key_match(spec, key)
 
-    def deleted_at_bind(self) -> sa.BindParameter:
-        """Now as naive UTC, typed TIMESTAMP so it binds as DB_TYPE_TIMESTAMP (fractions kept).
+    def deleted_at_type(self) -> sa.types.TypeEngine:
+        """TIMESTAMP: bound as DB_TYPE_TIMESTAMP, fractions kept.
 
         An untyped datetime is bound as DB_TYPE_DATE, which drops fractional seconds.
         """
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        return sa.bindparam("deleted_at", now, type_=sa.TIMESTAMP())
+        return sa.TIMESTAMP()
+
+    def deleted_at_value(self) -> Any:
+        """Now as naive UTC: the driver ignores tzinfo; the session zone is +00:00."""
+        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
     # Staging and loading -------------------------------------------------------------------
 

@@ -101,10 +101,13 @@ class PostgresStrategy(DialectStrategy):
         source = ", ".join(f"s.{name}" for name in quoted_columns)
         return f" AND ROW({target}) IS DISTINCT FROM ROW({source})"
 
-    def deleted_at_bind(self) -> sa.BindParameter:
-        """Now, time-zone aware, for a TIMESTAMPTZ column."""
-        now = dt.datetime.now(dt.timezone.utc)
-        return sa.bindparam("deleted_at", now, type_=sa.DateTime(timezone=True))
+    def deleted_at_type(self) -> sa.types.TypeEngine:
+        """Return TIMESTAMPTZ's type (aware datetimes)."""
+        return sa.DateTime(timezone=True)
+
+    def deleted_at_value(self) -> Any:
+        """Now, time-zone aware."""
+        return dt.datetime.now(dt.timezone.utc)
 
     def staging_table(self, spec: TableSpec) -> str:
         """``pg_temp."<table>_stg"``: in this session's own temporary schema, never another's."""

@@ -125,10 +125,13 @@ class SqliteStrategy(DialectStrategy):
             .replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
         )
 
-    def deleted_at_bind(self) -> sa.BindParameter:
-        """Now as ISO 8601 text, as date-times are stored here."""
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
-        return sa.bindparam("deleted_at", now, type_=sa.String())
+    def deleted_at_type(self) -> sa.types.TypeEngine:
+        """Text: date-times are stored as ISO 8601 text here."""
+        return sa.String()
+
+    def deleted_at_value(self) -> Any:
+        """Now as ISO 8601 text."""
+        return dt.datetime.now(dt.timezone.utc).isoformat()
 
     def multirow_insert_sql(self, spec: TableSpec, rows: int = 1) -> str:
         """INSERT of `rows` rows for the sink's columns."""
