@@ -265,7 +265,7 @@ class OracleStrategy(DialectStrategy):
         return f"TO_CLOB({text})" if new_type == "CLOB" else text
 
     def key_match(self, spec: TableSpec, key: str) -> str:
-        """CLOBs cannot be compared with ``=`` in SQL: DBMS_LOB.COMPARE them."""
+        """LOBs cannot be compared with ``=`` (ORA-00932): DBMS_LOB.COMPARE returns 0 if equal."""
         column = next(c for c in spec.columns if c.name == key)
         quoted = self.quote(key)
         if self.column_type(column, spec.widths.get(key)) == "CLOB":
