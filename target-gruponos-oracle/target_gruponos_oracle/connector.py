@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
 
 from target_gruponos_oracle.dialects import DialectStrategy, strategy_class
-from target_gruponos_oracle.dialects.base import ExistingColumn, ExistingKey, TableSpec
+from target_gruponos_oracle.dialects.tables import ExistingColumn, ExistingKey, TableSpec
 
 
 def connection_url(config: Mapping[str, Any]) -> str:

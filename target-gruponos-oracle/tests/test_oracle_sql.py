@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle.columns import Column, Kind, schema_columns
-from target_gruponos_oracle.dialects.base import ExistingColumn
 from target_gruponos_oracle.dialects.oracle import OracleStrategy
+from target_gruponos_oracle.dialects.tables import ExistingColumn
 
 ORACLE_TYPES = re.compile(
     r"^(NUMBER\(38\)|NUMBER|NUMBER\(1\)|CLOB|DATE|TIMESTAMP\(6\) WITH TIME ZONE"
@@ -388,7 +388,7 @@ def test_keys_oracle_cannot_constrain_get_a_unique_index_or_none(
 
 
 def test_an_interrupted_table_creation_gets_its_unique_index_next_time(strategy):
-    from target_gruponos_oracle.dialects.base import ExistingKey
+    from target_gruponos_oracle.dialects.tables import ExistingKey
 
     spec = _spec_for(strategy, {"ts": {"type": "string", "format": "date-time"}}, ["ts"])
     missing = ExistingKey(primary=[], unique=[], index_names=set())

@@ -19,18 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
 from target_gruponos_oracle import naming
-from target_gruponos_oracle.dialects.base import (
+from target_gruponos_oracle.dialects.base import DialectStrategy, driver_cursor
+from target_gruponos_oracle.dialects.tables import (
     PRIMARY_KEY,
     UNBOUNDED,
-    Column,
-    DialectStrategy,
     ExistingColumn,
     ExistingKey,
     KeyPlan,
     TableSpec,
-    driver_cursor,
 )
-from target_gruponos_oracle.kinds import Kind
+from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
     to_bool_int,

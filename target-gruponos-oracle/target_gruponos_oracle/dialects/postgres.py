@@ -8,11 +8,10 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from target_gruponos_oracle.dialects.base import (
-    DialectStrategy,
+from target_gruponos_oracle.dialects.base import DialectStrategy, driver_cursor
+from target_gruponos_oracle.dialects.tables import (
     ExistingColumn,
     TableSpec,
-    driver_cursor,
 )
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (

@@ -14,13 +14,12 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from target_gruponos_oracle.dialects.base import (
+from target_gruponos_oracle.dialects.base import DialectStrategy, driver_cursor
+from target_gruponos_oracle.dialects.tables import (
     UNBOUNDED,
-    DialectStrategy,
     ExistingColumn,
     ExistingKey,
     TableSpec,
-    driver_cursor,
 )
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
