@@ -78,6 +78,8 @@ class GruponosSink(SQLSink[GruponosConnector]):
         for position, key in zip(positions, self.keys, strict=True):
             found = strategy.invalid_key(self.spec.columns[position])
             if found is not None:
+                # The condition is the dialect's own Python, the one the generated loader
+                # inlines; here it checks rows that took the general path.
                 test = eval(f"lambda v: {found[0].format(v='v')}")
                 self._invalid_keys.append((position, key, test, found[1]))
         self._object_decoder = msgspec.json.Decoder(float_hook=Decimal)
