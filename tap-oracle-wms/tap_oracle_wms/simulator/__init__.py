@@ -10,7 +10,8 @@ import datetime as dt
 import threading
 import types
 
-from tap_oracle_wms.simulator.server import SimulatorServer, SimulatorState
+from tap_oracle_wms.simulator.server import SimulatorServer
+from tap_oracle_wms.simulator.state import SimulatorState
 from tap_oracle_wms.simulator.store import Store
 
 __all__ = ["WMSSimulator"]
