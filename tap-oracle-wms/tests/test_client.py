@@ -211,8 +211,9 @@ def test_404_on_first_page_is_empty_and_repeated_next_page_is_a_loop():
 
 
 @responses.activate
-def test_count_uses_paged_result_count_and_scopes_only_fields_the_entity_has():
-    # No describe: the built-in `item` schema (company_id, no facility_id) decides scoping.
+def test_count_uses_paged_result_count_and_the_extraction_scope():
+    # No describe: the built-in `item` schema (company_id, no facility_id) decides scoping;
+    # `item` is allowed without facility scope, so only the company filter goes out.
     responses.get(f"{API}item/describe/", status=404)
     responses.get(
         f"{API}item/",
@@ -236,12 +237,20 @@ def test_count_uses_paged_result_count_and_scopes_only_fields_the_entity_has():
         ],
     )
     client = make_client(
-        company_code="GNOS", facility_code="DC01", entity_filters={"item": {"status_id__lt": 50}}
+        company_code="GNOS",
+        facility_code="DC01",
+        entity_filters={"item": {"status_id__lt": 50}},
+        unscoped_entities=["item"],
     )
     assert client.count("item") == 42
+    # An entity that cannot be scoped is refused, not counted unscoped.
     responses.get(f"{API}order_status/describe/", json={"fields": {"id": {"type": "integer"}}})
     responses.get(f"{API}order_status/", status=404)
-    assert client.count("order_status") == 0
+    with pytest.raises(WMSConfigError) as refused:
+        client.count("order_status")
+    message = str(refused.value)
+    assert "'order_status'" in message and "company_code='GNOS'" in message
+    assert "scope_paths" in message and "unscoped_entities" in message
 
 
 def test_record_codec_shapes_records_for_sql():

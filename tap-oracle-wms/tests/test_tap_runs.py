@@ -99,26 +99,6 @@ def test_start_date_bounds_the_first_run(sim, config_for, run_tap):
     }
 
 
-def test_scoping_only_where_the_entity_has_the_field(sim, config_for, run_tap):
-    config = config_for(
-        sim,
-        company_code="GNOS",
-        facility_code="DC01",
-        entities=["order_hdr", "item", "order_dtl", "facility"],
-    )
-    result = run_tap(config)
-    assert result.returncode == 0, result.stderr
-    assert {r["facility_id_key"] for r in result.records["order_hdr"]} == {"DC01"}
-    assert len(result.records["order_hdr"]) == sim.count("order_hdr", facility="DC01")
-    assert {r["company_id_key"] for r in result.records["item"]} == {"GNOS"}
-    assert len(result.records["item"]) == sim.count("item", company="GNOS")
-    assert len(result.records["order_dtl"]) == sim.count("order_dtl")  # no such fields
-    assert len(result.records["facility"]) == sim.count("facility")
-    client = WMSClient(config)
-    for entity in ("order_hdr", "item", "order_dtl", "facility"):
-        assert client.count(entity) == len(result.records[entity]), entity
-
-
 def test_entity_filters_narrow_by_relation(sim, config_for, run_tap):
     config = config_for(
         sim,

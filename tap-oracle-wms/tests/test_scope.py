@@ -1,0 +1,98 @@
+"""Company/facility scoping: every entity scoped (own field or relation path) or refused."""
+
+from __future__ import annotations
+
+import pytest
+from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.errors import WMSConfigError
+
+SCOPED = ("order_hdr", "order_dtl", "allocation", "facility")
+
+
+def test_every_entity_is_scoped_and_records_carry_the_scope(sim, config_for, run_tap):
+    config = config_for(
+        sim,
+        company_code="GNOS",
+        facility_code="DC01",
+        entities=[*SCOPED, "item"],
+        unscoped_entities=["item"],  # company-level: no facility to narrow it by
+    )
+    result = run_tap(config)
+    assert result.returncode == 0, result.stderr
+    client = WMSClient(config)
+    for entity in SCOPED:
+        records = result.records[entity]
+        assert len(records) == sim.count(entity, "GNOS", "DC01") > 0, entity
+        assert client.count(entity) == len(records), entity
+        assert {(r["scope_company_code"], r["scope_facility_code"]) for r in records} == {
+            ("GNOS", "DC01")
+        }
+    assert len(result.records["item"]) == sim.count("item", company="GNOS")
+    assert client.count("item") == len(result.records["item"])
+    assert "extracted without facility scope" in result.stderr
+    for message in result.messages:
+        if message["type"] == "SCHEMA":
+            props = message["schema"]["properties"]
+            assert props["scope_facility_code"]["type"] == ["string", "null"]
+            assert "scope_company_code" in props
+
+
+def test_lines_and_allocations_reach_their_facility_through_relations(sim, config_for, run_tap):
+    config = config_for(sim, facility_code="DC02", entities=["order_dtl", "allocation"])
+    result = run_tap(config)
+    assert result.returncode == 0, result.stderr
+    orders = sim.rows("order_hdr")
+    facility = next(i for i, f in sim.rows("facility").items() if f["code"] == "DC02")
+    lines = sim.rows("order_dtl")
+    want = {i for i, line in lines.items() if orders[line["order_id"]]["facility_id"] == facility}
+    assert {r["id"] for r in result.records["order_dtl"]} == want
+    allocations = {r["id"] for r in result.records["allocation"]}
+    assert allocations == {
+        i for i, a in sim.rows("allocation").items() if a["order_dtl_id"] in want
+    }
+    assert all("scope_company_code" not in r for r in result.records["order_dtl"])
+
+
+def test_an_entity_that_cannot_be_scoped_stops_the_run_before_extraction(
+    sim, config_for, run_tap
+):
+    config = config_for(sim, facility_code="DC01", entities=["order_hdr", "order_status"])
+    result = run_tap(config)
+    assert result.returncode == 1
+    assert not result.messages  # not even the scopable entity's SCHEMA
+    for words in ("'order_status'", "facility_code='DC01'", "scope_paths", "unscoped_entities"):
+        assert words in result.stderr
+    with pytest.raises(WMSConfigError):
+        WMSClient(config).count("order_status")
+
+
+def test_unscoped_entities_opt_in(sim, config_for, run_tap):
+    config = config_for(
+        sim, facility_code="DC01", entities=["order_status"], unscoped_entities=["order_status"]
+    )
+    result = run_tap(config)
+    assert result.returncode == 0, result.stderr
+    assert len(result.records["order_status"]) == sim.count("order_status")
+    assert {r["scope_facility_code"] for r in result.records["order_status"]} == {"DC01"}
+
+
+def test_scope_paths_setting_overrides_and_a_refused_path_is_named(sim, config_for, run_tap):
+    good = config_for(
+        sim,
+        facility_code="DC01",
+        entities=["order_dtl"],
+        scope_paths={"order_dtl": {"facility": "order_id__facility_id__code"}},
+    )
+    assert WMSClient(good).count("order_dtl") == sim.count("order_dtl", facility="DC01")
+    bad = config_for(
+        sim,
+        facility_code="DC01",
+        entities=["order_dtl"],
+        scope_paths={"order_dtl": {"facility": "order_id__warehouse_id__code"}},
+    )
+    result = run_tap(bad)
+    assert result.returncode == 1
+    for words in ("'order_dtl'", "order_id__warehouse_id__code", "scope_paths", "HTTP 400"):
+        assert words in result.stderr
+    with pytest.raises(Exception, match="order_id__warehouse_id__code"):
+        WMSClient(bad).count("order_dtl")
