@@ -36,8 +36,13 @@ class WMSSimulator:
         oauth_client_secret: str = "demo-secret",
         token_ttl: float = 3600,
         start: dt.datetime | None = None,
+        cursor_ignores_ordering: bool = False,
     ) -> None:
-        """Seed the data; `start()` (or `with`) begins serving."""
+        """Seed the data; `start()` (or `with`) begins serving.
+
+        `cursor_ignores_ordering`: sequenced cursors return rows in id order whatever
+        `ordering` asks (unconfirmed on a live WMS either way); paged mode still orders.
+        """
         self.username, self.password = username, password
         self.oauth_client_id, self.oauth_client_secret = oauth_client_id, oauth_client_secret
         self.oauth_scope = OAUTH_SCOPE
@@ -54,6 +59,7 @@ class WMSSimulator:
             },
             token_ttl,
         )
+        self._state.cursor_ignores_ordering = cursor_ignores_ordering
         self._address = (host, port)
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None

@@ -43,6 +43,10 @@ def list_page(state: SimulatorState, entity: str, query: str) -> tuple[int, byte
         if mode == "sequenced" and params.get("cursor"):
             sid, ids, offset = state.resolve_cursor(params["cursor"])
         else:
+            if mode == "sequenced" and state.cursor_ignores_ordering:
+                # Whether a live sequenced cursor honours `ordering` is unconfirmed: this
+                # plays one that does not (ids in storage order, whatever was asked).
+                params = {k: v for k, v in params.items() if k != "ordering"}
             ids = state.ids_for(entity, params)
             sid = state.snapshot(ids) if mode == "sequenced" else ""
             offset = 0

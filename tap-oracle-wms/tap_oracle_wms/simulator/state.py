@@ -34,6 +34,7 @@ class SimulatorState:
         self.token_requests = 0
         self.api_requests = 0
         self.faults = Faults()
+        self.cursor_ignores_ordering = False  # sequenced cursors: ids in storage order
         self.lock = threading.Lock()
         self._queries: OrderedDict[tuple, tuple[int, list[int]]] = OrderedDict()
         self._snapshots: OrderedDict[str, list[int]] = OrderedDict()
