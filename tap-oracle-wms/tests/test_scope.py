@@ -53,9 +53,7 @@ def test_lines_and_allocations_reach_their_facility_through_relations(sim, confi
     assert all("scope_company_code" not in r for r in result.records["order_dtl"])
 
 
-def test_an_entity_that_cannot_be_scoped_stops_the_run_before_extraction(
-    sim, config_for, run_tap
-):
+def test_an_entity_that_cannot_be_scoped_stops_the_run_before_extraction(sim, config_for, run_tap):
     config = config_for(sim, facility_code="DC01", entities=["order_hdr", "order_status"])
     result = run_tap(config)
     assert result.returncode == 1
