@@ -18,6 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1000, help="orders to seed (~4 lines each)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--profile",
+        choices=("default", "live"),
+        default="default",
+        help="live: the record shapes, describe/ and field sets observed on a live WMS",
+    )
+    parser.add_argument(
         "--cursor-ignores-ordering",
         action="store_true",
         help="sequenced cursors return rows in id order whatever `ordering` asks",
@@ -32,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         cursor_ignores_ordering=args.cursor_ignores_ordering,
+        profile=args.profile,
     )
     with sim:
         sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")

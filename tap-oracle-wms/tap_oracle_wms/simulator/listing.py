@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from urllib.parse import parse_qsl
 
-from tap_oracle_wms.simulator.entities import ENTITIES
 from tap_oracle_wms.simulator.errors import WMSHTTPError
 from tap_oracle_wms.simulator.query import QueryError
 from tap_oracle_wms.simulator.state import SimulatorState, cursor_token
@@ -35,7 +34,7 @@ def list_page(state: SimulatorState, entity: str, query: str) -> tuple[int, byte
         raise WMSHTTPError(400, "VALIDATION_ERROR", "values_list is not simulated")
     fields = [f for f in params.get("fields", "").split(",") if f]
     for name in fields:
-        if name not in ENTITIES[entity].by_name and name != "url":
+        if name not in state.store.entities[entity].by_name and name != "url":
             raise WMSHTTPError(400, "VALIDATION_ERROR", f"Invalid field '{name}' in fields")
     base = state.store.entity_url(entity)
     kept = "&".join(p for p in query.split("&") if p and p.split("=")[0] not in ("page", "cursor"))

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from tap_oracle_wms.simulator.admin import ADMIN_PREFIX, TOKEN_PATH, admin, basic_credentials, token
-from tap_oracle_wms.simulator.entities import ENTITIES, describe
+from tap_oracle_wms.simulator.entities import describe
 from tap_oracle_wms.simulator.errors import WMSHTTPError
 from tap_oracle_wms.simulator.listing import list_page
+from tap_oracle_wms.simulator.live import DESCRIBE_OMITS, LIVE_TYPE_WORDS
 from tap_oracle_wms.simulator.state import SimulatorState
 from tap_oracle_wms.simulator.store import encode
 
@@ -129,16 +130,21 @@ class Handler(BaseHTTPRequestHandler):
         rest = segments[5:]
         store = self.server.state.store
         if not rest:
-            body = {name: store.entity_url(name) for name in sorted(ENTITIES)}
+            body = {name: store.entity_url(name) for name in sorted(store.entities)}
             self._reply(200, encode(body), fault)
             return
         entity = rest[0]
-        if entity not in ENTITIES:
+        if entity not in store.entities:
             raise WMSHTTPError(404, "NOT_FOUND", f"Entity '{entity}' does not exist")
         if len(rest) == 1:
             self._reply(*list_page(self.server.state, entity, query), fault)
         elif rest[1] == "describe" and len(rest) == 2:
-            self._reply(200, encode(describe(ENTITIES[entity])), fault)
+            spec = store.entities[entity]
+            if store.live:
+                answer = describe(spec, LIVE_TYPE_WORDS, DESCRIBE_OMITS.get(entity, frozenset()))
+            else:
+                answer = describe(spec)
+            self._reply(200, encode(answer), fault)
         elif len(rest) == 2 and rest[1].isdigit():
             row = store.rows[entity].get(int(rest[1]))
             if row is None:
