@@ -37,7 +37,6 @@ ALLOCATION_FIELDS = {
     "task_id",
     "ob_lpn_type_id",
     "mhe_system_id",
-    "",
 }
 CUST = {
     *(f"cust_field_{n}" for n in range(1, 6)),
