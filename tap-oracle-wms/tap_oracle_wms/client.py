@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import re
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -166,7 +167,7 @@ class WMSClient:
                     try:
                         return (decoder or _DECODER).decode(body)
                     except msgspec.ValidationError as exc:
-                        msg = f"Unexpected data in the WMS answer: {exc}"
+                        msg = f"Unexpected data in the WMS answer: {_locate(exc, body, url)}"
                         raise WMSResponseError(msg, url=safe_url(response.url)) from None
                     except msgspec.DecodeError:
                         problem = "truncated or malformed JSON body"
@@ -338,6 +339,25 @@ class WMSClient:
                     return
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+_RESULT_PATH = re.compile(r"\$\.results\[(\d+)\]\.?([A-Za-z0-9_]*)")
+
+
+def _locate(exc: msgspec.ValidationError, body: bytes, url: str) -> str:
+    """Name the stream, record id and field of a value that did not fit (when on a record)."""
+    found = _RESULT_PATH.search(str(exc))
+    if not found:
+        return str(exc)
+    index, field = int(found.group(1)), found.group(2)
+    try:
+        record = _DECODER.decode(body)["results"][index]
+        record_id = record.get("id") if isinstance(record, dict) else None
+    except (msgspec.DecodeError, KeyError, IndexError, TypeError):
+        record_id = None
+    stream = url.split("/entity/")[-1].split("/")[0] if "/entity/" in url else "?"
+    problem = str(exc).split(" - at ")[0]
+    return f"stream '{stream}', record id {record_id}, field '{field}': {problem}"
 
 
 def _entity_list(body: t.Any, url: str, entity_url: t.Callable[[str], str]) -> dict[str, str]:

@@ -13,6 +13,12 @@ from tap_oracle_wms.simulator import WMSSimulator
 
 
 @pytest.fixture
+def sim(default_sim):
+    """These tests check the default profile's shapes (test_simulator_live.py: live ones)."""
+    return default_sim
+
+
+@pytest.fixture
 def api(sim):
     session = requests.Session()
     session.auth = (sim.username, sim.password)
