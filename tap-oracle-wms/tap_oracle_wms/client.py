@@ -261,7 +261,17 @@ class WMSClient:
         """Return the filters a FULL run of `entity` sends: scoping and entity_filters."""
         params: dict[str, t.Any] = dict(self.scope(entity, properties).params)
         extra = (self.config.get("entity_filters") or {}).get(entity) or {}
-        params.update({str(k): _param_value(v) for k, v in extra.items()})
+        for name, value in extra.items():
+            value = _param_value(value)
+            if params.get(str(name), value) != value:
+                # The scope must win, and silently dropping either value would hide it.
+                msg = (
+                    f"Setting 'entity_filters' gives '{entity}' the filter {name}={value!r}, "
+                    f"which contradicts the run's scope ({name}={params[str(name)]!r}): "
+                    f"remove it (the tap scopes '{entity}' itself)"
+                )
+                raise WMSConfigError(msg)
+            params[str(name)] = value
         return params
 
     def scope_values(self) -> dict[str, str]:
