@@ -94,3 +94,19 @@ def test_scope_paths_setting_overrides_and_a_refused_path_is_named(sim, config_f
         assert words in result.stderr
     with pytest.raises(Exception, match="order_id__warehouse_id__code"):
         WMSClient(bad).count("order_dtl")
+
+
+def test_entity_filters_cannot_contradict_the_scope(default_sim, config_for):
+    config = config_for(
+        default_sim,
+        facility_code="DC02",
+        entity_filters={"order_dtl": {"order_id__facility_id__code": "DC01"}},
+    )
+    with pytest.raises(WMSConfigError, match="entity_filters.*contradicts the run's scope"):
+        WMSClient(config).count("order_dtl")
+    same = config_for(
+        default_sim,
+        facility_code="DC02",
+        entity_filters={"order_dtl": {"order_id__facility_id__code": "DC02"}},
+    )
+    assert WMSClient(same).count("order_dtl") == default_sim.count("order_dtl", facility="DC02")
