@@ -572,7 +572,12 @@ class WMSStream(Stream):
         if value is None:
             return
         top = self._max
-        if top is None or not_after(top, value):
+        # `not_after`, its text fast path inlined: this runs once per record.
+        if top is None or (
+            top <= value
+            if len(top) == len(value) and top[-6:] == value[-6:]
+            else not_after(top, value)
+        ):
             self._max = value
         elif self._ordered:
             self._ordered = False

@@ -102,7 +102,7 @@ def test_entity_filters_cannot_contradict_the_scope(default_sim, config_for):
         facility_code="DC02",
         entity_filters={"order_dtl": {"order_id__facility_id__code": "DC01"}},
     )
-    with pytest.raises(WMSConfigError, match="entity_filters.*contradicts the run's scope"):
+    with pytest.raises(WMSConfigError, match=r"entity_filters.*contradicts the run's scope"):
         WMSClient(config).count("order_dtl")
     same = config_for(
         default_sim,
