@@ -8,6 +8,7 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.singerlib.schema import Schema
 
 from tap_oracle_wms.auth import DEFAULT_SCOPE
 from tap_oracle_wms.client import DEFAULT_REQUEST_TIMEOUT_S, MAX_PAGE_SIZE, WMSClient
@@ -173,6 +174,17 @@ class TapOracleWMS(Tap):
             )
             for name in self.entity_names()
         ]
+
+    def setup_mapper(self) -> None:
+        """Declare this run's scope properties in an input catalog, then set up stream maps.
+
+        A catalog discovered without `company_code`/`facility_code` (or cached by Meltano)
+        lacks them, and records must carry them whenever the run is scoped.
+        """
+        for entry in self.input_catalog.streams if self.input_catalog else ():
+            schema = with_scope_properties(entry.schema.to_dict(), self.config)
+            entry.schema = Schema.from_dict(schema)
+        super().setup_mapper()
 
     def check_scope(self) -> None:
         """Refuse the run before any extraction if a selected entity cannot be scoped."""

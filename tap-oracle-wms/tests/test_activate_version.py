@@ -34,9 +34,11 @@ def test_setting_is_documented_in_about():
     assert "emit_activate_version_messages" in about["settings"]["properties"]
 
 
-def test_full_table_stream_ends_with_activate_version_after_its_records(sim, config_for, run_tap):
+def test_full_table_stream_ends_with_activate_version_after_its_records(
+    default_sim, config_for, run_tap
+):
     config = config_for(
-        sim, entities=["order_status", "order_hdr"], emit_activate_version_messages=True
+        default_sim, entities=["order_status", "order_hdr"], emit_activate_version_messages=True
     )
     result = run_tap(config)
     assert result.returncode == 0, result.stderr
@@ -45,7 +47,7 @@ def test_full_table_stream_ends_with_activate_version_after_its_records(sim, con
     assert [m["stream"] for m in activations] == ["order_status"]  # order_hdr is incremental
     at = kinds.index(("ACTIVATE_VERSION", "order_status"))
     records = [i for i, k in enumerate(kinds) if k == ("RECORD", "order_status")]
-    assert len(records) == sim.count("order_status") and max(records) < at
+    assert len(records) == default_sim.count("order_status") and max(records) < at
     assert {result.messages[i]["version"] for i in records} == {activations[0]["version"]}
     # A full sync of an incremental entity (the orchestration's FULL mode) gets one too.
     forced = run_tap(config, catalog=full_table_catalog(run_tap, config))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tap_oracle_wms.client import WMSClient
 from tap_oracle_wms.errors import WMSConfigError
@@ -110,3 +112,16 @@ def test_entity_filters_cannot_contradict_the_scope(default_sim, config_for):
         entity_filters={"order_dtl": {"order_id__facility_id__code": "DC02"}},
     )
     assert WMSClient(same).count("order_dtl") == default_sim.count("order_dtl", facility="DC02")
+
+
+def test_a_catalog_discovered_without_scope_still_gets_the_scope_properties(
+    default_sim, config_for, run_tap
+):
+    plain = config_for(default_sim, entities=["order_hdr"])
+    catalog = json.loads(run_tap(plain, None, "--discover").stdout)
+    assert "scope_facility_code" not in catalog["streams"][0]["schema"]["properties"]
+    result = run_tap({**plain, "facility_code": "DC01"}, catalog=catalog)
+    assert result.returncode == 0, result.stderr
+    assert {r["scope_facility_code"] for r in result.records["order_hdr"]} == {"DC01"}
+    schema = next(m for m in result.messages if m["type"] == "SCHEMA")["schema"]
+    assert "scope_facility_code" in schema["properties"]

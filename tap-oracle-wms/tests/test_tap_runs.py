@@ -202,8 +202,8 @@ def test_page_size_above_the_wms_maximum_is_refused(default_sim, config_for, run
     assert result.returncode != 0 and "page_size" in result.stderr and "1250" in result.stderr
 
 
-def test_catalog_forcing_full_table_ignores_the_bookmark(sim, config_for, run_tap):
-    config = config_for(sim, entities=["order_hdr"])
+def test_catalog_forcing_full_table_ignores_the_bookmark(default_sim, config_for, run_tap):
+    config = config_for(default_sim, entities=["order_hdr"])
     first = run_tap(config)
     catalog = json.loads(run_tap(config, None, "--discover").stdout)
     catalog["streams"][0]["replication_method"] = "FULL_TABLE"  # as Meltano's metadata rule sets
@@ -213,7 +213,9 @@ def test_catalog_forcing_full_table_ignores_the_bookmark(sim, config_for, run_ta
             entry["metadata"]["selected"] = True
     again = run_tap(config, first.last_state, catalog=catalog)
     assert again.returncode == 0, again.stderr
-    assert sorted(r["id"] for r in again.records["order_hdr"]) == sorted(sim.rows("order_hdr"))
+    assert sorted(r["id"] for r in again.records["order_hdr"]) == sorted(
+        default_sim.rows("order_hdr")
+    )
 
 
 def test_oauth2_token_refreshed_after_the_wms_expires_it(fresh_sim):
