@@ -478,6 +478,10 @@ class WMSStream(Stream):
         self._bookmark = parse_timestamp(saved) if saved else None
         self._key = self.replication_key if self.incremental else None
         self._max, self._ordered, self._complete = None, True, False
+        if self._stream_version is not None:
+            # The SDK's version counts whole seconds: two full syncs in one second would
+            # share it and the second could not tell the first one's rows from its own.
+            self._stream_version = time.time_ns() // 1_000_000
         convert = codec.convert
         params = self.request_params(context)
         try:
