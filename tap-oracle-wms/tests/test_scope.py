@@ -7,6 +7,7 @@ import json
 import pytest
 from tap_oracle_wms.client import WMSClient
 from tap_oracle_wms.errors import WMSConfigError
+from tap_oracle_wms.scope import refused_path_hint, resolve_scope
 
 SCOPED = ("order_hdr", "order_dtl", "allocation", "facility")
 
@@ -125,3 +126,33 @@ def test_a_catalog_discovered_without_scope_still_gets_the_scope_properties(
     assert {r["scope_facility_code"] for r in result.records["order_hdr"]} == {"DC01"}
     schema = next(m for m in result.messages if m["type"] == "SCHEMA")["schema"]
     assert "scope_facility_code" in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("config", "properties", "params"),
+    [
+        # Own fields first; the setting overrides both own fields and built-in paths.
+        ({"facility_code": "DC01"}, {"facility_id"}, {"facility_id__code": "DC01"}),
+        (
+            {"facility_code": "DC01", "scope_paths": {"order_hdr": {"facility": "x__code"}}},
+            {"facility_id"},
+            {"x__code": "DC01"},
+        ),
+        # Built-in paths when the live describe (and an empty sample) left the fields out.
+        ({"company_code": "GNOS"}, set(), {"company_id__code": "GNOS"}),
+        ({}, set(), {}),
+    ],
+)
+def test_resolve_scope_order_of_sources(config, properties, params):
+    assert resolve_scope(config, "order_hdr", properties).params == params
+
+
+def test_resolve_scope_unscoped_keeps_what_it_can_and_rejects_bad_settings():
+    config = {"company_code": "GNOS", "facility_code": "DC01", "unscoped_entities": ["item"]}
+    scope = resolve_scope(config, "item", {"company_id"})
+    assert scope.params == {"company_id__code": "GNOS"} and scope.unscoped == ("facility",)
+    with pytest.raises(WMSConfigError, match=r"'scope_paths'.*'item'.*object"):
+        resolve_scope({**config, "scope_paths": {"item": "company_id__code"}}, "item", set())
+    built_in = resolve_scope({"facility_code": "DC01"}, "allocation", set())
+    assert built_in.paths == ["order_dtl_id__order_id__facility_id__code"]
+    assert "scope_paths" in refused_path_hint(built_in)
