@@ -440,6 +440,9 @@ class WMSStream(Stream):
         self._key: str | None = None  # the replication key of this run (None: not incremental)
         self._max: str | None = None  # the greatest replication key value seen
         self._ordered = True  # every record so far came at or after the one before
+        # Set when records arrive out of order by design (e.g. id ranges read in parallel):
+        # the bookmark then waits for the end as when disorder is detected.
+        self._held = False
         self._complete = False  # every page of the stream was read
 
     @property
@@ -601,7 +604,7 @@ class WMSStream(Stream):
         Out of order, nothing is known about them until the stream completes, so the
         bookmark only moves at the end (to the greatest value seen).
         """
-        value = self._max if self._ordered or self._complete else None
+        value = self._max if (self._ordered and not self._held) or self._complete else None
         if value is not None and self._key is not None:
             moment = parse_timestamp(value)
             # Compared as instants (offsets may differ), and never moved back.
