@@ -31,7 +31,11 @@ def test_setting_is_documented_in_about():
         [TAP, "--about", "--format", "json"], capture_output=True, text=True, check=True
     )
     about = json.loads(proc.stdout)
-    assert "emit_activate_version_messages" in about["settings"]["properties"]
+    settings = about["settings"]["properties"]
+    assert "emit_activate_version_messages" in settings
+    # The other settings of the live work, documented the same way.
+    assert {"scope_paths", "unscoped_entities"} <= set(settings)
+    assert settings["request_timeout"]["default"] == 300
 
 
 def test_full_table_stream_ends_with_activate_version_after_its_records(
