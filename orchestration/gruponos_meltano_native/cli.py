@@ -137,6 +137,7 @@ def render_report(report: RunReport) -> str:
         lines += ["", report.validation.render()]
     if report.alerts_sent:
         lines.append(f"alerts sent: {', '.join(report.alerts_sent)}")
+    lines += [f"warning: {warning}" for warning in report.warnings]
     return "\n".join(lines)
 
 
