@@ -321,3 +321,54 @@ def write_with_pending(
 def dump_rows(rows: list[HistoryRow]) -> str:
     """Rows as JSON text (for `history --json`)."""
     return json.dumps([row.to_json() for row in rows], indent=2)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _sum(values: Iterable[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def render_runs(rows: list[HistoryRow], by_entity: bool = False) -> str:
+    """Render history rows as a text table, newest run first (one line per run or entity)."""
+    header = ["run id", "job", "company", "facility", "started (UTC)", "secs", "status"]
+    header += ["entity"] if by_entity else ["entities"]
+    header += ["extracted", "loaded", "deleted", "quality %", "error"]
+    lines: list[list[str]] = [header]
+    groups: dict[str, list[HistoryRow]] = {}
+    for row in rows:
+        groups.setdefault(row.run_id, []).append(row)
+    for run_rows in groups.values():
+        first = run_rows[0]
+        status = first.status + (f" ({first.failure_kind})" if first.failure_kind else "")
+        error = (first.error_message or "").splitlines()[0][:60] if first.error_message else "-"
+        lead = [first.run_id, first.job, first.company, first.facility]
+        lead += [_cell(first.started_at), _cell(first.duration_seconds), status]
+        if by_entity:
+            for row in run_rows:
+                figures = [row.extracted, row.loaded, row.marked_deleted, row.quality_score]
+                lines.append([*lead, row.entity, *map(_cell, figures), error])
+        else:
+            entities = [r.entity for r in run_rows if r.entity != WHOLE_RUN]
+            figures = [
+                _sum(r.extracted for r in run_rows),
+                _sum(r.loaded for r in run_rows),
+                _sum(r.marked_deleted for r in run_rows),
+                first.quality_score,
+            ]
+            lines.append([*lead, str(len(entities)), *map(_cell, figures), error])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(t.rstrip() for t in text)
