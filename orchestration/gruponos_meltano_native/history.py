@@ -44,8 +44,8 @@ COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any], str], ...] = (
     ("company", sa.String(64), "WMS company code"),
     ("facility", sa.String(64), "WMS facility code"),
     ("entity", sa.String(128), f"WMS entity; `{WHOLE_RUN}` when the run reached no entity"),
-    ("started_at", sa.DateTime(timezone=True), "run start (UTC)"),
-    ("ended_at", sa.DateTime(timezone=True), "run end (UTC)"),
+    ("started_at", sa.TIMESTAMP(timezone=True), "run start (UTC)"),
+    ("ended_at", sa.TIMESTAMP(timezone=True), "run end (UTC)"),
     ("duration_seconds", sa.Float(), "ended_at - started_at"),
     ("status", sa.String(16), "`succeeded`, `failed`, `interrupted` or `skipped`"),
     ("failure_kind", sa.String(32), "`extract`, `load`, `reconciliation`, `state`, … or NULL"),
@@ -56,7 +56,7 @@ COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any], str], ...] = (
     ("db_rows", sa.BigInteger(), "rows in the table for the scope after the run"),
     ("quality_score", sa.Float(), "the run's reconciliation score, percent (NULL: not run)"),
     ("failed_checks", sa.String(1000), "names of this entity's failed checks, comma-separated"),
-    ("newest_mod_ts", sa.DateTime(timezone=True), "newest `mod_ts` in the table after the run"),
+    ("newest_mod_ts", sa.TIMESTAMP(timezone=True), "newest `mod_ts` in the table after the run"),
     ("error_message", sa.String(ERROR_MESSAGE_BYTES), "the run's error, secrets masked"),
 )
 COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
