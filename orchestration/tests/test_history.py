@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import oracle
-from sqlalchemy.schema import CreateTable
-
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.history import (
     COLUMN_NAMES,
@@ -23,6 +20,8 @@ from gruponos_meltano_native.history import (
     write_with_pending,
 )
 from gruponos_meltano_native.observe import record_skipped_run
+from sqlalchemy.dialects import oracle
+from sqlalchemy.schema import CreateTable
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 
