@@ -169,7 +169,8 @@ def render(entries: list[dict[str, Any]], with_scope_labels: bool = True) -> str
     for name, kind, help_text, _ in METRICS:
         lines += [f"# HELP {PREFIX}{name} {help_text}", f"# TYPE {PREFIX}{name} {kind}"]
         for entry, samples in per_entry:
-            scope = entry["labels"] if with_scope_labels else {}
+            labels_of = entry["labels"]
+            scope = {k: labels_of[k] for k in SCOPE_LABELS} if with_scope_labels else {}
             lines += [_line(name, {**scope, **labels}, value) for labels, value in samples[name]]
     return "\n".join(lines) + "\n"
 
