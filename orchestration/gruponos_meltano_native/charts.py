@@ -54,7 +54,7 @@ def bar_chart(
     chart_id: str = "",
 ) -> str:
     """Return an `<svg>` bar chart of `bars` with a y axis, gridlines and a few x labels."""
-    left, right, top, bottom = 64, 12, 28, 42
+    left, right, top, bottom = 56, 36, 28, 42
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = nice_ceiling(max((b.value for b in bars), default=0.0))
     parts = [

@@ -11,13 +11,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from html import escape
 
-from gruponos_meltano_native.charts import (
-    COLORS,
-    Bar,
-    bar_chart,
-    format_count,
-    format_duration,
-)
+from gruponos_meltano_native.charts import COLORS, Bar, bar_chart, format_count, format_duration
 from gruponos_meltano_native.history import WHOLE_RUN, HistoryRow
 
 STYLE = """
@@ -66,12 +60,27 @@ def _records(run: list[HistoryRow]) -> int:
     return sum((r.loaded if r.loaded is not None else r.extracted) or 0 for r in run)
 
 
+def duration_unit(runs: list[list[HistoryRow]]) -> tuple[str, float]:
+    """Return the unit (`s`, `min`, `h`) and its seconds that suit the longest run."""
+    longest = max((run[0].duration_seconds for run in runs), default=0.0)
+    if longest >= 3 * 3600:
+        return "h", 3600.0
+    if longest >= 180:
+        return "min", 60.0
+    return "s", 1.0
+
+
 def _bars(runs: list[list[HistoryRow]], value: str) -> list[Bar]:
     bars = []
+    _, per_unit = duration_unit(runs)
     for run in runs:
         first = run[0]
-        amount = float(_records(run)) if value == "records" else first.duration_seconds
-        shown = f"{amount:,.0f} records" if value == "records" else format_duration(amount)
+        amount = float(_records(run)) if value == "records" else first.duration_seconds / per_unit
+        shown = (
+            f"{amount:,.0f} records"
+            if value == "records"
+            else format_duration(first.duration_seconds)
+        )
         kind = f" ({first.failure_kind})" if first.failure_kind else ""
         bars.append(
             Bar(
@@ -120,8 +129,11 @@ def _freshness(rows: list[HistoryRow], now: datetime, limit: float | None) -> st
         mine = [r for r in rows if r.entity == entity]
         loads = [r.ended_at for r in mine if r.status == "succeeded"]
         loaded = max(loads) if loads else None
-        stamps = [r.newest_mod_ts for r in mine if r.newest_mod_ts is not None]
-        newest = max(stamps) if stamps else None
+        # What the latest reconciliation measured in the table is the table's freshness.
+        measured = sorted(
+            (r.started_at, r.newest_mod_ts) for r in mine if r.newest_mod_ts is not None
+        )
+        newest = measured[-1][1] if measured else None
         minutes = (now - newest).total_seconds() / 60 if newest else None
         if loaded is None:
             state = "<span class='bad'>never loaded</span>"
@@ -220,8 +232,8 @@ def render_report(
             body.append(
                 bar_chart(
                     _bars(runs, "duration"),
-                    f"{job}: run duration",
-                    format_duration,
+                    f"{job}: run duration ({duration_unit(runs)[0]})",
+                    format_count,
                     chart_id=f"duration-{slug}",
                 )
             )
