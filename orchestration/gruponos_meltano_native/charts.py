@@ -132,7 +132,7 @@ def format_count(value: float) -> str:
         return f"{value / 1_000_000:g}M"
     if value >= 10_000:
         return f"{value / 1000:g}k"
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return f"{value:,.0f}" if value == int(value) else f"{value:g}"
 
 
 def format_duration(seconds: float) -> str:
@@ -141,4 +141,4 @@ def format_duration(seconds: float) -> str:
         return f"{seconds / 3600:.3g}h"
     if seconds >= 90:
         return f"{seconds / 60:.3g}min"
-    return f"{seconds:.3g}s"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"

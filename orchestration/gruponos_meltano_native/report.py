@@ -35,7 +35,11 @@ def _time(value: datetime | None) -> str:
 
 
 def _age(now: datetime, then: datetime | None) -> str:
-    return format_duration((now - then).total_seconds()) if then else "-"
+    if then is None:
+        return "-"
+    seconds = (now - then).total_seconds()
+    # A WMS clock ahead of ours puts mod_ts in the future: say so rather than a negative age.
+    return format_duration(seconds) if seconds >= 0 else f"{format_duration(-seconds)} ahead"
 
 
 def _num(value: float | None) -> str:
