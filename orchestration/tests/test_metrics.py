@@ -132,3 +132,16 @@ def test_grouping_path_and_shown_url():
         "/metrics/job/j/company@base64/=/facility@base64/YS9i"
     )
     assert shown_url("https://u:p@push.example:9091/base") == "https://push.example:9091/base"
+
+
+def test_readme_documents_every_metric_and_history_column():
+    from pathlib import Path
+
+    from gruponos_meltano_native.history import COLUMN_NAMES
+    from gruponos_meltano_native.metrics import METRICS, PREFIX
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name, *_ in METRICS:
+        assert f"| `{PREFIX}{name}` |" in readme, name
+    for column in COLUMN_NAMES:
+        assert f"`{column}`" in readme.split("### The run-history table")[1], column
