@@ -24,6 +24,7 @@ from gruponos_meltano_native.history import (
     write_with_pending,
 )
 from gruponos_meltano_native.metrics import RunSample, publish
+from gruponos_meltano_native.runner import Redactor
 
 if TYPE_CHECKING:
     from gruponos_meltano_native.config import GruponosMeltanoSettings
@@ -114,21 +115,34 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _redactor(
+    settings: GruponosMeltanoSettings, redact: Callable[[str], str] | None
+) -> Callable[[str], str]:
+    return redact if redact is not None else Redactor(settings.secret_values())
+
+
 def record_rows(
     settings: GruponosMeltanoSettings,
     rows: list[HistoryRow],
     quality_score: float | None = None,
-    redact: Callable[[str], str] = str,
+    redact: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Write a run's rows to the history and its metrics where configured; return warnings."""
+    redact = _redactor(settings, redact)
     first = rows[0]
     warnings: list[str] = []
     if settings.history.enabled:
         try:
+            if settings.environment == "prod" and not settings.oracle_db.configured:
+                # No SQLite fallback in prod: the rows wait for a configured database.
+                kept = PendingRows(settings.state_dir).save(first.run_id, rows)
+                raise RuntimeError(f"no database configured; this run's rows wait in {kept}")
             history = RunHistory(settings.target_config(), settings.history.table)
             warning = write_with_pending(
                 history, PendingRows(settings.state_dir), first.run_id, rows
             )
+        except RuntimeError as exc:
+            warning = f"run history not written: {exc}"
         except Exception as exc:  # the state folder itself failed: say so, the run stands
             warning = f"run history not written and not kept: {exc}"
         if warning:
@@ -165,9 +179,10 @@ def record_run(
     started_at: datetime,
     ended_at: datetime | None = None,
     requested_entities: list[str] | None = None,
-    redact: Callable[[str], str] = str,
+    redact: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Record a finished run (any outcome); return warnings for its report. Never raises."""
+    redact = _redactor(settings, redact)
     try:
         ended_at = ended_at or datetime.now(timezone.utc)
         rows = history_rows(report, started_at, ended_at, requested_entities, redact)
@@ -186,13 +201,14 @@ def record_skipped_run(
     facility: str,
     reason: str,
     entities: list[str] | None = None,
-    redact: Callable[[str], str] = str,
+    redact: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Record a run that did not start because another run held its scope (a lock).
 
-    `reason` goes to the rows' `error_message` (e.g. "DC01 is locked by run …").
-    Returns warnings; never raises.
+    `reason` goes to the rows' `error_message` (e.g. "DC01 is locked by run …"), secrets
+    masked. Returns warnings for the caller to show; never raises.
     """
+    redact = _redactor(settings, redact)
     now = datetime.now(timezone.utc)
     try:
         rows = [
