@@ -36,14 +36,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def run_status(report: RunReport) -> str:
-    """`succeeded`, `failed`, `interrupted` or `skipped` for a finished run's report."""
-    explicit = getattr(report, "status", None)
-    if explicit in ("succeeded", "failed", "interrupted", "skipped"):
-        return str(explicit)
+    """`succeeded`, `failed`, `interrupted` or `skipped` for a finished run's report.
+
+    A skipped run is one whose `failure_kind` (or `status`) is "skipped": another run held
+    its company/facility (the scope lock).
+    """
     if report.success:
         return "succeeded"
-    if report.failure_kind in ("interrupted", "skipped"):
-        return str(report.failure_kind)
+    if report.failure_kind == "interrupted":
+        return "interrupted"
+    if report.failure_kind == "skipped" or getattr(report, "status", None) == "skipped":
+        return "skipped"
     return "failed"
 
 
@@ -96,7 +99,7 @@ def history_rows(
                 ended_at=ended_at,
                 duration_seconds=round((ended_at - started_at).total_seconds(), 3),
                 status=status,
-                failure_kind=None if status == "succeeded" else report.failure_kind,
+                failure_kind=None if status in ("succeeded", "skipped") else report.failure_kind,
                 extracted=_int(figures.get("extracted")) if entity in report.extracted else None,
                 loaded=_int(figures.get("loaded")),
                 marked_deleted=_int(figures.get("marked_deleted")) or 0,
@@ -240,7 +243,10 @@ def recorded(run: F) -> F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         started_at = datetime.now(timezone.utc)
         report = run(self, *args, **kwargs)
-        entities = signature.bind(self, *args, **kwargs).arguments.get("entities")
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        # The entities asked for: an `entities` argument, or those of a `scope` argument.
+        entities = arguments.get("entities") or getattr(arguments.get("scope"), "entities", None)
+        entities = list(entities) if entities else None
         report.warnings += record_run(
             self.settings, report, started_at, None, entities, self.redact
         )

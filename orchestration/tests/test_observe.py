@@ -78,3 +78,13 @@ def test_prod_without_a_database_keeps_the_rows_waiting(tmp_path):
         f"{tmp_path / 'state' / 'history' / 'pending' / report.run_id}.json"
     ]
     assert not list(tmp_path.rglob("*.db"))
+
+
+def test_an_explicit_status_does_not_hide_an_interruption():
+    class Reported(RunReport):
+        @property
+        def status(self) -> str:  # a report that only knows succeeded/failed/skipped
+            return "failed"
+
+    report = Reported("r", "full-sync-job", "full", "GNOS", "DC01", failure_kind="interrupted")
+    assert run_status(report) == "interrupted"
