@@ -80,7 +80,7 @@ def test_every_run_is_recorded_pushed_and_shown(cli, simulator, tmp_path, gatewa
         assert first[entity]["quality_score"] == 100.0
     (last,) = list(by_run.values())[-1]
     assert (last["entity"], last["failure_kind"]) == ("*", "extract")
-    assert "exited with code" in last["error_message"]
+    assert "rejected the credentials" in last["error_message"]
     assert "Wrong-Secret-77" not in last["error_message"]
 
     shown = cli("history", "--last", "2")
@@ -206,3 +206,18 @@ def test_an_interrupted_run_is_recorded_as_interrupted(simulator, platform_env, 
     rows = _history_rows(tmp_path / "wms.db")
     assert rows, "the interrupted run left no history rows"
     assert {(r["status"], r["failure_kind"]) for r in rows} == {("interrupted", "interrupted")}
+
+
+def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
+    lock = pytest.importorskip(
+        "gruponos_meltano_native.lock", reason="the scope lock comes with issue 10's work"
+    )
+    holder = {"job": "full-sync-job", "run_id": "20261126T030000Z-holder"}
+    with lock.ScopeLock(tmp_path / "state", "GNOS", "DC01", holder):
+        run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr")
+    assert run.returncode == 9, run.stdout + run.stderr
+    (row,) = _history_rows(tmp_path / "wms.db")
+    assert (row["status"], row["failure_kind"], row["entity"]) == ("skipped", None, "order_hdr")
+    assert "20261126T030000Z-holder" in row["error_message"]
+    shown = cli("history")
+    assert "skipped" in shown.stdout.splitlines()[2]

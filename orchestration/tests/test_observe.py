@@ -11,6 +11,15 @@ from gruponos_meltano_native.observe import record_skipped_run, run_status
 from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
 
 
+def _run(orchestrator, mode, company, facility, entities=None):
+    # Works before and after the RunScope refactor (platform's branch); keep the second form.
+    try:
+        from gruponos_meltano_native.jobs import RunScope
+    except ImportError:
+        return orchestrator.run(mode, company, facility, entities)
+    return orchestrator.run(RunScope.of(mode, company, facility, entities))
+
+
 def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
     return GruponosMeltanoSettings(
         state_dir=tmp_path / "state",
@@ -37,7 +46,9 @@ def test_run_status(success, kind, status):
 def test_a_run_that_fails_at_start_is_recorded_with_its_requested_entities(tmp_path):
     settings = _settings(tmp_path)  # no WMS URL: the run fails before any process starts
     before = datetime.now(timezone.utc)
-    report = Orchestrator(settings).run("incremental", "GNOS", "DC01", ["order_hdr", "allocation"])
+    report = _run(
+        Orchestrator(settings), "incremental", "GNOS", "DC01", ["order_hdr", "allocation"]
+    )
     assert not report.success and report.failure_kind == "settings"
     assert report.warnings == []
     rows = RunHistory(settings.target_config(), settings.history.table).runs()
@@ -53,7 +64,7 @@ def test_a_run_that_fails_at_start_is_recorded_with_its_requested_entities(tmp_p
 
 def test_history_can_be_switched_off(tmp_path):
     settings = _settings(tmp_path, history={"enabled": False})
-    Orchestrator(settings).run("full", "GNOS", "DC01")
+    _run(Orchestrator(settings), "full", "GNOS", "DC01")
     assert not (tmp_path / "wms.db").exists()
 
 
@@ -71,7 +82,7 @@ def test_prod_without_a_database_keeps_the_rows_waiting(tmp_path):
     settings = _settings(tmp_path).model_copy(
         update={"environment": "prod", "oracle_db": GruponosMeltanoSettings().oracle_db}
     )
-    report = Orchestrator(settings).run("full", "GNOS", "DC01")
+    report = _run(Orchestrator(settings), "full", "GNOS", "DC01")
     assert report.failure_kind == "settings"
     assert report.warnings == [
         "run history not written: no database configured; this run's rows wait in "
