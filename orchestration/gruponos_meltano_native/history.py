@@ -160,6 +160,10 @@ class RunHistory:
         try:
             table = history_table(self.table_setting, dialect_of(engine), self.target_config)
             with engine.begin() as connection:
+                if connection.dialect.name == "oracle":
+                    # The driver drops tzinfo on bind (naive values take the session zone), and
+                    # thin mode cannot fetch region-named zones: an offset zone, naive UTC values.
+                    connection.exec_driver_sql("ALTER SESSION SET TIME_ZONE = '+00:00'")
                 exists = self._check(connection, table)
                 if not exists and create:
                     table.create(connection)
@@ -197,7 +201,8 @@ class RunHistory:
                 chunk = run_ids[start : start + 500]
                 query = sa.select(table.c.run_id).where(table.c.run_id.in_(chunk)).distinct()
                 stored.update(connection.execute(query).scalars())
-            fresh = [_row_values(row) for row in rows if row.run_id not in stored]
+            naive = connection.dialect.name == "oracle"
+            fresh = [_row_values(row, naive) for row in rows if row.run_id not in stored]
             if fresh:
                 connection.execute(table.insert(), fresh)
             return len(fresh)
@@ -256,11 +261,11 @@ def _shown(table: sa.Table) -> str:
     return f"{table.schema}.{table.name}" if table.schema else table.name
 
 
-def _row_values(row: HistoryRow) -> dict[str, Any]:
+def _row_values(row: HistoryRow, naive_utc: bool = False) -> dict[str, Any]:
     values = asdict(row)
     for name in ("started_at", "ended_at", "newest_mod_ts"):
-        if values[name] is not None:
-            values[name] = as_utc(values[name])
+        moment = as_utc(values[name])
+        values[name] = moment.replace(tzinfo=None) if moment and naive_utc else moment
     return values
 
 

@@ -207,3 +207,14 @@ def test_history_rows_round_trip_through_the_pending_json(tmp_path: Path):
     pending.save("r1", [row])
     ((_, (back,)),) = pending.batches()
     assert back == row
+
+
+def test_oracle_gets_naive_utc_values():
+    from gruponos_meltano_native.history import _row_values
+
+    local = timezone(timedelta(hours=-3))
+    row = _row_values(
+        _row("r1", "order_hdr", started_at=datetime(2026, 11, 26, 1, 0, tzinfo=local)), True
+    )
+    assert row["started_at"] == datetime(2026, 11, 26, 4, 0)  # UTC, no tzinfo for the driver
+    assert row["started_at"].tzinfo is None
