@@ -203,9 +203,16 @@ def test_an_interrupted_run_is_recorded_as_interrupted(simulator, platform_env, 
     out, err = run.communicate(timeout=120)
     simulator.set_faults()
     assert run.returncode == 130, out + err
-    rows = _history_rows(tmp_path / "wms.db")
+    rows = {r["entity"]: r for r in _history_rows(tmp_path / "wms.db")}
     assert rows, "the interrupted run left no history rows"
-    assert {(r["status"], r["failure_kind"]) for r in rows} == {("interrupted", "interrupted")}
+    assert {(r["status"], r["failure_kind"]) for r in rows.values()} == {
+        ("interrupted", "interrupted")
+    }
+    # One row per entity it reached, with what got through before the stop: the first
+    # commit came after allocation, so allocation was extracted and loaded.
+    assert "*" not in rows
+    assert rows["allocation"]["extracted"] > 0
+    assert rows["allocation"]["loaded"] == rows["allocation"]["extracted"]
 
 
 def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):

@@ -190,6 +190,9 @@ class Orchestrator:
                 log.exception("run %s: internal error", run_id)
                 exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
             report.duration_seconds = report.duration_seconds or time.monotonic() - started
+            # What a failed pipe got through before it stopped (the runner attaches it).
+            report.extracted = report.extracted or getattr(exc, "extracted", {})
+            report.loaded = report.loaded or getattr(exc, "loaded", {})
             self._fail(report, exc)
             return report
         report.success = True
