@@ -44,6 +44,16 @@ class DatabaseRules:
         """Return the table that holds `stream`, as stored."""
         return naming.table_name(self.config, stream, self.dialect)
 
+    def identifier(self, name: str) -> str:
+        """Return `name` made an identifier by the target's rules, without `table_prefix`.
+
+        For objects of other programs that live beside the target's tables (a run-history
+        table), so they follow the same case and length rules.
+        """
+        return naming.identifier(
+            name, self.dialect, naming.max_identifier_length(self.config, self.dialect)
+        )
+
     def column_name(self, prop: str) -> str:
         """Return the column that holds property `prop`, as stored."""
         return naming.column_name(self.config, prop, self.dialect)

@@ -134,6 +134,7 @@ def test_database_rules_is_the_public_way_to_the_naming_and_connection_rules(tmp
         "WMS_ORDER_DTL",
         "C_ROWID",
     )
+    assert rules.identifier("gnos_run_history") == "GNOS_RUN_HISTORY"  # no table_prefix
     # Naming needs no URL when the dialect is given.
     assert database_rules({"table_prefix": "WMS_"}, "postgresql").table_name("x") == "wms_x"
     # An engine set up as the target's sessions are (SQLite: WAL).
