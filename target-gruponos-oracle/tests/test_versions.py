@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle.columns import schema_columns
-from target_gruponos_oracle.connector import OracleStrategy
+from target_gruponos_oracle.dialects.oracle import OracleStrategy
 
 ALLOCATION = {
     "id": {"type": "integer"},
@@ -144,7 +144,7 @@ def test_scoped_version_statements_compile_for_oracle(max_identifier_length):
         ["id"],
     )
     scope = {"SCOPE_COMPANY_CODE": "GNOS", "SCOPE_FACILITY_CODE": "DC01"}
-    compile_ = lambda sql: str(sa.text(sql).compile(dialect=oracle.dialect()))  # noqa: E731
+    compile_ = lambda clause: str(clause.compile(dialect=oracle.dialect()))  # noqa: E731
     hard = compile_(strategy.delete_old_versions(spec, "SDC_TABLE_VERSION", scope))
     assert hard == (
         'DELETE FROM "WMS_ALLOCATION" WHERE ("SDC_TABLE_VERSION" IS NULL OR '
