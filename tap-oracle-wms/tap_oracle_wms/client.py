@@ -22,6 +22,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
+from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used below
 from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
 from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import (
