@@ -248,7 +248,7 @@ class RowDecoder:
             "RecordMessage",
             [
                 ("type", Literal["RECORD"]),
-                ("stream", Literal[stream]),  # type: ignore[valid-type]
+                ("stream", Literal[stream]),
                 ("record", struct),
                 ("version", None, None),
             ],

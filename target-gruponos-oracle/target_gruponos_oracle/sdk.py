@@ -15,7 +15,7 @@ tests, and this check names whatever the new release changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from singer_sdk.sinks import Sink
 from singer_sdk.sql import SQLTarget
@@ -23,6 +23,8 @@ from singer_sdk.sql import SQLTarget
 from target_gruponos_oracle.errors import IncompatibleSDKError
 
 TESTED_SERIES = "0.54"
+
+SinkT = TypeVar("SinkT", bound=Sink)
 
 # Methods the target overrides or calls, per SDK class.
 PRIVATE_METHODS: dict[type, tuple[str, ...]] = {
@@ -89,12 +91,13 @@ def check_attributes(instance: object, cls: type) -> None:
 check_methods()  # at import: before any setting is read or any message taken
 
 
-class FencedSQLTarget(SQLTarget):
+class FencedSQLTarget(SQLTarget, Generic[SinkT]):
     """`SQLTarget` whose private hooks call public methods of the subclass.
 
     Subclasses implement `handle_schema`, `handle_record`, `handle_state`,
     `handle_activate_version`, `handle_batch`, `write_state` and `drain_sinks`; they reach
-    the SDK's own state through the properties and methods below.
+    the SDK's own state through the properties and methods below. `SinkT` is the class of
+    the subclass's sinks: the SDK creates every sink from `default_sink_class`.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -158,14 +161,14 @@ class FencedSQLTarget(SQLTarget):
     # The SDK's state, for subclasses -------------------------------------------------------
 
     @property
-    def active_sinks(self) -> dict[str, Sink]:
+    def active_sinks(self) -> dict[str, SinkT]:
         """Current sink per stream name (the SDK's own registry)."""
-        return self._sinks_active
+        return cast("dict[str, SinkT]", self._sinks_active)
 
     @property
-    def replaced_sinks(self) -> list[Sink]:
+    def replaced_sinks(self) -> list[SinkT]:
         """Sinks replaced by a schema change, not drained yet."""
-        return self._sinks_to_clear
+        return cast("list[SinkT]", self._sinks_to_clear)
 
     @property
     def latest_state(self) -> dict | None:
