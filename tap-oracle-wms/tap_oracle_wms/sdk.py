@@ -71,7 +71,8 @@ def check(
         if not callable(getattr(cls, name, None))
     ]
     for cls, names in attributes.items():
-        constructor = inspect.getsource(cls.__init__)
+        own_init = vars(cls).get("__init__")  # the class's own constructor, not a base's
+        constructor = inspect.getsource(own_init) if own_init is not None else ""
         missing += [
             f"{cls.__name__}.{name}"
             for name in names
