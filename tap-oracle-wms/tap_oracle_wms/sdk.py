@@ -2,9 +2,11 @@
 
 The tap writes RECORD lines itself and keeps its own bookmark, so its stream class
 overrides a few private `Stream` methods and reads attributes the SDK's `Stream.__init__`
-sets. They are listed here and checked when the tap is imported, so an SDK release that
-renamed one stops the tap at start-up with a message naming it, never half way through a
-sync. pyproject.toml pins singer-sdk to `TESTED_SERIES`.
+sets; and the tap checks its scope before a sync through `FencedTap.before_sync`, without
+overriding `Tap.sync_all` (which the SDK declares final). The private names are listed here
+and checked when the tap is imported, so an SDK release that renamed one stops the tap at
+start-up with a message naming it, never half way through a sync. pyproject.toml pins
+singer-sdk to `TESTED_SERIES`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import inspect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from singer_sdk import Tap
 from singer_sdk.streams import Stream
 
 from tap_oracle_wms.errors import IncompatibleSDKError
@@ -29,6 +32,7 @@ PRIVATE_METHODS: dict[type, tuple[str, ...]] = {
         "_write_state_message",
         "_write_activate_version_message",
     ),
+    Tap: ("_reset_state_progress_markers",),
 }
 # Attributes the SDK's constructor sets, which the stream class reads.
 PRIVATE_ATTRIBUTES: dict[type, tuple[str, ...]] = {
@@ -83,3 +87,19 @@ def check(
 
 
 check()
+
+
+class FencedTap(Tap):
+    """`Tap` with a `before_sync` hook, so no subclass needs to override `sync_all`.
+
+    The SDK's `sync_all` (final) starts by clearing old progress markers, a private step
+    listed in `PRIVATE_METHODS`; `before_sync` runs just before it, so before any stream is
+    synced and before any message is written.
+    """
+
+    def before_sync(self) -> None:
+        """Run at the start of a sync, before any message (nothing by default)."""
+
+    def _reset_state_progress_markers(self) -> None:
+        self.before_sync()
+        super()._reset_state_progress_markers()
