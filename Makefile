@@ -37,7 +37,9 @@ coverage: install $(MELTANO)
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest -q -p no:cacheprovider; status=$$?; \
 	$(PY) -m coverage combine -q && $(PY) -m coverage report && $(PY) -m coverage html -q \
-	&& echo "HTML report: htmlcov/index.html"; exit $$status
+	&& for part in tap-oracle-wms target-gruponos-oracle orchestration; do \
+	  printf '%-24s %s %%\n' $$part "$$($(PY) -m coverage report --include="$$part/*" --format=total)"; \
+	done && echo "HTML report: htmlcov/index.html"; exit $$status
 
 bench: install
 	$(PY) benchmarks/tap_extract.py
