@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 import types
 
+from tap_oracle_wms.simulator.capacity import Capacity
 from tap_oracle_wms.simulator.server import SimulatorServer, SimulatorState
 from tap_oracle_wms.simulator.store import Store
 
@@ -35,8 +36,15 @@ class WMSSimulator:
         oauth_client_secret: str = "demo-secret",
         token_ttl: float = 3600,
         start: dt.datetime | None = None,
+        page_latency: float = 0,
+        row_latency: float = 0,
+        workers: int = 0,
     ) -> None:
-        """Seed the data; `start()` (or `with`) begins serving."""
+        """Seed the data; `start()` (or `with`) begins serving.
+
+        `page_latency`, `row_latency` (seconds) and `workers` set the capacity model
+        (see `set_capacity`); all off by default.
+        """
         self.username, self.password = username, password
         self.oauth_client_id, self.oauth_client_secret = oauth_client_id, oauth_client_secret
         self.oauth_scope = OAUTH_SCOPE
@@ -53,6 +61,7 @@ class WMSSimulator:
             },
             token_ttl,
         )
+        self._state.capacity.set(page_latency, row_latency, workers)
         self._address = (host, port)
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
@@ -140,6 +149,22 @@ class WMSSimulator:
         `drop_every` requests.
         """
         self._state.faults.set(latency_ms, fail_every, fail_status, retry_after, drop_every)
+
+    def set_capacity(
+        self, page_latency: float = 0, row_latency: float = 0, workers: int = 0
+    ) -> None:
+        """Model a WMS's capacity (0 = off).
+
+        Each list page takes `page_latency` seconds plus `row_latency` per row on the
+        server, and at most `workers` entity API requests are served at once (the others
+        queue).
+        """
+        self._state.capacity.set(page_latency, row_latency, workers)
+
+    @property
+    def capacity(self) -> Capacity:
+        """The capacity model, with its counters (`peak_busy`: most requests served at once)."""
+        return self._state.capacity
 
     def expire_tokens(self) -> None:
         """Invalidate every issued OAuth2 token (the next API call answers 401)."""

@@ -17,11 +17,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--orders", type=int, default=1000, help="orders to seed (~4 lines each)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--page-latency", type=float, default=0, help="seconds each list page takes (0 = off)"
+    )
+    parser.add_argument(
+        "--row-latency", type=float, default=0, help="seconds each row of a page adds (0 = off)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="requests served at once; more queue (0 = unbounded)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    sim = WMSSimulator(orders=args.orders, seed=args.seed, host=args.host, port=args.port)
+    for name in ("page_latency", "row_latency", "workers"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 (off) or positive")
+    sim = WMSSimulator(
+        orders=args.orders,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        page_latency=args.page_latency,
+        row_latency=args.row_latency,
+        workers=args.workers,
+    )
     with sim:
         sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")
         sys.stdout.flush()

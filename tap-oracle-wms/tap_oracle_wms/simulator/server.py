@@ -17,6 +17,7 @@ from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from tap_oracle_wms.simulator.capacity import Capacity
 from tap_oracle_wms.simulator.entities import ENTITIES, describe
 from tap_oracle_wms.simulator.query import CONTROL_PARAMS, Query, QueryError
 from tap_oracle_wms.simulator.store import ScopeError, Store, encode
@@ -89,6 +90,7 @@ class SimulatorState:
         self.token_requests = 0
         self.api_requests = 0
         self.faults = Faults()
+        self.capacity = Capacity()
         self.lock = threading.Lock()
         self._queries: OrderedDict[tuple, tuple[int, list[int]]] = OrderedDict()
         self._snapshots: OrderedDict[str, list[int]] = OrderedDict()
@@ -206,7 +208,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 with state.lock:
                     state.api_requests += 1
-                self._api(parts.path, parts.query)
+                with state.capacity.serving():
+                    self._api(parts.path, parts.query)
         except WMSHTTPError as exc:
             self._error(exc)
         except (BrokenPipeError, ConnectionResetError):
@@ -443,6 +446,7 @@ class Handler(BaseHTTPRequestHandler):
                 "previous_page": _link(base, kept, f"page={page - 1}") if page > 1 else None,
             }
         chunk = ids[offset : offset + page_size]
+        state.capacity.hold(len(chunk))
         store = state.store
         if fields:  # the slow path: only asked-for fields, encoded per request
             wanted = set(fields)
