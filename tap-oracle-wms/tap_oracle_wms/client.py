@@ -33,6 +33,7 @@ from tap_oracle_wms.errors import (
     WMSUnavailableError,
 )
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
+from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS, RequestGate
 from tap_oracle_wms.records import RecordCodec
 
 if t.TYPE_CHECKING:
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 1250
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+THROTTLING_STATUS = frozenset({429, 503, 504})  # these cut the tap's requests in flight
 _DECODER = msgspec.json.Decoder()
 _MAX_BACKOFF_S = 60.0
 _MAX_RETRY_AFTER_S = 300.0
@@ -91,35 +93,66 @@ class WMSClient:
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
         self.session.auth = build_auth(config, self.session, self.timeout, self.verify)
+        parallel = int(config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
+        if not 1 <= parallel <= MAX_PARALLEL_REQUESTS:
+            msg = f"Setting 'max_parallel_requests' must be 1 to {MAX_PARALLEL_REQUESTS}"
+            raise WMSConfigError(msg)
+        # One gate for every thread of this client: the bound holds for the whole tap.
+        self.gate = RequestGate(parallel)
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, parallel))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self._entities: dict[str, str] | None = None
         self._schemas: dict[str, dict] = {}
 
     # -- requests ----------------------------------------------------------------------
-    def _wait(self, attempt: int, response: requests.Response | None) -> float:
-        """Seconds before retry `attempt`: Retry-After when given, else backoff with jitter."""
+    @staticmethod
+    def _retry_after(response: requests.Response | None) -> float | None:
+        """Seconds a Retry-After header asks for (capped), or None."""
         header = response.headers.get("Retry-After") if response is not None else None
         if header:
             try:
                 return min(max(float(header), 0.0), _MAX_RETRY_AFTER_S)
             except ValueError:
                 pass  # an HTTP date: fall back to backoff
+        return None
+
+    def _wait(self, attempt: int, response: requests.Response | None) -> float:
+        """Seconds before retry `attempt`: Retry-After when given, else backoff with jitter."""
+        retry_after = self._retry_after(response)
+        if retry_after is not None:
+            return retry_after
         return random.uniform(0, min(_MAX_BACKOFF_S, self.BACKOFF_BASE_S * 2**attempt))
 
     def _fetch(
-        self, url: str, params: t.Mapping[str, t.Any] | None
+        self, url: str, params: t.Mapping[str, t.Any] | None, attempt: int = 0
     ) -> tuple[requests.Response, bytes]:
-        """GET one URL; the response and, for a 200, its whole body.
+        """GET one URL through the request gate; the response and, for a 200, its body.
 
         A 200 body is read in one call rather than requests' 10 KiB chunks (a page is
-        about 1 MB), then the connection goes back to the pool for the next page.
+        about 1 MB), then the connection goes back to the pool for the next page. A
+        throttling answer or a timeout tells the gate, which slows the whole tap down.
         """
-        response = self.session.get(
-            url, params=params, timeout=self.timeout, verify=self.verify, stream=True
-        )
-        if response.status_code != 200:
-            return response, response.content
-        body = response.raw.read(decode_content=True)
-        response.raw.release_conn()
+        ticket = self.gate.acquire(wait_pause=attempt == 0)  # a retry waited already
+        try:
+            response = self.session.get(
+                url, params=params, timeout=self.timeout, verify=self.verify, stream=True
+            )
+            if response.status_code == 200:
+                body = response.raw.read(decode_content=True)
+                response.raw.release_conn()
+            else:
+                body = response.content
+        except requests.exceptions.Timeout:
+            self.gate.throttled(ticket, "request timed out")
+            raise
+        finally:
+            self.gate.release()
+        status = response.status_code
+        if status in THROTTLING_STATUS:
+            self.gate.throttled(ticket, f"HTTP {status}", self._retry_after(response))
+        elif status < 500 and status != 409:
+            self.gate.succeeded()
         return response, body
 
     def get(
@@ -137,7 +170,7 @@ class WMSClient:
             response: requests.Response | None = None
             problem: str
             try:
-                response, body = self._fetch(url, params)
+                response, body = self._fetch(url, params, attempt)
             except (
                 requests.exceptions.InvalidURL,
                 requests.exceptions.MissingSchema,
