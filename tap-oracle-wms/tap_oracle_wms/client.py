@@ -33,6 +33,7 @@ from tap_oracle_wms.errors import (
     WMSUnavailableError,
 )
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
+from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS, RequestGate
 from tap_oracle_wms.records import RecordCodec
 
@@ -350,6 +351,16 @@ def _param_value(value: t.Any) -> str:
     return str(value)
 
 
+def not_after(earlier: str, later: str) -> bool:
+    """Whether timestamp `earlier` is at or before `later`, parsing only when it must.
+
+    ISO 8601 texts of one length and one offset compare correctly as text.
+    """
+    if len(earlier) == len(later) and earlier[-6:] == later[-6:]:
+        return earlier <= later
+    return parse_timestamp(earlier) <= parse_timestamp(later)
+
+
 def parse_timestamp(text: str) -> dt.datetime:
     """Return an ISO 8601 timestamp as an aware datetime (UTC when it has no offset)."""
     value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -379,6 +390,9 @@ class WMSStream(Stream):
         self._frame: tuple[bytes, bytes] | None = None
         self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
         self._newest: dict | None = None  # the latest record since the last STATE
+        self._held = False  # records arrive interleaved: the bookmark waits for the end
+        self._max: str | None = None  # the greatest replication key value seen (when held)
+        self._complete = False  # every page of the stream was read
 
     # -- what to request ---------------------------------------------------------------
     def request_params(self, context: Context | None) -> dict[str, t.Any]:
@@ -394,18 +408,39 @@ class WMSStream(Stream):
             if mask.get(("properties", name), True)
         ]
 
+    def _fields_param(self, codec: RecordCodec) -> str | None:
+        """Return `fields=` naming the source fields needed when some are deselected.
+
+        Fewer fields mean fewer relation lookups on the WMS; with everything selected the
+        request stays as it is.
+        """
+        if len(self._selected_properties()) >= len(self.effective_schema.get("properties", {})):
+            return None
+        needed = list(codec.sources)
+        for name in ("id", self.replication_key if self.incremental else None):
+            if name and name not in needed:
+                needed.append(name)
+        return ",".join(needed)
+
     def get_records(self, context: Context | None) -> Iterator[dict]:
-        """Return converted records of every page."""
+        """Return converted records of every page, reading id ranges in parallel."""
         codec = RecordCodec(self.name, self.effective_schema, self._selected_properties())
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = parse_timestamp(saved) if saved else None
-        self._newest = None
+        self._newest, self._max, self._complete = None, None, False
         convert = codec.convert
-        for page in self.client.pages(self.name, self.request_params(context), codec.decoder):
+        params = self.request_params(context)
+        fields = self._fields_param(codec)
+        if fields:
+            params["fields"] = fields
+        read = PartitionedRead(self.client, self.name, params, codec.decoder)
+        self._held = read.partitioned
+        for page in read.pages():
             if self._frame is not None:
                 self._frame = (self._frame[0], self._suffix())
             for raw in page.results:
                 yield convert(raw)
+        self._complete = True
 
     def _suffix(self) -> bytes:
         extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
@@ -462,15 +497,29 @@ class WMSStream(Stream):
         """Remember the newest record; the bookmark is taken from it when STATE is written.
 
         Requests are ordered by (mod_ts, id), so the latest record is the newest: nothing
-        needs parsing per record.
+        needs parsing per record. Records of interleaved id ranges are not in that order:
+        then the greatest value is tracked (one string comparison per record).
         """
-        self._newest = latest_record
+        if not self._held:
+            self._newest = latest_record
+            return
+        value = latest_record.get(self.replication_key) if self.incremental else None
+        if value is not None and (self._max is None or not_after(self._max, value)):
+            self._max = value
 
     def _write_state_message(self) -> None:
-        """Move the bookmark to the newest record, then write STATE."""
-        record, self._newest = self._newest, None
+        """Move the bookmark to the newest record, then write STATE.
+
+        When id ranges are read in parallel, a record not yet received may be older than
+        every one seen, so the bookmark only moves once the stream is complete (to the
+        greatest value seen): no STATE lets a resumed run skip a record.
+        """
         key = self.replication_key
-        value = record.get(key) if record is not None and key and self.incremental else None
+        if self._held:
+            value = self._max if self._complete and self.incremental else None
+        else:
+            record, self._newest = self._newest, None
+            value = record.get(key) if record is not None and key and self.incremental else None
         if value is not None:
             moment = parse_timestamp(value)
             # Compared as instants (offsets may differ), and never moved back.
