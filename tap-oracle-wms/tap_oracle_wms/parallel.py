@@ -151,13 +151,13 @@ class PartitionedRead:
         elapsed = max(time.monotonic() - self._started, 1e-9)
         gate = self.client.gate
         logger.info(
-            "Entity '%s' %s: %d pages, %d records, %.0f records/s, %d requests in flight "
+            "Entity '%s' %s: %s pages, %s records, %s records/s, %d requests in flight "
             "(limit %d of %d), %d of %d id ranges done",
             self.entity,
             what,
-            self.pages_read,
-            self.records,
-            self.records / elapsed,
+            f"{self.pages_read:,}",
+            f"{self.records:,}",
+            f"{self.records / elapsed:,.0f}",
             gate.in_flight,
             gate.limit,
             gate.ceiling,

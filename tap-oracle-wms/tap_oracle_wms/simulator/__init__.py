@@ -166,6 +166,11 @@ class WMSSimulator:
         """The capacity model, with its counters (`peak_busy`: most requests served at once)."""
         return self._state.capacity
 
+    @property
+    def request_log(self) -> list[str]:
+        """The latest entity API requests (path and query, oldest first; up to 10,000)."""
+        return list(self._state.capacity.log)
+
     def expire_tokens(self) -> None:
         """Invalidate every issued OAuth2 token (the next API call answers 401)."""
         self._state.tokens.clear()

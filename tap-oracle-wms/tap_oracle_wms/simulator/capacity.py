@@ -11,11 +11,12 @@ all off (0) by default:
 
 The handler enters `serving()` around each entity API request and calls `hold(rows)` once a
 list page's rows are known, before the answer is sent. The model also counts requests in
-flight, so tests can check what a client really sent at once.
+flight and keeps the latest request targets, so tests can check what a client really sent.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 import time
@@ -23,6 +24,9 @@ import typing as t
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+LOG_SIZE = 10_000
 
 
 class Capacity:
@@ -36,6 +40,7 @@ class Capacity:
         self.queued = 0  # requests waiting for a worker
         self.peak_busy = 0
         self.peak_queued = 0
+        self.log: collections.deque[str] = collections.deque(maxlen=LOG_SIZE)
         self.set(page_latency, row_latency, workers)
 
     def set(self, page_latency: float = 0, row_latency: float = 0, workers: int = 0) -> None:
@@ -55,9 +60,13 @@ class Capacity:
             self.peak_busy, self.peak_queued = self.busy, self.queued
 
     @contextlib.contextmanager
-    def serving(self) -> Iterator[None]:
-        """Hold a worker for one request, queueing while every worker is busy."""
+    def serving(self, target: str = "") -> Iterator[None]:
+        """Hold a worker for one request, queueing while every worker is busy.
+
+        `target` (the request's path and query) goes to the log of recent requests.
+        """
         with self._cond:
+            self.log.append(target)
             if self.workers and self.busy >= self.workers:
                 self.queued += 1
                 self.peak_queued = max(self.peak_queued, self.queued)

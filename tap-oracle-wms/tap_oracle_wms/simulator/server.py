@@ -208,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 with state.lock:
                     state.api_requests += 1
-                with state.capacity.serving():
+                with state.capacity.serving(self.path):
                     self._api(parts.path, parts.query)
         except WMSHTTPError as exc:
             self._error(exc)
