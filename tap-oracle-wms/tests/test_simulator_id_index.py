@@ -23,6 +23,9 @@ def store() -> Store:
         {"id__lt": "-4"},
         {"id__gte!": "50"},  # negated: not a bound, the filter alone decides
         {"id__range": "10,20", "id__gte": "15"},
+        {"ordering": "-id"},
+        {"id__lte": "120", "ordering": "status_id,-id"},
+        {"id__gte": "-3", "id__lt": "+40", "ordering": "-mod_ts,id"},
     ],
 )
 def test_id_bounds_give_the_same_rows_as_filtering_every_row(store, params):

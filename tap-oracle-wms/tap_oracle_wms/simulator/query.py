@@ -84,11 +84,15 @@ class Query:
         self.store = store
         self.entity = entity
         self.predicates: list[Predicate] = []
+        self._residual: list[Predicate] = []  # those the id range does not answer already
         for key, raw in params.items():
             if key in CONTROL_PARAMS:
                 continue
             negate = key.endswith("!")
-            self.predicates.append(self._compile(key.rstrip("!"), raw, negate))
+            predicate = self._compile(key.rstrip("!"), raw, negate)
+            self.predicates.append(predicate)
+            if key not in _ID_BOUND_KEYS or not raw.lstrip("-").isdigit():
+                self._residual.append(predicate)
         self.ordering = self._ordering(params.get("ordering", ""))
         self.id_bounds = _id_bounds(params)
 
@@ -174,7 +178,7 @@ class Query:
     def run(self) -> list[int]:
         """Return the ids of matching rows, in the requested order (id order when none asked)."""
         rows = self.store.rows[self.entity]
-        preds = self.predicates
+        preds = self._residual
         low, high = self.id_bounds
         if low is None and high is None:
             candidates: t.Iterable[int] = rows
@@ -183,16 +187,25 @@ class Query:
             start = 0 if low is None else bisect.bisect_left(keys, low)
             stop = len(keys) if high is None else bisect.bisect_right(keys, high)
             candidates = keys[start:stop]
-        ids = [i for i in candidates if all(p(rows[i]) for p in preds)]
+        if preds:
+            ids = [i for i in candidates if all(p(rows[i]) for p in preds)]
+        else:
+            ids = list(candidates)
         # Stable sorts from the last key to the first give a multi-key order with mixed
         # directions; nulls sort first ascending (the pair's first item keeps None
         # from ever being compared with a value).
         for name, descending in reversed(self.ordering):
+            if name == "id":  # never null: the ids themselves are the key
+                ids.sort(reverse=descending)
+                continue
             ids.sort(
                 key=lambda i: (rows[i].get(name) is not None, rows[i].get(name)),
                 reverse=descending,
             )
         return ids
+
+
+_ID_BOUND_KEYS = frozenset({"id", "id__exact", "id__gte", "id__gt", "id__lte", "id__lt"})
 
 
 def _id_bounds(params: dict[str, str]) -> tuple[int | None, int | None]:
