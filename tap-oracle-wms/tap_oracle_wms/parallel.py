@@ -1,10 +1,11 @@
 """Reading one entity's partitions at the same time, with bounded memory and progress logs.
 
-`PartitionedRead` plans the entity's id ranges (partitions.py) and reads them on up to
-`max_parallel_requests` threads, each following its own range's pages exactly as the WMS
-gives them. Pages reach the caller in arrival order, interleaved across ranges, through a
-queue of a few pages: memory is bounded by the pages in flight, not by the entity's size.
-The client's request gate (pool.py) bounds the requests in flight for the whole tap.
+`PartitionedRead` plans the entity's id ranges (partitions.py) and reads them on threads,
+each following one range's pages at a time exactly as the WMS gives them. The client's
+request gate (pool.py) bounds the requests in flight for the whole tap; there are twice as
+many threads as request slots, so a thread busy decoding a page never leaves a slot idle.
+Pages reach the caller in arrival order, interleaved across ranges, through a queue of a
+few pages: memory is bounded by the pages in flight, not by the entity's size.
 
 The log shows per entity, every `PROGRESS_INTERVAL_S` and at the end: pages, records,
 records/s, requests in flight (and the gate's current limit) and ranges done.
@@ -100,8 +101,8 @@ class PartitionedRead:
         todo: queue.SimpleQueue[IdRange] = queue.SimpleQueue()
         for part in self.ranges:
             todo.put(part)
-        workers = min(self.slots, len(self.ranges))
-        out: queue.Queue[t.Any] = queue.Queue(maxsize=workers)
+        workers = min(2 * self.slots, len(self.ranges))
+        out: queue.Queue[t.Any] = queue.Queue(maxsize=self.slots)
         stop = threading.Event()
 
         def put(item: t.Any) -> bool:
