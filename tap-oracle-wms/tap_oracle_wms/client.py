@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 import time
+import types
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
@@ -303,14 +305,20 @@ class WMSClient:
         return body["result_count"]
 
     def pages(
-        self, entity: str, params: t.Mapping[str, t.Any], decoder: msgspec.json.Decoder
+        self,
+        entity: str,
+        params: t.Mapping[str, t.Any],
+        decoder: msgspec.json.Decoder,
+        *,
+        prefetch: bool = True,
     ) -> Iterator[t.Any]:
         """Every page of a list, following `next_page` exactly as given.
 
         A 404 (or 204) on the first page of a known entity is an empty result. A `next_page`
-        seen before stops the run: the WMS would serve the same pages forever. The next
-        page is fetched in a helper thread while the caller works on the current one
-        (at most one page ahead, so memory stays flat).
+        seen before stops the run: the WMS would serve the same pages forever. With
+        `prefetch`, the next page is fetched in a helper thread while the caller works on
+        the current one (at most one page ahead, so memory stays flat); without, when the
+        caller asks for it (for callers reading several lists on threads of their own).
         """
         query: dict[str, t.Any] = {
             **params,
@@ -318,7 +326,11 @@ class WMSClient:
             "page_mode": self.page_mode,
         }
         seen: set[str] = set()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wms-prefetch")
+        pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="wms-prefetch")
+            if prefetch
+            else _OnDemand()
+        )
         try:
             pending = pool.submit(
                 self.get, self.entity_url(entity), query, decoder, not_found_ok=True
@@ -340,6 +352,17 @@ class WMSClient:
                     return
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _OnDemand:
+    """Stands in for the prefetch thread: a call is made when its result is asked for."""
+
+    def submit(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Return an object whose `result()` makes the call."""
+        return types.SimpleNamespace(result=functools.partial(fn, *args, **kwargs))
+
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Nothing runs in the background."""
 
 
 def _param_value(value: t.Any) -> str:

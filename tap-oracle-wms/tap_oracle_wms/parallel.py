@@ -3,9 +3,10 @@
 `PartitionedRead` plans the entity's id ranges (partitions.py) and reads them on threads,
 each following one range's pages at a time exactly as the WMS gives them. The client's
 request gate (pool.py) bounds the requests in flight for the whole tap; there are twice as
-many threads as request slots, so a thread busy decoding a page never leaves a slot idle.
-Pages reach the caller in arrival order, interleaved across ranges, through a queue of a
-few pages: memory is bounded by the pages in flight, not by the entity's size.
+many threads as request slots, so a thread busy decoding a page never leaves a slot idle
+(they fetch no page ahead themselves). Pages reach the caller in arrival order, interleaved
+across ranges, through a queue of `max_parallel_requests` pages: memory is bounded by the
+pages in flight (at most three per slot), not by the entity's size.
 
 The log shows per entity, every `PROGRESS_INTERVAL_S` and at the end: pages, records,
 records/s, requests in flight (and the gate's current limit) and ranges done.
@@ -91,8 +92,9 @@ class PartitionedRead:
             yield page
         self._log("done")
 
-    def _range(self, part: IdRange) -> Iterator[t.Any]:
-        yield from self.client.pages(self.entity, part.params(self.params), self.decoder)
+    def _range(self, part: IdRange, *, prefetch: bool = True) -> Iterator[t.Any]:
+        params = part.params(self.params)
+        yield from self.client.pages(self.entity, params, self.decoder, prefetch=prefetch)
         with self._lock:
             self.ranges_done += 1
 
@@ -121,7 +123,7 @@ class PartitionedRead:
                         part = todo.get_nowait()
                     except queue.Empty:
                         return
-                    for page in self._range(part):
+                    for page in self._range(part, prefetch=False):
                         if not put(page):
                             return
             except BaseException as exc:  # handed to the reading thread, raised there
