@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from tap_oracle_wms.client import WMSClient
-from tap_oracle_wms.partitions import RANGES_PER_SLOT, WHOLE, IdRange, plan, split
+from tap_oracle_wms.partitions import (
+    RANGES_PER_SLOT,
+    WHOLE,
+    IdRange,
+    cut,
+    plan,
+    refine,
+    split,
+)
 from tap_oracle_wms.records import RecordCodec
+from tap_oracle_wms.simulator import WMSSimulator
 
 
 def holders(ranges: list[IdRange], value: int) -> int:
@@ -113,12 +123,60 @@ def test_planned_ranges_read_the_filtered_entity_exactly_once(sim):
 
 
 def test_probes_ask_for_one_row_and_only_the_id(fresh_sim):
+    start = len(fresh_sim.request_log)
     plan(client_for(fresh_sim), "order_dtl", {"ordering": "mod_ts,id"}, slots=4)
-    probes = [dict(parse_qsl(urlsplit(t).query)) for t in fresh_sim.request_log[-2:]]
-    assert probes == [
-        {"ordering": ordering, "page_size": "1", "page_mode": "paged", "fields": "id"}
-        for ordering in ("id", "-id")
-    ]
+    probes = [dict(parse_qsl(urlsplit(t).query)) for t in fresh_sim.request_log[start:]]
+    one_id = {"page_size": "1", "page_mode": "paged", "fields": "id"}
+    assert probes[:2] == [{"ordering": ordering, **one_id} for ordering in ("id", "-id")]
+    # 12 pages are worth 12 ranges: more than the 8 coarse buckets, which are counted.
+    counts = probes[2:]
+    assert len(counts) == 8
+    assert all(
+        {k: v for k, v in q.items() if not k.startswith("id__")} == {"ordering": "id", **one_id}
+        for q in counts
+    )
+    assert sum("id__gte" not in q for q in counts) == 1  # open below
+    assert sum("id__lt" not in q for q in counts) == 1  # open above
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cutting_a_range_keeps_an_exact_cover(seed):
+    rng = random.Random(seed)
+    low, high = sorted(rng.sample(range(-100, 5000), 2))
+    a, b = sorted(rng.sample(range(low, high + 2), 2))
+    part = rng.choice([IdRange(None, b), IdRange(a, b), IdRange(a, None), WHOLE])
+    pieces = cut(part, rng.randint(1, 70), low, high)
+    assert pieces[0].lower == part.lower and pieces[-1].upper == part.upper
+    for first, second in itertools.pairwise(pieces):
+        assert first.upper is not None and first.upper == second.lower  # no gap, no overlap
+    assert all(p.lower < p.upper for p in pieces if None not in (p.lower, p.upper))
+
+
+def test_dense_buckets_get_more_ranges_and_empty_ones_merge():
+    buckets = cut(WHOLE, 8, 1, 8000)  # ids 1-8000 in buckets of 1000
+    counts = [0, 0, 0, 10, 10, 10, 20, 3950]  # new rows at the top: the usual skew
+    ranges = refine(buckets, counts, 16, 1, 8000)
+    assert ranges[0] == IdRange(None, 7001)  # seven sparse buckets: one range
+    assert ranges[-1].upper is None
+    top = [r for r in ranges if r.lower is not None and r.lower >= 7001]
+    assert len(top) == 16  # the bucket with 98 % of the records: read by many slots
+    assert len(ranges) == 17
+
+
+def test_a_dense_stretch_of_ids_is_spread_over_many_ranges():
+    # An incremental run's usual shape: a few old rows changed, many new rows at the top.
+    with WMSSimulator(orders=300, seed=4) as sim:
+        sim.advance(60)
+        since = sim.now().isoformat()
+        sim.touch("order_dtl", 12)
+        sim.insert("order_hdr", 30)  # 120 new lines above 1,200 old ones
+        client = client_for(sim, page_size=10)
+        params = {"mod_ts__gte": since, "ordering": "mod_ts,id"}
+        ranges = plan(client, "order_dtl", params, slots=4)
+        sizes = [len(read_ids(client, "order_dtl", params, [r])) for r in ranges]
+    assert sum(sizes) == 132 and len(ranges) >= 12
+    # Ranges of equal width would leave about 80 records in one range.
+    assert max(sizes) <= 2 * 132 / 14  # 14 pages: 14 ranges wanted
 
 
 def test_small_or_empty_entities_cost_one_probe_and_one_slot_none(sim):
