@@ -43,13 +43,16 @@ def start_tap(
 
 
 def list_queries(sim, entity: str, start: int) -> list[dict[str, str]]:
-    """Query parameters of the list requests served since `start`, probes left out."""
+    """Query parameters of the extraction's list requests served since `start`.
+
+    Left out: one-row planning probes and discovery's sample page (which asks no ordering).
+    """
     queries = []
     for target in sim.request_log[start:]:
         parts = urlsplit(target)
         if parts.path.endswith(f"/entity/{entity}/"):
             query = dict(parse_qsl(parts.query))
-            if query.get("page_size") != "1":
+            if query.get("page_size") != "1" and ("ordering" in query or "cursor" in query):
                 queries.append(query)
     return queries
 
