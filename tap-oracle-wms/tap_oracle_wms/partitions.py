@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from tap_oracle_wms.errors import WMSResponseError
+from tap_oracle_wms.errors import WMSRequestError, WMSResponseError
 
 if t.TYPE_CHECKING:
     from tap_oracle_wms.client import WMSClient
@@ -180,7 +180,7 @@ def plan(
     """Return the ranges to read `entity` in, learned from the WMS under `params`.
 
     One range (`[WHOLE]`) with one slot, for an empty or small entity, or when the
-    WMS's answers do not give usable ids (logged).
+    WMS refuses the probes or its answers do not give usable ids (logged).
     """
     if slots <= 1:
         return [WHOLE]
@@ -202,7 +202,9 @@ def plan(
             return cut(WHOLE, wanted, low, high)
         buckets = cut(WHOLE, coarse, low, high)
         counts = _counts(client, entity, base, buckets)
-    except WMSResponseError as exc:
+    except (WMSRequestError, WMSResponseError) as exc:
+        # Planning is an optimisation: a refused or odd probe leaves the plain read, which
+        # reports a refusal of the run's own filters itself.
         logger.warning("Entity '%s': read as one range (ids not learned: %s)", entity, exc)
         return [WHOLE]
     if counts is None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from tap_oracle_wms import parallel
 from tap_oracle_wms.client import WMSClient
 from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.records import RecordCodec, related_fields
@@ -209,3 +210,19 @@ def test_memory_is_bounded_by_the_pages_in_flight(fresh_sim, config_for):
     assert ahead <= 1 + 4 + 8 < 60 == fresh_sim.count("order_dtl") // 4
     ids = [r.f0 for page in pages for r in page.results]
     assert len(ids) + 4 == fresh_sim.count("order_dtl") == len(set(ids)) + 4
+
+
+def test_progress_is_logged_per_entity(fresh_sim, config_for, monkeypatch, caplog):
+    monkeypatch.setattr(parallel, "PROGRESS_INTERVAL_S", 0.0)  # a line after every page
+    client = WMSClient(config_for(fresh_sim, page_size=20, max_parallel_requests=2))
+    codec = RecordCodec("order_dtl", client.schema("order_dtl"), ["id"])
+    with caplog.at_level("INFO", logger="tap_oracle_wms.parallel"):
+        read = PartitionedRead(client, "order_dtl", {"ordering": "id"}, codec.decoder)
+        pages = list(read.pages())
+    lines = [r.getMessage() for r in caplog.records]
+    progress = [line for line in lines if "progress:" in line]
+    assert len(progress) == len(pages) == read.pages_read
+    assert progress[0].startswith("Entity 'order_dtl' progress: 1 pages, 20 records, ")
+    assert "records/s, " in progress[0] and "(limit 2 of 2)" in progress[0]
+    assert lines[-1].startswith(f"Entity 'order_dtl' done: {len(pages)} pages, 240 records, ")
+    assert lines[-1].endswith(f"{len(read.ranges)} of {len(read.ranges)} id ranges done")

@@ -188,3 +188,11 @@ def test_small_or_empty_entities_cost_one_probe_and_one_slot_none(sim):
     before = sim.api_requests
     assert plan(client_for(sim), "order_dtl", {}, slots=1) == [WHOLE]
     assert sim.api_requests == before
+
+
+def test_a_refused_probe_leaves_the_plain_read(sim, caplog):
+    client = client_for(sim)
+    with caplog.at_level("WARNING", logger="tap_oracle_wms.partitions"):
+        assert plan(client, "order_dtl", {"no_such_field": "1"}, slots=4) == [WHOLE]
+    assert "Entity 'order_dtl': read as one range (ids not learned:" in caplog.text
+    assert "VALIDATION_ERROR" in caplog.text
