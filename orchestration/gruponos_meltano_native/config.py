@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.observe_settings import HistorySettings, MetricsSettings
 
 ENV_PREFIX = "GRUPONOS_MELTANO_"
 MASK = "********"
@@ -181,6 +182,8 @@ class GruponosMeltanoSettings(BaseSettings):
     oracle_db: OracleDBSettings = Field(default_factory=OracleDBSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     def tap_config(
         self, company: str | None, facility: str | None, entities: list[str] | None

@@ -102,6 +102,15 @@ def _change_simulated_data(base_url: str, company: str, facility: str) -> None:
     )
 
 
+def _write_report(settings: GruponosMeltanoSettings, out: Path) -> None:
+    from gruponos_meltano_native.history_commands import show_history, write_report
+
+    print("\n=== run history ===", flush=True)
+    print(show_history(settings, None, None, None, last=10), flush=True)
+    path = write_report(settings, out)
+    print(f"\nReport: {path} (open it in a browser; `gruponos-meltano report` makes a new one)")
+
+
 def main() -> int:
     """Run the demo; exit non-zero if a sync failed."""
     settings = load_settings()
@@ -110,6 +119,7 @@ def main() -> int:
     if settings.oracle_wms.base_url:
         print(f"Real WMS {settings.oracle_wms.base_url}: full then incremental sync", flush=True)
         ok = asyncio.run(_sync_twice(settings, company, facility, None))
+        _write_report(settings, DEMO_DIR / "report.html")
         return 0 if ok else 1
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     database = (DEMO_DIR / "gruponos-demo.db").resolve()
@@ -142,6 +152,7 @@ def main() -> int:
     print(f"\nDatabase: {database}", flush=True)
     print(f"Try: sqlite3 {database} 'select count(*) from order_dtl'", flush=True)
     print("WMS simulator stopped.", flush=True)
+    _write_report(demo, DEMO_DIR / "report.html")
     return 0 if ok else 1
 
 

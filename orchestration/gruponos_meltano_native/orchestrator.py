@@ -22,6 +22,7 @@ from gruponos_meltano_native.config import MASK, GruponosMeltanoSettings, mask_u
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
 from gruponos_meltano_native.jobs import JOBS, Job, job_for
+from gruponos_meltano_native.observe import recorded
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback, Redactor
 from gruponos_meltano_native.state import StateKey, StateStore
 from gruponos_meltano_native.validation import Reconciler, ValidationReport
@@ -51,6 +52,7 @@ class RunReport:
     database: str | None = None
     validation: ValidationReport | None = None
     alerts_sent: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def records_processed(self) -> int:
@@ -87,6 +89,7 @@ class RunReport:
             "database": self.database,
             "validation": self.validation.to_dict() if self.validation else None,
             "alerts_sent": self.alerts_sent,
+            "warnings": self.warnings,
         }
 
 
@@ -148,6 +151,7 @@ class Orchestrator:
     def _start_state(self, job: Job, key: StateKey) -> dict[str, Any] | None:
         return self.store.get(key) if job.uses_state else None
 
+    @recorded  # history rows and metrics, once the report is complete
     def run(
         self,
         mode: str,
@@ -186,6 +190,9 @@ class Orchestrator:
                 log.exception("run %s: internal error", run_id)
                 exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
             report.duration_seconds = report.duration_seconds or time.monotonic() - started
+            # What a failed pipe got through before it stopped (the runner attaches it).
+            report.extracted = report.extracted or getattr(exc, "extracted", {})
+            report.loaded = report.loaded or getattr(exc, "loaded", {})
             self._fail(report, exc)
             return report
         report.success = True

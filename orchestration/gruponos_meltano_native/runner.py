@@ -240,20 +240,32 @@ class PipeRunner:
         if on_progress:
             on_progress(extracted, duration)
 
+        # A failed run's counts so far travel with its error (the run history keeps them).
+        counts = (extracted, dict(target_err.record_counts))
         if states.error is not None:
-            raise states.error
+            raise _counted(states.error, *counts)
         if interrupted:
-            raise InterruptedRun(
-                f"interrupted; the target committed {states.count} state(s) before stopping"
+            raise _counted(
+                InterruptedRun(
+                    f"interrupted; the target committed {states.count} state(s) before stopping"
+                ),
+                *counts,
             )
         if target_exit != 0:
-            raise LoadError(
-                f"{self.target_command[0]} exited with code {target_exit}:\n"
-                + target_err.error_summary()
+            raise _counted(
+                LoadError(
+                    f"{self.target_command[0]} exited with code {target_exit}:\n"
+                    + target_err.error_summary()
+                ),
+                *counts,
             )
         if tap_exit != 0:
-            raise ExtractError(
-                f"{self.tap_command[0]} exited with code {tap_exit}:\n" + tap_err.error_summary()
+            raise _counted(
+                ExtractError(
+                    f"{self.tap_command[0]} exited with code {tap_exit}:\n"
+                    + tap_err.error_summary()
+                ),
+                *counts,
             )
         return PipeResult(
             extracted=extracted,
@@ -317,6 +329,14 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
+
+
+def _counted(
+    error: PlatformError, extracted: dict[str, int], loaded: dict[str, int]
+) -> PlatformError:
+    """Attach the records extracted and loaded before a failure to its error."""
+    error.extracted, error.loaded = dict(extracted), dict(loaded)  # type: ignore[attr-defined]
+    return error
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

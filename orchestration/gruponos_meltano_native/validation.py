@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from target_gruponos_oracle.naming import column_name, table_name
+from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.runner import StreamInfo
@@ -197,15 +197,15 @@ class Reconciler:
 
     def _table(self, entity: str, info: StreamInfo) -> sa.TableClause:
         columns = set(info.properties) | set(info.key_properties)
-        schema = self.config.get("default_target_schema") if self.dialect != "sqlite" else None
+        rules = database_rules(self.config, self.dialect)
         return sa.table(
-            table_name(self.config, entity, self.dialect),
-            *(sa.column(column_name(self.config, c, self.dialect)) for c in sorted(columns)),
-            schema=schema,
+            rules.table_name(entity),
+            *(sa.column(rules.column_name(c)) for c in sorted(columns)),
+            schema=rules.schema,
         )
 
     def _col(self, table: sa.TableClause, name: str) -> sa.ColumnClause[Any]:
-        return table.c[column_name(self.config, name, self.dialect)]
+        return table.c[database_rules(self.config, self.dialect).column_name(name)]
 
     def _scope(
         self,

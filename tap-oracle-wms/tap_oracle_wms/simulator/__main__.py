@@ -29,6 +29,17 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="requests served at once; more queue (0 = unbounded)",
     )
+    parser.add_argument(
+        "--profile",
+        choices=("default", "live"),
+        default="default",
+        help="live: the record shapes, describe/ and field sets observed on a live WMS",
+    )
+    parser.add_argument(
+        "--cursor-ignores-ordering",
+        action="store_true",
+        help="sequenced cursors return rows in id order whatever `ordering` asks",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -44,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         page_latency=args.page_latency,
         row_latency=args.row_latency,
         workers=args.workers,
+        cursor_ignores_ordering=args.cursor_ignores_ordering,
+        profile=args.profile,
     )
     with sim:
         sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")
