@@ -19,7 +19,7 @@ TAP = str(Path(sys.executable).parent / "tap-oracle-wms")
 # The tap's own CLI, with a STATE every `argv[1]` records instead of every 10,000, so that a
 # small run has mid-run STATEs to check.
 FREQUENT_STATE_TAP = (
-    "import sys; from tap_oracle_wms.client import WMSStream; "
+    "import sys; from tap_oracle_wms.streams import WMSStream; "
     "WMSStream.STATE_MSG_FREQUENCY = int(sys.argv.pop(1)); "
     "from tap_oracle_wms.tap import cli; cli()"
 )
