@@ -21,7 +21,6 @@ import msgspec
 import requests
 import urllib3
 
-from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used below
 from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
 from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import (

@@ -16,6 +16,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
+from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used below
 from tap_oracle_wms.client import WMSClient, parse_timestamp, utc_param
 from tap_oracle_wms.errors import WMSRequestError
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
