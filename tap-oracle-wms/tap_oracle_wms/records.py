@@ -125,4 +125,5 @@ class RecordCodec:
         source = "def convert(r):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, t.Any] = {"Related": Related}
         exec(compile(source, "<wms-record-converter>", "exec"), namespace)
-        return namespace["convert"]
+        convert: t.Callable[..., t.Any] = namespace["convert"]
+        return convert

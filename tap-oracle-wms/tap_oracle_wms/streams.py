@@ -13,7 +13,7 @@ import time
 import typing as t
 
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL, Metadata
 from singer_sdk.streams import Stream
 
 from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used below
@@ -79,7 +79,7 @@ class WMSStream(Stream):
         for name in SCOPE_PROPERTIES.values():
             entry = md.get(("properties", name))
             if entry is not None:
-                entry.inclusion = "automatic"
+                entry.inclusion = Metadata.InclusionType.AUTOMATIC
         return md
 
     # -- what to request ---------------------------------------------------------------
@@ -170,16 +170,16 @@ class WMSStream(Stream):
         """Write SCHEMA, and decide whether records can take the fast path."""
         super()._write_schema_message()
         maps = self.stream_maps
-        fast = (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
+        writer = self._tap.message_writer
+        if (
+            isinstance(writer, BufferedSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not self.config.get("flattening_enabled")
-        )
-        if fast:
+        ):
             prefix = b'{"type":"RECORD","stream":' + ENCODER.encode(maps[0].stream_alias)
             self._frame = (prefix + b',"record":', self._suffix())
-            self._write_record = self._tap.message_writer.write_record
+            self._write_record = writer.write_record
         else:
             self._frame = None
 
