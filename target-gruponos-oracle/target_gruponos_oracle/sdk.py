@@ -14,6 +14,7 @@ tests, and this check names whatever the new release changed.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -130,25 +131,25 @@ class FencedSQLTarget(SQLTarget, Generic[SinkT]):
 
     # What subclasses implement -------------------------------------------------------------
 
+    @abstractmethod
     def handle_schema(self, message_dict: dict) -> None:
         """Handle a SCHEMA message."""
-        raise NotImplementedError
 
+    @abstractmethod
     def handle_record(self, message_dict: dict) -> None:
         """Handle a RECORD message given as a dict."""
-        raise NotImplementedError
 
     def handle_state(self, message_dict: dict) -> None:
         """Handle a STATE message; `remember_state` keeps it as the SDK does."""
         self.remember_state(message_dict)
 
+    @abstractmethod
     def handle_activate_version(self, message_dict: dict) -> None:
         """Handle an ACTIVATE_VERSION message."""
-        raise NotImplementedError
 
+    @abstractmethod
     def handle_batch(self, message_dict: dict) -> None:
         """Handle a BATCH message."""
-        raise NotImplementedError
 
     def write_state(self, state: dict) -> None:
         """Emit a STATE whose rows are committed."""
