@@ -7,6 +7,8 @@ naming the parameter), so a tap's bad request fails in tests as it would live.
 
 from __future__ import annotations
 
+import email.utils
+
 import pytest
 import requests
 
@@ -70,3 +72,48 @@ def test_a_bad_query_is_400_validation_error_naming_it(api, path, params, named)
     body = response.json()
     assert body["code"] == "VALIDATION_ERROR"
     assert named in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"page_size": "0"}, "page_size must be positive"),
+        ({"page_size": "many"}, "Invalid page_size 'many'"),
+        ({"page_mode": "scroll"}, "Invalid page_mode 'scroll'"),
+        ({"empty_response_http_code": "500"}, "empty_response_http_code: 200, 204 or 404"),
+        ({"format": "xml"}, "Only format=json is simulated"),
+        ({"values_list": "id"}, "values_list is not simulated"),
+        ({"fields": "id,colour"}, "Invalid field 'colour' in fields"),
+    ],
+)
+def test_bad_paging_and_shape_parameters_are_400_naming_them(api, params, named):
+    response = api("order_hdr/", **params)
+    assert response.status_code == 400
+    assert named in response.json()["message"]
+
+
+def test_unknown_resources_and_methods_get_the_wms_answers(default_sim, api):
+    assert api("order_hdr/", page="999").json()["message"] == "Invalid page '999'"
+    assert api("colour/").status_code == 404
+    assert "Entity 'colour' does not exist" in api("colour/").json()["message"]
+    assert api("order_hdr/1/extra/").status_code == 404
+    versioned = default_sim.api_url.replace("/v10/", "/v99/")
+    answer = requests.get(versioned, auth=(default_sim.username, default_sim.password), timeout=10)
+    assert answer.status_code == 404 and "Unsupported API version 'v99'" in answer.text
+    posted = requests.post(
+        default_sim.api_url + "order_hdr/",
+        auth=(default_sim.username, default_sim.password),
+        timeout=10,
+    )
+    assert posted.status_code == 405
+
+
+def test_one_row_by_id_carries_last_modified_and_a_missing_id_is_404(default_sim, api):
+    row_id, row = next(iter(default_sim.rows("order_hdr").items()))
+    one = api(f"order_hdr/{row_id}/")
+    assert one.status_code == 200 and one.json()["id"] == row_id
+    modified = email.utils.parsedate_to_datetime(one.headers["Last-Modified"])
+    assert modified == row["mod_ts"].replace(microsecond=0)
+    missing = api("order_hdr/999999999/")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "No order_hdr with id 999999999"
