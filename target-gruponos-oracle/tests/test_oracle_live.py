@@ -108,3 +108,38 @@ def test_a_column_declared_date_time_over_text_is_not_converted_with_nls_formats
         ],
     )
     assert [r["d"] for r in oracle_db.rows("t")] == ["x", "2026-01-05"]
+
+
+def test_a_column_is_added_while_another_session_holds_an_uncommitted_insert(oracle_db, h):
+    # Review finding 1: DDL_LOCK_TIMEOUT defaults to 0 (NOWAIT), so ALTER TABLE beside
+    # another session's uncommitted DML failed at once with ORA-00054. Now the session
+    # waits (ddl_lock_timeout) and the sink retries with backoff.
+    import threading
+    import time
+
+    items = {"id": {"type": "integer"}, "qty": {"type": "integer"}}
+    h.run_target(oracle_db.config(), [h.schema("items", items), h.record("items", {"id": 1})])
+    table = oracle_db.table("items")
+    engine = sa.create_engine(str(ORACLE_URL))
+    conn = engine.connect()
+    transaction = conn.begin()
+    conn.exec_driver_sql(f'INSERT INTO "{table}" ("ID", "QTY") VALUES (2, 2)')  # row lock + TM
+    holder = threading.Timer(3.0, transaction.commit)
+    started = time.monotonic()
+    holder.start()
+    try:
+        wider = {**items, "note": {"type": ["null", "string"]}}
+        h.run_target(
+            oracle_db.config(ddl_lock_timeout=10),
+            [h.schema("items", wider), h.record("items", {"id": 3, "note": "n"})],
+        )
+    finally:
+        holder.join()
+        conn.close()
+        engine.dispose()
+    assert time.monotonic() - started >= 3.0  # the ALTER waited for the other session
+    assert [(r["id"], r["note"]) for r in oracle_db.rows("items")] == [
+        (1, None),
+        (2, None),
+        (3, "n"),
+    ]

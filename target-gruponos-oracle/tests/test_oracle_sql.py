@@ -337,9 +337,51 @@ def test_session_time_zone_is_an_offset_and_old_servers_are_refused():
     # Defect 3: a region name ('UTC') stores region ids thin mode cannot read (DPY-3022).
     conn = RecordingConnection("19.3.0.0.0")
     OracleStrategy.setup_session(conn)
-    assert conn.calls == [("execute", "ALTER SESSION SET TIME_ZONE = '+00:00'"), ("close",)]
+    assert conn.calls[0] == ("execute", "ALTER SESSION SET TIME_ZONE = '+00:00'")
+    assert conn.calls[-1] == ("close",)
     with pytest.raises(ValueError, match=r"needs Oracle 18c or later"):
         OracleStrategy.setup_session(RecordingConnection("12.2.0.1.0"))
+
+
+def test_ddl_waits_for_other_sessions_locks_instead_of_failing_with_ora_00054():
+    # DDL_LOCK_TIMEOUT defaults to 0 = NOWAIT (Oracle Database Reference): an ALTER TABLE
+    # beside another load's uncommitted MERGE failed at once. Range 0 to 1,000,000 s.
+    from target_gruponos_oracle.connector import create_engine
+
+    conn = RecordingConnection()
+    OracleStrategy.setup_session(conn)
+    assert ("execute", "ALTER SESSION SET DDL_LOCK_TIMEOUT = 60") in conn.calls
+    configured = RecordingConnection()
+    OracleStrategy.setup_session(configured, None, {"ddl_lock_timeout": 5})
+    assert [call[1] for call in configured.calls if call[0] == "execute"] == [
+        "ALTER SESSION SET TIME_ZONE = '+00:00'",
+        "ALTER SESSION SET DDL_LOCK_TIMEOUT = 5",
+    ]
+    for wrong in (-1, 1_000_001, "60", 1.5):
+        with pytest.raises(ValueError, match="ddl_lock_timeout"):
+            OracleStrategy.session_statements({"ddl_lock_timeout": wrong})
+    # The engine's connect hook passes the target's settings to the session setup.
+    engine = create_engine({"ddl_lock_timeout": 7}, "oracle+oracledb://u:p@h/x")
+    hooked = RecordingConnection()
+    # The pool calls these on a new connection (the dialect's own hooks query the server).
+    (setup,) = [f for f in engine.pool.dispatch.connect if f.__name__ == "setup_session"]
+    setup(hooked, None)
+    assert ("execute", "ALTER SESSION SET DDL_LOCK_TIMEOUT = 7") in hooked.calls
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("message", "busy"),
+    [
+        ("ORA-00054: resource busy and acquire with NOWAIT specified or timeout expired", True),
+        ("ORA-00955: name is already used by an existing object", False),
+    ],
+)
+def test_only_ora_00054_is_retried_as_a_lock_held_by_another_load(message, busy):
+    import oracledb
+
+    error = sa.exc.DatabaseError("ALTER TABLE", {}, oracledb.DatabaseError(message))
+    assert OracleStrategy.lock_timed_out(error) is busy
 
 
 def _spec_for(strategy, properties: dict, keys: list[str]):

@@ -85,8 +85,9 @@ class DialectStrategy:
         return {}
 
     @classmethod
-    def session_statements(cls) -> list[str]:
-        """Statements run once on every new connection."""
+    def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
+        """Statements run once on every new connection (under the target `config`)."""
+        del config
         return []
 
     @classmethod
@@ -95,15 +96,23 @@ class DialectStrategy:
         del dbapi_connection
 
     @classmethod
-    def setup_session(cls, dbapi_connection: Any, _: Any = None) -> None:
+    def setup_session(
+        cls, dbapi_connection: Any, _: Any = None, config: Mapping[str, Any] | None = None
+    ) -> None:
         """Engine "connect" hook: check the server, run the session statements."""
         cls.check_server(dbapi_connection)
-        statements = cls.session_statements()
+        statements = cls.session_statements(config)
         if statements:
             cursor = dbapi_connection.cursor()
             for statement in statements:
                 cursor.execute(statement)
             cursor.close()
+
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """Tell whether `error` means another session held a lock too long (retry later)."""
+        del error
+        return False
 
     # Names -------------------------------------------------------------------------------
 

@@ -44,6 +44,10 @@ VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
 ROWS_PER_EXECUTE = 10_000  # bounded array binds keep the driver's buffers small
 # Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default).
 PRIVATE_TEMP_TABLE_PREFIX = "ORA$PTT_"
+# Seconds a schema change waits for another session's uncommitted changes to the table
+# (DDL_LOCK_TIMEOUT; Oracle's default 0 is NOWAIT). One minute outlasts a batch's MERGE.
+DDL_LOCK_TIMEOUT_DEFAULT = 60
+DDL_LOCK_TIMEOUT_MAX = 1_000_000  # Oracle Database Reference: range 0 to 1,000,000
 MIN_SERVER_MAJOR = 18  # private temporary tables exist from 18c
 # Largest index key on 8 KB blocks (ORA-01450 beyond it), in bytes.
 INDEX_KEY_MAX_BYTES = 6398
@@ -65,6 +69,16 @@ _AS_TEXT = {
     Kind.BOOLEAN: "CASE {} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END",
     Kind.STRING: "{}",
 }
+
+
+def ddl_lock_timeout(config: Mapping[str, Any]) -> int:
+    """Return the `ddl_lock_timeout` setting in seconds, checked against Oracle's range."""
+    value = config.get("ddl_lock_timeout")
+    seconds = DDL_LOCK_TIMEOUT_DEFAULT if value is None else value
+    if type(seconds) is not int or not 0 <= seconds <= DDL_LOCK_TIMEOUT_MAX:
+        msg = f"ddl_lock_timeout must be whole seconds from 0 to {DDL_LOCK_TIMEOUT_MAX}: {value!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 class OracleStrategy(DialectStrategy):
@@ -120,14 +134,28 @@ class OracleStrategy(DialectStrategy):
         return {"dsn": f"(DESCRIPTION={address}(CONNECT_DATA={target}))"}
 
     @classmethod
-    def session_statements(cls) -> list[str]:
-        """Set an *offset* session time zone, never a region name.
+    def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
+        """Set an *offset* session time zone, and let DDL wait for other sessions' locks.
 
         With ``TIME_ZONE = 'UTC'`` (a region) TIMESTAMP WITH TIME ZONE values that take
         the session zone are stored with a region id, which python-oracledb thin mode
         cannot fetch (DPY-3022). ``'+00:00'`` is an offset, which it can.
+
+        DDL_LOCK_TIMEOUT "specifies a time limit for how long DDL statements will wait in
+        a DML lock queue"; its default 0 means NOWAIT, 0 to 1,000,000 seconds (Oracle
+        Database Reference, DDL_LOCK_TIMEOUT). With 0, an ALTER TABLE while another load
+        of the table has an uncommitted MERGE fails at once with ORA-00054.
         """
-        return ["ALTER SESSION SET TIME_ZONE = '+00:00'"]
+        seconds = ddl_lock_timeout(config or {})
+        return [
+            "ALTER SESSION SET TIME_ZONE = '+00:00'",
+            f"ALTER SESSION SET DDL_LOCK_TIMEOUT = {seconds}",
+        ]
+
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """ORA-00054: resource busy and acquire with NOWAIT specified or timeout expired."""
+        return "ORA-00054" in str(getattr(error, "orig", error))
 
     @classmethod
     def check_server(cls, dbapi_connection: Any) -> None:

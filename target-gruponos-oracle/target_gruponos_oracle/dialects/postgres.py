@@ -74,6 +74,11 @@ class PostgresStrategy(DialectStrategy):
         del config
         return {"options": "-c TimeZone=UTC"}
 
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """SQLSTATE 55P03 lock_not_available (only if a `lock_timeout` is set on the server)."""
+        return getattr(getattr(error, "orig", error), "sqlstate", None) == "55P03"
+
     def finishing(self, column: Column) -> Converter | None:
         """Strings lose NUL characters (inlined by the generated code)."""
         if column.kind == Kind.STRING and not column.mixed and column.declared is None:
