@@ -591,3 +591,37 @@ def test_default_target_schema_is_never_rewritten(setting, schema):
     # Defect 9: a plain name is read as Oracle reads it unquoted; others are kept as given.
     strategy = OracleStrategy(oracle.dialect(), {"default_target_schema": setting})
     assert strategy.schema_name() == schema
+
+
+def test_a_date_column_declared_date_time_is_replaced_by_a_utc_timestamp_with_time_zone(
+    strategy,
+):
+    # Review finding 2: DATE keeps no fractions and no zone; FROM_TZ(CAST(d AS TIMESTAMP),
+    # '+00:00') makes each old date its midnight in UTC, through the resumable replacement.
+    spec = _spec_for(
+        strategy,
+        {"id": {"type": "integer"}, "d": {"type": "string", "format": "date-time"}},
+        ["id"],
+    )
+    existing = {"ID": ExistingColumn(Kind.INTEGER), "D": strategy.existing_kind(oracle.DATE())}
+    statements = strategy.column_changes(spec, existing)
+    copy = "FROM_TZ(CAST(\"D\" AS TIMESTAMP), '+00:00')"
+    assert statements == [
+        'ALTER TABLE "WMS_T" ADD "D$NEW" TIMESTAMP(6) WITH TIME ZONE',
+        f'UPDATE "WMS_T" SET "D$NEW" = {copy}',
+        'ALTER TABLE "WMS_T" DROP COLUMN "D"',
+        'ALTER TABLE "WMS_T" RENAME COLUMN "D$NEW" TO "D"',
+    ]
+    for statement in statements:
+        check_oracle_statement(statement, strategy.config["max_identifier_length"])
+    # Interrupted after the ADD: the next run copies again, drops and renames.
+    replacement = strategy.existing_kind(oracle.TIMESTAMP(timezone=True))
+    resumed = strategy.column_changes(
+        _spec_for(
+            strategy,
+            {"id": {"type": "integer"}, "d": {"type": "string", "format": "date-time"}},
+            ["id"],
+        ),
+        {**existing, "D$NEW": replacement},
+    )
+    assert resumed == statements[1:]

@@ -349,12 +349,16 @@ class DialectStrategy:
     def widen(self, spec: TableSpec, column: Column, existing: ExistingColumn) -> list[str]:
         """Statements that let `existing` hold what `column` now declares; [] if it can.
 
-        Widening only: boolean → integer → number, any scalar → string, a longer string.
+        Widening only: boolean → integer → number, date → date-time, any scalar → string,
+        a longer string.
         """
         wanted = column.kind
         have = existing.kind
         if have is None or (wanted == have and wanted != Kind.STRING):
             return []
+        if wanted == Kind.DATETIME and have == Kind.DATE:
+            # A date column keeps only the day: date-times bound into it lose their time.
+            return self.retype(spec, column, existing)
         if wanted in (Kind.INTEGER, Kind.NUMBER) and have == Kind.BOOLEAN:
             return self.retype(spec, column, existing)
         if wanted == Kind.NUMBER and have == Kind.INTEGER:

@@ -286,7 +286,15 @@ class OracleStrategy(DialectStrategy):
         return self.replace_column(spec, column, existing)
 
     def copy_expression(self, old: ExistingColumn, new_type: str) -> str:
-        """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB."""
+        """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB.
+
+        A DATE becoming a date-time is that moment in UTC: FROM_TZ "converts a timestamp
+        value and a time zone to a TIMESTAMP WITH TIME ZONE value" (SQL Language
+        Reference, FROM_TZ), so the DATE is CAST to TIMESTAMP first; '+00:00' is an offset,
+        which thin mode reads back (a region name would not be: DPY-3022).
+        """
+        if old.kind == Kind.DATE and new_type == self.types[Kind.DATETIME]:
+            return "FROM_TZ(CAST({} AS TIMESTAMP), '+00:00')"
         text = _AS_TEXT.get(old.kind or Kind.STRING, "TO_CHAR({})")
         return f"TO_CLOB({text})" if new_type == "CLOB" else text
 

@@ -97,6 +97,8 @@ class PostgresStrategy(DialectStrategy):
         """ISO 8601 text for date-times (UTC) and dates; booleans become integers via int."""
         if old.kind == Kind.BOOLEAN and new_type != "TEXT":
             return "{}::integer"  # there is no boolean → bigint/numeric cast
+        if old.kind == Kind.DATE and new_type == self.types[Kind.DATETIME]:
+            return "{}::timestamp AT TIME ZONE 'UTC'"  # the day's midnight, in UTC
         return _AS_TEXT.get(old.kind or Kind.STRING, f"{{}}::{new_type}")
 
     def changed_condition(self, quoted_columns: list[str]) -> str:
