@@ -66,6 +66,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
             raise ValueError(msg)
         self.spec = strategy.table_spec(self.stream_name, columns, self.keys)
+        unmatchable = strategy.unmatchable_keys(self.spec) if self.load_method == UPSERT else []
+        if unmatchable:
+            props = [c.prop for c in self.spec.columns if c.name in unmatchable]
+            msg = (
+                f"stream {self.stream_name!r}: key properties {props} would be stored as "
+                f"{strategy.name} large objects (an object or array, or a string with "
+                "maxLength over 4000), which upserts cannot match rows on at any size; "
+                "declare them as strings with maxLength up to 4000, choose other key "
+                "properties, or use load_method append-only"
+            )
+            raise ValueError(msg)
         # A record carrying `_sdc_deleted_at` marks its row deleted (log-based taps do so):
         # `hard_delete` deletes the row by key (upserts only: appends keep every record).
         self.deletes_rows = bool(self.config.get("hard_delete")) and self.load_method == UPSERT
@@ -342,7 +353,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
                     conn.exec_driver_sql(strategy.delete_all(self.spec))
                 if deleted:
                     conn.execute(
-                        sa.text(strategy.delete_keys(self.spec)),
+                        strategy.delete_keys(self.spec),
                         [strategy.key_params(key) for key in deleted],
                     )
                 if self.load_method == UPSERT:

@@ -53,21 +53,21 @@ def test_date_times_read_back_in_thin_mode_with_an_offset_zone(oracle_db, h):
 
 def test_upserts_leave_no_staging_table_and_keys_get_what_oracle_can_index(oracle_db, h):
     # Defects 1 and 2: nothing named *_STG is created; a TIMESTAMP WITH TIME ZONE key gets
-    # a unique index, a CLOB key no constraint at all.
+    # a unique index; two unbounded string keys (ORA-01450) no constraint at all.
     h.run_target(
         oracle_db.config(),
         [
             h.schema("zoned", {"ts": {"type": "string", "format": "date-time"}}, keys=["ts"]),
             h.record("zoned", {"ts": "2026-01-05T10:00:00Z"}),
-            h.schema("docs", {"doc": {"type": "object"}}, keys=["doc"]),
-            h.record("docs", {"doc": {"a": 1}}),
+            h.schema("wide", {"a": {"type": "string"}, "b": {"type": "string"}}, keys=["a", "b"]),
+            h.record("wide", {"a": "x", "b": "y"}),
         ],
     )
     prefix = oracle_db.extra_config["table_prefix"]
     tables = _scalar_list(
         oracle_db, "SELECT table_name FROM user_tables WHERE table_name LIKE :p", p=prefix + "%"
     )
-    assert sorted(tables) == sorted([oracle_db.table("zoned"), oracle_db.table("docs")])
+    assert sorted(tables) == sorted([oracle_db.table("zoned"), oracle_db.table("wide")])
     assert _scalar_list(
         oracle_db,
         "SELECT uniqueness FROM user_indexes WHERE index_name = :n",
@@ -78,10 +78,37 @@ def test_upserts_leave_no_staging_table_and_keys_get_what_oracle_can_index(oracl
             oracle_db,
             "SELECT constraint_type FROM user_constraints WHERE table_name = :t "
             "AND constraint_type IN ('P', 'U')",
-            t=oracle_db.table("docs"),
+            t=oracle_db.table("wide"),
         )
         == []
     )
+
+
+def test_a_clob_key_is_refused_before_any_table_is_made(oracle_db, h, tmp_path):
+    # Review finding 5: CLOB keys could only be matched LOB by LOB (DBMS_LOB.COMPARE).
+    schema = h.schema("docs", {"doc": {"type": "object"}}, keys=["doc"])
+    result = h.run_cli(oracle_db.config(), [schema, h.record("docs", {"doc": {"a": 1}})], tmp_path)
+    assert result.returncode != 0
+    assert "stream 'docs': key properties ['doc']" in result.stderr
+    prefix = oracle_db.extra_config["table_prefix"]
+    assert (
+        _scalar_list(
+            oracle_db, "SELECT table_name FROM user_tables WHERE table_name LIKE :p", p=prefix + "%"
+        )
+        == []
+    )
+
+
+def test_deletion_by_a_timestamp_with_time_zone_key_keeps_the_fractions(oracle_db, h):
+    # Review finding 3: the key bound as DB_TYPE_DATE lost its fractions: never matched.
+    schema = h.schema(
+        "ev", {"ts": {"type": "string", "format": "date-time"}, "v": {"type": "string"}}, ["ts"]
+    )
+    config = oracle_db.config(hard_delete=True)
+    when = "2026-01-05T10:00:00.123456Z"
+    h.run_target(config, [schema, h.record("ev", {"ts": when, "v": "a"})])
+    h.run_target(config, [schema, h.record("ev", {"ts": when, "_sdc_deleted_at": when})])
+    assert oracle_db.rows("ev", order_by=None) == []
 
 
 def test_a_column_declared_date_time_over_text_is_not_converted_with_nls_formats(oracle_db, h):

@@ -7,6 +7,7 @@ sink does (create, evolve, stage, merge, delete versions) and check each stateme
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -440,10 +441,53 @@ def test_an_interrupted_table_creation_gets_its_unique_index_next_time(strategy)
     assert strategy.key_changes(spec, present) == []
 
 
-def test_clob_keys_are_matched_with_dbms_lob_compare(strategy):
-    spec = _spec_for(strategy, {"doc": {"type": "object"}, "v": {"type": "string"}}, ["doc"])
-    merge = check_oracle_statement(strategy.merge(spec, '"ORA$PTT_WMS_T"'))
-    assert 'ON (DBMS_LOB.COMPARE(t."DOC", s."DOC") = 0)' in merge
+@pytest.mark.parametrize(
+    "key",
+    [{"type": "object"}, {"type": "array"}, {"type": "string", "maxLength": 4001}],
+    ids=["object", "array", "long string"],
+)
+def test_clob_keys_are_refused_for_upserts_never_matched_lob_by_lob(strategy, key):
+    # Review finding 5: a LOB cannot be compared with = (ORA-00932) nor indexed; matching
+    # with DBMS_LOB.COMPARE compares every staged row with every row of the table.
+    spec = _spec_for(strategy, {"doc": key, "v": {"type": "string"}}, ["doc"])
+    assert strategy.unmatchable_keys(spec) == ["DOC"]
+    bounded = _spec_for(strategy, {"doc": {"type": "string"}, "v": {"type": "string"}}, ["doc"])
+    assert strategy.unmatchable_keys(bounded) == []  # VARCHAR2(4000 CHAR)
+
+
+def test_deletion_by_key_matches_like_the_merge_with_typed_binds(strategy):
+    # Review finding 3: sa.text binds were the driver's guess: a datetime went in as
+    # DB_TYPE_DATE (fractions lost, the TIMESTAMP WITH TIME ZONE key never matched).
+    import oracledb
+
+    properties = {
+        "ts": {"type": "string", "format": "date-time"},
+        "day": {"type": "string", "format": "date"},
+        "code": {"type": "string", "maxLength": 20},
+        "n": {"type": "integer"},
+        "v": {"type": "string"},
+    }
+    spec = _spec_for(strategy, properties, ["ts", "day", "code", "n"])
+    dialect = sa.create_engine("oracle+oracledb://u:p@h/x").dialect
+    compiled = strategy.delete_keys(spec).compile(dialect=dialect)
+    where = 'WHERE "TS" = :key_0 AND "DAY" = :key_1 AND "CODE" = :key_2 AND "N" = :key_3'
+    assert str(compiled) == f'DELETE FROM "WMS_T" {where}'
+    check_oracle_statement(str(compiled), strategy.config["max_identifier_length"])
+    merge = strategy.merge(spec, '"ORA$PTT_WMS_T"')
+    assert 'ON (t."TS" = s."TS" AND t."DAY" = s."DAY" AND t."CODE" = s."CODE"' in merge
+
+    def dbapi_type(name: str):
+        return compiled.binds[name].type.dialect_impl(dialect).get_dbapi_type(oracledb)
+
+    assert dbapi_type("key_0") is oracledb.DB_TYPE_TIMESTAMP
+    assert dbapi_type("key_0") in dialect.include_set_input_sizes  # setinputsizes is called
+    assert compiled.binds["key_2"].type._type_affinity is sa.String
+    # Numbers keep the driver's exact NUMBER bind (int / Decimal).
+    assert compiled.binds["key_3"].type._isnull
+    # The sink converts a date-time key to naive UTC, as the session zone (+00:00) takes it.
+    ts_column = spec.columns[0]
+    value = strategy.converter(ts_column)("2026-01-05T10:00:00.123456-03:00")
+    assert value == dt.datetime(2026, 1, 5, 13, 0, 0, 123456)
 
 
 def test_oracle_date_is_reflected_as_a_date_and_widened_without_ff(strategy):
@@ -625,3 +669,16 @@ def test_a_date_column_declared_date_time_is_replaced_by_a_utc_timestamp_with_ti
         {**existing, "D$NEW": replacement},
     )
     assert resumed == statements[1:]
+
+
+def test_an_upsert_stream_with_an_object_key_stops_naming_the_stream_and_key(h, tmp_path):
+    # Review finding 5, through the real executable: refused at SCHEMA, before any
+    # connection (nothing listens on port 9 here), as bad input naming stream and key.
+    config = {"sqlalchemy_url": "oracle+oracledb://u:p@127.0.0.1:9/?service_name=x"}
+    schema = h.schema("docs", {"doc": {"type": "object"}, "v": {"type": "string"}}, keys=["doc"])
+    result = h.run_cli(config, [schema], tmp_path)
+    assert result.returncode != 0
+    assert "stream 'docs': key properties ['doc'] would be stored as oracle large objects" in (
+        result.stderr
+    )
+    assert "DPY-" not in result.stderr and "Traceback" not in result.stderr

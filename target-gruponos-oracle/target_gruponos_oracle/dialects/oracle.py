@@ -208,7 +208,7 @@ class OracleStrategy(DialectStrategy):
         return super().existing_kind(sa_type)
 
     def _key_bytes(self, spec: TableSpec, name: str) -> float:
-        column = next(c for c in spec.columns if c.name == name)
+        column = _column(spec, name)
         column_type = self.column_type(column, spec.widths.get(name))
         if column_type == "CLOB":
             return UNBOUNDED
@@ -298,13 +298,35 @@ class OracleStrategy(DialectStrategy):
         text = _AS_TEXT.get(old.kind or Kind.STRING, "TO_CHAR({})")
         return f"TO_CLOB({text})" if new_type == "CLOB" else text
 
-    def key_match(self, spec: TableSpec, key: str) -> str:
-        """LOBs cannot be compared with ``=`` (ORA-00932): DBMS_LOB.COMPARE returns 0 if equal."""
-        column = next(c for c in spec.columns if c.name == key)
-        quoted = self.quote(key)
-        if self.column_type(column, spec.widths.get(key)) == "CLOB":
-            return f"DBMS_LOB.COMPARE(t.{quoted}, s.{quoted}) = 0"
-        return super().key_match(spec, key)
+    def unmatchable_keys(self, spec: TableSpec) -> list[str]:
+        """Key columns stored as CLOB: upserts refuse them.
+
+        A LOB cannot be compared with ``=`` (ORA-00932) nor indexed, so a MERGE could only
+        match it with DBMS_LOB.COMPARE, row by row: every staged row against every row of
+        the table, which no table of any size survives.
+        """
+        return [
+            key
+            for key in spec.keys
+            if self.column_type(_column(spec, key), spec.widths.get(key)) == "CLOB"
+        ]
+
+    def key_bind_type(self, column: Column) -> sa.types.TypeEngine | None:
+        """Bind keys by their column's type, never by the driver's guess.
+
+        An untyped datetime is bound as DB_TYPE_DATE: no fractional seconds, so a
+        TIMESTAMP WITH TIME ZONE key with fractions would never match (python-oracledb
+        binds by the Python type; SQLAlchemy's TIMESTAMP sets DB_TYPE_TIMESTAMP). The value
+        is naive UTC, taken in the session zone +00:00. Numbers (int, Decimal) bind as
+        NUMBER exactly either way.
+        """
+        if column.declared is not None:
+            return sa.String()  # declared over a text column: bound as ISO / decimal text
+        return {
+            Kind.DATETIME: sa.TIMESTAMP(),
+            Kind.DATE: sa.Date(),
+            Kind.STRING: sa.String(),
+        }.get(column.kind)
 
     def deleted_at_type(self) -> sa.types.TypeEngine:
         """TIMESTAMP: bound as DB_TYPE_TIMESTAMP, fractions kept.
@@ -417,3 +439,7 @@ class OracleStrategy(DialectStrategy):
                 spec.widths[name] = width
                 grew = True
         return grew
+
+
+def _column(spec: TableSpec, name: str) -> Column:
+    return next(column for column in spec.columns if column.name == name)
