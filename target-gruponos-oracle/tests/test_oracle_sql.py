@@ -682,3 +682,18 @@ def test_an_upsert_stream_with_an_object_key_stops_naming_the_stream_and_key(h, 
         result.stderr
     )
     assert "DPY-" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_number_column_becomes_text_with_a_leading_zero_and_a_fixed_decimal_point(strategy):
+    # Review finding 4: bare TO_CHAR(0.5) is '.5', with the session's decimal character.
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])
+    existing = {"ID": ExistingColumn(Kind.INTEGER), "V": ExistingColumn(Kind.NUMBER)}
+    fill = next(s for s in strategy.column_changes(spec, existing) if s.startswith("UPDATE"))
+    nls = "'NLS_NUMERIC_CHARACTERS=''.,'''"
+    fixed = "'FM" + "9" * 37 + "0D" + "9" * 38 + "'"
+    assert fill == (
+        'UPDATE "WMS_T" SET "V$NEW" = CASE WHEN ABS("V") < 1E38 AND "V" = ROUND("V", 38) '
+        f"THEN RTRIM(TO_CHAR(\"V\", {fixed}, {nls}), '.') "
+        f"ELSE REGEXP_REPLACE(TO_CHAR(\"V\", 'TM9', {nls}), '^(-?)[.]', '\\10.') END"
+    )
+    assert 'TO_CHAR("V")' not in fill  # never the session's number format

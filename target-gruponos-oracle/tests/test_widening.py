@@ -61,3 +61,25 @@ def test_postgres_turns_a_date_column_into_timestamptz_at_utc_midnight():
         'ALTER TABLE "ev" ALTER COLUMN "d" TYPE TIMESTAMPTZ '
         "USING \"d\"::timestamp AT TIME ZONE 'UTC'"
     ]
+
+
+def test_a_number_column_replaced_by_text_reads_like_new_rows(db, h):
+    # Review finding 4: Oracle's bare TO_CHAR gave .5 (and the session's decimal
+    # character); old values must read as the text new rows carry.
+    h.run_target(
+        db.config(),
+        [
+            h.schema("m", {"id": {"type": "integer"}, "v": {"type": "number"}}),
+            h.record("m", {"id": 1, "v": 0.5}),
+            h.record("m", {"id": 2, "v": -0.25}),
+            h.record("m", {"id": 3, "v": 12}),
+        ],
+    )
+    h.run_target(
+        db.config(),
+        [
+            h.schema("m", {"id": {"type": "integer"}, "v": {"type": "string"}}),
+            h.record("m", {"id": 4, "v": "0.75"}),
+        ],
+    )
+    assert [row["v"] for row in db.rows("m")] == ["0.5", "-0.25", "12", "0.75"]

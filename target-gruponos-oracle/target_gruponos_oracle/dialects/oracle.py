@@ -61,6 +61,21 @@ _KEY_BYTES = {
     Kind.DATE: 7,
     Kind.DATETIME: 13,
 }
+# Numbers as the decimal text new rows carry (0.5, -0.25, 12): bare TO_CHAR gives .5 and
+# uses the session's decimal character. Fixed format: FM drops the padding and trailing
+# zeros, the 0 keeps the leading zero, D is the decimal character, which the nlsparam
+# fixes to '.' (SQL Language Reference: TO_CHAR (number), Format Models); RTRIM drops the
+# '.' left after whole numbers. NUMBER holds up to 38 significant digits: values the fixed
+# format cannot show exactly (1E38 and beyond, more than 38 decimals) take the TM (text
+# minimum) format.
+_NUMERIC_CHARACTERS = "'NLS_NUMERIC_CHARACTERS=''.,'''"
+_NUMBER_FORMAT = "'FM" + "9" * 37 + "0D" + "9" * 38 + "'"
+_NUMBER_AS_TEXT = (
+    "CASE WHEN ABS({0}) < 1E38 AND {0} = ROUND({0}, 38) "
+    f"THEN RTRIM(TO_CHAR({{0}}, {_NUMBER_FORMAT}, {_NUMERIC_CHARACTERS}), '.') "
+    # TM may leave out the leading zero too: REGEXP_REPLACE puts it back (\\1: the sign).
+    f"ELSE REGEXP_REPLACE(TO_CHAR({{0}}, 'TM9', {_NUMERIC_CHARACTERS}), '^(-?)[.]', '\\10.') END"
+)
 # Text of old values when a column becomes text: ISO 8601, as the target writes text.
 # Oracle DATE has no fractional seconds: FF in its format fails (ORA-01821).
 _AS_TEXT = {
@@ -68,6 +83,8 @@ _AS_TEXT = {
     Kind.DATE: "TO_CHAR({}, 'YYYY-MM-DD')",
     Kind.BOOLEAN: "CASE {} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END",
     Kind.STRING: "{}",
+    Kind.INTEGER: _NUMBER_AS_TEXT,
+    Kind.NUMBER: _NUMBER_AS_TEXT,
 }
 
 
