@@ -170,3 +170,31 @@ def test_a_column_is_added_while_another_session_holds_an_uncommitted_insert(ora
         (2, None),
         (3, "n"),
     ]
+
+
+def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_db, h):
+    # Review finding 7: CREATE PRIVATE TEMPORARY TABLE ... ON COMMIT DROP DEFINITION must
+    # not commit (other DDL does): a row written earlier in the same transaction is
+    # rolled back with the upsert, and the staging table is gone.
+    from target_gruponos_oracle import database_rules
+    from target_gruponos_oracle.columns import schema_columns
+    from target_gruponos_oracle.dialects.oracle import OracleStrategy
+
+    items = {"id": {"type": "integer"}, "v": {"type": "string"}}
+    h.run_target(oracle_db.config(), [h.schema("items", items), h.record("items", {"id": 1})])
+    config = oracle_db.config()
+    engine = database_rules(config).create_engine()
+    strategy = OracleStrategy(engine.dialect, config)
+    spec = strategy.table_spec(
+        "items", schema_columns(config, "items", {"properties": items}, "oracle"), ["id"]
+    )
+    table = oracle_db.table("items")
+    try:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            conn.exec_driver_sql(f'INSERT INTO "{table}" ("ID", "V") VALUES (2, \'before\')')
+            strategy.upsert_rows(conn, spec, [(3, "staged")])
+            transaction.rollback()
+    finally:
+        engine.dispose()
+    assert [row["id"] for row in oracle_db.rows("items")] == [1]

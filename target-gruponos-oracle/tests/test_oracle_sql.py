@@ -298,9 +298,20 @@ class RecordingConnection:
     def cursor(self) -> RecordingCursor:
         return RecordingCursor(self.calls)
 
+    def commit(self) -> None:
+        self.calls.append(("commit",))
 
-def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(strategy, spec):
-    # Defect 1: a fresh private temporary table per load transaction; nothing is dropped.
+    def rollback(self) -> None:
+        self.calls.append(("rollback",))
+
+
+def test_upsert_sends_create_private_temporary_table_insert_merge_and_never_commits(strategy, spec):
+    # Defect 1: a fresh private temporary table per load; nothing is dropped. What this
+    # checks is the statement sequence the strategy sends and that it never commits or
+    # rolls back itself (the sink's `with conn.begin()` owns the transaction). That the
+    # CREATE PRIVATE TEMPORARY TABLE ... ON COMMIT DROP DEFINITION does not commit the
+    # load's transaction is Oracle's documented rule, not something a recording cursor can
+    # show: it is checked against a real Oracle in test_oracle_live.py.
     import oracledb
 
     conn = RecordingConnection()
@@ -315,6 +326,7 @@ def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(
     assert merge[1].startswith('MERGE INTO "WMS_ORDER_DTL" t USING "ORA$PTT_WMS_ORDER_DTL" s')
     assert sizes[1][0] is oracledb.DB_TYPE_NUMBER
     assert not any("DROP TABLE" in str(call) for call in conn.calls)
+    assert ("commit",) not in conn.calls and ("rollback",) not in conn.calls
     # Nothing at all for an empty batch (no CREATE outside a load).
     empty = RecordingConnection()
     strategy.upsert_rows(empty, spec, [])
