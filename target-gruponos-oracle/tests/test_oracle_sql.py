@@ -335,7 +335,8 @@ def test_upsert_sends_create_private_temporary_table_insert_merge_and_never_comm
 
 def test_staging_of_a_stream_named_like_a_staging_table_cannot_touch_that_table(strategy):
     # Defect 1: the old `<T>_STG` name could be another stream's table; ORA$PTT_ names
-    # can only be private temporary tables (a permanent table cannot take the prefix).
+    # can only be private temporary tables (a permanent table cannot take the prefix:
+    # ORA-32463; Oracle Database Reference, PRIVATE_TEMP_TABLE_PREFIX).
     columns = schema_columns(
         strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, "oracle"
     )

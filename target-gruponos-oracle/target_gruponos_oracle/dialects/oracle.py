@@ -42,7 +42,9 @@ from target_gruponos_oracle.values import (
 
 VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
 ROWS_PER_EXECUTE = 10_000  # bounded array binds keep the driver's buffers small
-# Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default).
+# Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default), and
+# no other object can take it (ORA-32463; Oracle Database Reference: "regular table, view,
+# and object names cannot use the same prefix").
 PRIVATE_TEMP_TABLE_PREFIX = "ORA$PTT_"
 # Seconds a schema change waits for another session's uncommitted changes to the table
 # (DDL_LOCK_TIMEOUT; Oracle's default 0 is NOWAIT). One minute outlasts a batch's MERGE.
