@@ -81,6 +81,7 @@ class OracleWMSSettings(_Group):
     request_timeout: float | None = Field(default=None, gt=0)
     max_retries: int | None = Field(default=None, ge=0)
     verify_ssl: bool | None = None
+    max_parallel_requests: int | None = Field(default=None, ge=1, le=16)
 
     _split_entities = field_validator("entities", mode="before")(_split_list)
 

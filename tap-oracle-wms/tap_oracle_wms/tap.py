@@ -15,6 +15,7 @@ from tap_oracle_wms.auth import DEFAULT_SCOPE
 from tap_oracle_wms.client import DEFAULT_REQUEST_TIMEOUT_S, MAX_PAGE_SIZE, WMSClient
 from tap_oracle_wms.errors import WMSConfigError, WMSError
 from tap_oracle_wms.messages import BufferedSingerWriter
+from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS
 from tap_oracle_wms.scope import with_scope_properties
 from tap_oracle_wms.streams import EntityStream
 
@@ -141,6 +142,16 @@ class TapOracleWMS(Tap):
         ),
         th.Property(
             "verify_ssl", th.BooleanType, default=True, description="Verify TLS certificates"
+        ),
+        th.Property(
+            "max_parallel_requests",
+            th.IntegerType(minimum=1, maximum=MAX_PARALLEL_REQUESTS),
+            default=DEFAULT_PARALLEL_REQUESTS,
+            description=(
+                "Requests in flight for the whole tap; each entity is read as id ranges in "
+                "parallel within this bound, fewer while the WMS throttles "
+                f"(1 to {MAX_PARALLEL_REQUESTS})"
+            ),
         ),
         th.Property(
             "emit_activate_version_messages",
