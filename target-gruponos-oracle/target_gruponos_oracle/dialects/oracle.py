@@ -341,11 +341,12 @@ class OracleStrategy(DialectStrategy):
         """
         if column.declared is not None:
             return sa.String()  # declared over a text column: bound as ISO / decimal text
-        return {
+        types: dict[Kind, sa.types.TypeEngine[Any]] = {
             Kind.DATETIME: sa.TIMESTAMP(),
             Kind.DATE: sa.Date(),
             Kind.STRING: sa.String(),
-        }.get(column.kind)
+        }
+        return types.get(column.kind)
 
     def deleted_at_type(self) -> sa.types.TypeEngine:
         """TIMESTAMP: bound as DB_TYPE_TIMESTAMP, fractions kept.
