@@ -90,6 +90,7 @@ class RecordCodec:
         page_type = msgspec.defstruct(
             f"{stream}_page",
             [
+                # The record struct is made at run time: mypy cannot take it as a type.
                 ("results", list[record_type], []),  # type: ignore[valid-type]
                 ("next_page", t.Optional[str], None),  # noqa: UP045
                 ("result_count", t.Optional[int], None),  # noqa: UP045

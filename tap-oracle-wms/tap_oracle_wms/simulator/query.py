@@ -112,10 +112,10 @@ class Query:
                 raise QueryError(
                     f"Field '{part}' of entity '{entity}': its relation is not simulated"
                 )
-            if f.kind != "rel":
+            if f.kind != "rel" or f.target is None:
                 raise QueryError(f"Field '{part}' of entity '{entity}' is not a relation")
-            hops.append((part, f.target))  # type: ignore[arg-type]
-            entity = f.target  # type: ignore[assignment]
+            hops.append((part, f.target))
+            entity = f.target
         raise QueryError("Empty filter")
 
     def _getter(self, hops: list[tuple[str, str]], name: str) -> t.Callable[[dict], t.Any]:
