@@ -255,6 +255,7 @@ class RowDecoder:
         )
         self._generic = msgspec.json.Decoder(float_hook=Decimal)
         self._astuple = msgspec.structs.astuple
+        self._stream = stream
         namespace: dict[str, Any] = {
             "fromisoformat": dt.datetime.fromisoformat,
             "astuple": msgspec.structs.astuple,
@@ -299,7 +300,9 @@ class RowDecoder:
         except (ValueError, Mismatch):  # msgspec's ValidationError is a ValueError
             record = self._generic.decode(raw)
             if not isinstance(record, dict):
-                raise ValueTypeError("'record' must be a JSON object") from None
+                raise ValueTypeError(
+                    "'record' must be a JSON object", stream=self._stream
+                ) from None
             return self.convert(record)
 
 
