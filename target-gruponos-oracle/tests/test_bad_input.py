@@ -83,6 +83,16 @@ def _run(db, h, tmp_path, bad_line):
             id="record-not-an-object-general-path",
         ),
         pytest.param(
+            {
+                "type": "SCHEMA",
+                "stream": "returns",
+                "schema": {"properties": {"id": {"type": "integer"}}},
+                "key_properties": ["return_id"],
+            },
+            ["line 8", "stream 'returns'", "key properties ['return_id'] are not in the schema"],
+            id="key-not-in-schema",
+        ),
+        pytest.param(
             {"type": "SURPRISE", "stream": "orders"},
             ["line 8", "unknown or missing message type 'SURPRISE'"],
             id="unknown-type",
