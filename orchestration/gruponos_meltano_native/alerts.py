@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from gruponos_meltano_native.config import AlertSettings
-from gruponos_meltano_native.runner import Redactor
+from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.state import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)

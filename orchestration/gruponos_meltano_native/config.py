@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.masking import (
+    MASK,
+    mask_http_url,
+    mask_url,
+    url_password,
+    with_encoded_forms,
+)
 
 ENV_PREFIX = "GRUPONOS_MELTANO_"
-MASK = "********"
 Severity = Literal["info", "warning", "error", "critical"]
 
 
@@ -229,11 +233,10 @@ class GruponosMeltanoSettings(BaseSettings):
                     secrets.append(value.get_secret_value())
         url = self.oracle_db.sqlalchemy_url
         if url is not None:
-            password = _url_password(url.get_secret_value())
+            password = url_password(url.get_secret_value())
             if password:
                 secrets.append(password)
-        # A secret can also show up URL-encoded (inside a URL or a form body).
-        return secrets + [quote(s, safe="") for s in secrets if quote(s, safe="") != s]
+        return with_encoded_forms(secrets)
 
     def masked(self) -> dict[str, Any]:
         """Return the settings as a plain dict with every secret replaced by a mask."""
@@ -256,28 +259,6 @@ class GruponosMeltanoSettings(BaseSettings):
 def default_sqlite_url(state_dir: Path) -> str:
     """Return the embedded default database: a SQLite file next to the state."""
     return f"sqlite:///{(state_dir / 'gruponos.db').resolve()}"
-
-
-def _url_password(url: str) -> str | None:
-    try:
-        return make_url(url).password
-    except Exception:
-        return None
-
-
-def mask_url(url: str) -> str:
-    """Return a database URL fit for display: everything but its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return MASK
-
-
-def mask_http_url(url: str) -> str:
-    """Return a webhook URL fit for display: its host only, since its path is the secret."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}/{MASK}" if host else MASK
 
 
 def load_settings(**overrides: Any) -> GruponosMeltanoSettings:

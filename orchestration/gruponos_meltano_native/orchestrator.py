@@ -18,11 +18,12 @@ from typing import Any
 from pydantic import SecretStr
 
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
-from gruponos_meltano_native.config import MASK, GruponosMeltanoSettings, mask_url
+from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
 from gruponos_meltano_native.jobs import JOBS, Job, job_for
-from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback, Redactor
+from gruponos_meltano_native.masking import MASK, Redactor, mask_url
+from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import StateKey, StateStore
 from gruponos_meltano_native.validation import Reconciler, ValidationReport
 

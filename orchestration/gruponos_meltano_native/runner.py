@@ -26,6 +26,8 @@ from typing import IO, Any
 import msgspec
 
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
+from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.metric_lines import add_to, record_count
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +71,6 @@ ProgressCallback = Callable[[dict[str, int], float], None]
 StateCallback = Callable[[dict[str, Any]], None]
 
 
-class Redactor:
-    """Replaces every known secret value in a text with a mask."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        """Mask these values (longest first, so a secret inside another is masked whole)."""
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        """`text` without any secret."""
-        for secret in self._secrets:
-            text = text.replace(secret, "********")
-        return text
-
-
 class _StderrWatcher(threading.Thread):
     """Copies a plugin's stderr to its log file (redacted), keeps a tail, sums its metrics."""
 
@@ -102,20 +90,9 @@ class _StderrWatcher(threading.Thread):
                 out.write(line + "\n")
                 if line:
                     self.tail.append(line)
-                if "METRIC: " in line:
-                    self._count_metric(line)
-
-    def _count_metric(self, line: str) -> None:
-        # Singer SDK counters log the increment since their previous log line: sum them.
-        try:
-            point = json.loads(line.split("METRIC: ", 1)[1])
-        except ValueError:
-            return
-        if point.get("metric") != "record_count":
-            return
-        stream = (point.get("tags") or {}).get("stream")
-        if stream:
-            self.record_counts[stream] = self.record_counts.get(stream, 0) + int(point["value"])
+                increment = record_count(line)
+                if increment is not None:
+                    add_to(self.record_counts, increment)
 
     def error_summary(self, lines: int = 6) -> str:
         """Return the last lines the plugin wrote, where its error usually is."""

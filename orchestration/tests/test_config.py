@@ -105,3 +105,20 @@ def test_masked_settings_hold_no_secret(monkeypatch):
 def test_url_encoded_secrets_are_known_too(monkeypatch):
     monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD", "p@ss/word")
     assert {"p@ss/word", "p%40ss%2Fword"} <= set(load_settings().secret_values())
+
+
+def test_one_mask_for_every_shape_of_secret():
+    from gruponos_meltano_native.masking import (
+        MASK,
+        Redactor,
+        mask_http_url,
+        mask_url,
+        with_encoded_forms,
+    )
+
+    redact = Redactor(with_encoded_forms(["p@ss/word"]))
+    assert redact("login p@ss/word, form p%40ss%2Fword") == f"login {MASK}, form {MASK}"
+    assert mask_url("postgresql://u:p%40ss@db/x") == "postgresql://u:***@db/x"
+    assert mask_http_url("https://hooks.example.com/T0/B0/secret") == (
+        f"https://hooks.example.com/{MASK}"
+    )

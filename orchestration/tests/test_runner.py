@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 from gruponos_meltano_native.errors import ExtractError, LoadError
-from gruponos_meltano_native.runner import PipeRunner, Redactor
+from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.runner import PipeRunner
 
 FAKE_TAP = textwrap.dedent(
     """
