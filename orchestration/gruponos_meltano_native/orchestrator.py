@@ -23,9 +23,9 @@ from gruponos_meltano_native.database import create_db_engine, database_url, dia
 from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
 from gruponos_meltano_native.jobs import JOBS, Job, job_for
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
+from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import StateKey, StateStore
-from gruponos_meltano_native.validation import Reconciler, ValidationReport
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class RunReport:
     state_path: str | None = None
     log_dir: str | None = None
     database: str | None = None
-    validation: ValidationReport | None = None
+    validation: ReconciliationReport | None = None
     alerts_sent: list[str] = field(default_factory=list)
 
     @property

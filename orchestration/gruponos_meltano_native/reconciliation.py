@@ -60,7 +60,7 @@ class EntityFigures:
 
 
 @dataclass
-class ValidationReport:
+class ReconciliationReport:
     """All checks of one run, the figures per entity, and a quality score (0-100)."""
 
     entities: dict[str, EntityFigures] = field(default_factory=dict)
@@ -169,9 +169,9 @@ class Reconciler:
         streams: dict[str, StreamInfo],
         company: str | None,
         facility: str | None,
-    ) -> ValidationReport:
+    ) -> ReconciliationReport:
         """Check every stream the run touched."""
-        report = ValidationReport()
+        report = ReconciliationReport()
         for entity in sorted(set(extracted) | set(streams)):
             info = streams.get(entity, StreamInfo())
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))

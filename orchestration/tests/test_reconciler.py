@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.reconciliation import Reconciler
 from gruponos_meltano_native.runner import StreamInfo
-from gruponos_meltano_native.validation import Reconciler
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 INFO = StreamInfo(["id"], {"id", "facility_id", "facility_id_key", "mod_ts"})
