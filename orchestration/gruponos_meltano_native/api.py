@@ -15,6 +15,7 @@ from typing import Any
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.database import OracleConnectionManager
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
 from gruponos_meltano_native.runner import ProgressCallback
 
@@ -71,9 +72,8 @@ class GruponosMeltanoPlatform:
         progress: ProgressCallback | None,
     ) -> SyncResult:
         # The run is process and I/O bound; a thread keeps the caller's event loop free.
-        report = await asyncio.to_thread(
-            self.orchestrator.run, mode, company, facility, entities, progress
-        )
+        scope = RunScope.of(mode, company, facility, entities)
+        report = await asyncio.to_thread(self.orchestrator.run, scope, progress)
         return SyncResult.from_report(report)
 
 

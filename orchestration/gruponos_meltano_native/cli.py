@@ -19,7 +19,7 @@ import click
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
-from gruponos_meltano_native.jobs import JOBS
+from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator, RunReport, resolve_executable
 from gruponos_meltano_native.progress import Progress
 from gruponos_meltano_native.state import StateKey, StateStore
@@ -102,14 +102,13 @@ def run(
     settings = load_settings()
     company, facility = _scope(settings, company, facility)
     orchestrator = Orchestrator(settings)
+    scope = RunScope.of(mode, company, facility, _entities(entities))
     if dry_run:
-        click.echo(
-            json.dumps(orchestrator.plan(mode, company, facility, _entities(entities)), indent=2)
-        )
+        click.echo(json.dumps(orchestrator.plan(scope), indent=2))
         return
     progress = Progress()
     try:
-        report = orchestrator.run(mode, company, facility, _entities(entities), progress)
+        report = orchestrator.run(scope, progress)
     finally:
         progress.finish()
     if as_json:
@@ -169,7 +168,7 @@ def validate() -> None:
     orchestrator = Orchestrator(settings)
     problems = []
     try:
-        count = len(WMSClient(settings.tap_config(None, None, None)).list_entities())
+        count = len(WMSClient(settings.tap_config()).list_entities())
         click.echo(f"wms: ok ({settings.oracle_wms.base_url}, {count} entities)")
     except (WMSError, OSError) as exc:
         problems.append(f"wms: {orchestrator.redact(str(exc))}")

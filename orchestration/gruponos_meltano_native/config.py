@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.masking import (
     MASK,
     mask_http_url,
@@ -185,21 +186,19 @@ class GruponosMeltanoSettings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
 
-    def tap_config(
-        self, company: str | None, facility: str | None, entities: list[str] | None
-    ) -> dict[str, Any]:
-        """Return the tap's config for one run, scoped to a company and facility."""
+    def tap_config(self, scope: RunScope | None = None) -> dict[str, Any]:
+        """Return the tap's config, for one run's company, facility and entities when given."""
         config = self.oracle_wms.plugin_config()
-        if company:
-            config["company_code"] = company
-        if facility:
-            config["facility_code"] = facility
-        if entities:
-            config["entities"] = list(entities)
+        if scope is None:
+            return config
+        config["company_code"] = scope.company
+        config["facility_code"] = scope.facility
+        if scope.entities:
+            config["entities"] = list(scope.entities)
         if "entity_filters" in config:
             config["entity_filters"] = {
                 entity: {
-                    name: _fill(value, company or "", facility or "")
+                    name: _fill(value, scope.company, scope.facility)
                     for name, value in params.items()
                 }
                 for entity, params in config["entity_filters"].items()

@@ -19,7 +19,7 @@ from typing import Any
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ExtractError, LoadError
-from gruponos_meltano_native.jobs import Job
+from gruponos_meltano_native.jobs import Job, RunScope
 from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metric_lines import MARKER, add_to, record_count
 from gruponos_meltano_native.runner import PipeResult, ProgressCallback, StreamInfo
@@ -54,7 +54,7 @@ class MeltanoRunner:
         self.log_dir = log_dir
         self.redact = redact
 
-    def command(self, job: Job, company: str, facility: str) -> list[str]:
+    def command(self, scope: RunScope) -> list[str]:
         """Return the `meltano run` command line for a job."""
         return [
             self.settings.meltano_executable,
@@ -62,16 +62,14 @@ class MeltanoRunner:
             self.settings.environment,
             "run",
             "--state-id-suffix",
-            state_id_suffix(company, facility),
-            job.meltano_extractor,
+            state_id_suffix(scope.company, scope.facility),
+            scope.job.meltano_extractor,
             TARGET,
         ]
 
     def run(
         self,
-        job: Job,
-        company: str,
-        facility: str,
+        scope: RunScope,
         tap_config: dict[str, Any],
         target_config: dict[str, Any],
         on_progress: ProgressCallback | None = None,
@@ -87,7 +85,7 @@ class MeltanoRunner:
         }
         # Meltano masks secrets when printing config: those come from the orchestrator's own.
         effective_tap_config = {
-            **self._effective_config(job.meltano_extractor, env),
+            **self._effective_config(scope.job.meltano_extractor, env),
             **tap_config,
         }
         started = time.monotonic()
@@ -97,7 +95,7 @@ class MeltanoRunner:
         tail: list[str] = []
         try:
             process = subprocess.Popen(
-                self.command(job, company, facility),
+                self.command(scope),
                 cwd=self.project_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -135,7 +133,7 @@ class MeltanoRunner:
         return PipeResult(
             extracted=extracted,
             loaded=loaded,
-            streams=self._streams(job),
+            streams=self._streams(scope.job),
             states_committed=states,
             last_state=None,
             duration_seconds=duration,

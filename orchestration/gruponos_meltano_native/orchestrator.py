@@ -21,7 +21,7 @@ from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Aler
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
-from gruponos_meltano_native.jobs import JOBS, Job, job_for
+from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
@@ -120,67 +120,56 @@ class Orchestrator:
         """Return the target database's URL without its password."""
         return mask_url(str(database_url(self.settings.target_config())))
 
-    def plan(
-        self, mode: str, company: str, facility: str, entities: list[str] | None = None
-    ) -> dict[str, Any]:
+    def plan(self, scope: RunScope) -> dict[str, Any]:
         """Describe what a run would do (for `--dry-run`), without running anything."""
-        job = job_for(mode)
-        key = StateKey(job.name, company, facility)
-        start_state = self._start_state(job, key)
-        tap_config = self.settings.tap_config(company, facility, entities)
+        start_state = self._start_state(scope)
+        tap_config = self.settings.tap_config(scope)
         secret = {
             name
             for name in tap_config
             if isinstance(getattr(self.settings.oracle_wms, name, None), SecretStr)
         }
         return {
-            "job": job.name,
-            "mode": job.mode,
+            "job": scope.job.name,
+            "mode": scope.job.mode,
             "runner": self.settings.runner,
-            "company": company,
-            "facility": facility,
+            "company": scope.company,
+            "facility": scope.facility,
             "entities": tap_config.get("entities", "tap default"),
             "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
-            "state_path": str(self.store.path(key)),
+            "state_path": str(self.store.path(scope.state_key)),
             "starts_from_state": start_state is not None,
         }
 
-    def _start_state(self, job: Job, key: StateKey) -> dict[str, Any] | None:
-        return self.store.get(key) if job.uses_state else None
+    def _start_state(self, scope: RunScope) -> dict[str, Any] | None:
+        return self.store.get(scope.state_key) if scope.job.uses_state else None
 
-    def run(
-        self,
-        mode: str,
-        company: str,
-        facility: str,
-        entities: list[str] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> RunReport:
+    def run(self, scope: RunScope, progress: ProgressCallback | None = None) -> RunReport:
         """Run one job for a company and facility; never raises for a failed run."""
-        job = job_for(mode)
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-        key = StateKey(job.name, company, facility)
         report = RunReport(
-            run_id=run_id, job=job.name, mode=job.mode, company=company, facility=facility
+            run_id=run_id,
+            job=scope.job.name,
+            mode=scope.job.mode,
+            company=scope.company,
+            facility=scope.facility,
         )
-        report.state_path = str(self.store.path(key))
+        report.state_path = str(self.store.path(scope.state_key))
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
         started = time.monotonic()
         try:
             self.settings.require_runnable()
             report.database = self.database_display()
-            result = self._run_pipe(
-                job, key, run_id, company, facility, entities, Path(report.log_dir), progress
-            )
+            result = self._run_pipe(scope, run_id, Path(report.log_dir), progress)
             report.extracted, report.loaded = result.extracted, result.loaded
             report.states_committed = result.states_committed
             report.duration_seconds = result.duration_seconds
-            if job.mode == "full" and result.last_state is not None:
+            if scope.job.mode == "full" and result.last_state is not None:
                 # A full sync's final state is a valid starting point for the incremental job.
-                incremental = StateKey(JOBS["incremental"].name, company, facility)
+                incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
                 self.store.put(incremental, result.last_state, run_id)
-            self._reconcile(report, result, company, facility, entities)
+            self._reconcile(report, result, scope)
         except Exception as exc:
             if not isinstance(exc, PlatformError):
                 # A bug must still fail the run loudly and alert, never pass for success.
@@ -198,25 +187,17 @@ class Orchestrator:
         return report
 
     def _run_pipe(
-        self,
-        job: Job,
-        key: StateKey,
-        run_id: str,
-        company: str,
-        facility: str,
-        entities: list[str] | None,
-        log_dir: Path,
-        progress: ProgressCallback | None,
+        self, scope: RunScope, run_id: str, log_dir: Path, progress: ProgressCallback | None
     ) -> PipeResult:
-        tap_config = self.settings.tap_config(company, facility, entities)
+        tap_config = self.settings.tap_config(scope)
         target_config = self.settings.target_config()
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
 
             return MeltanoRunner(self.settings, log_dir, self.redact).run(
-                job, company, facility, tap_config, target_config, progress
+                scope, tap_config, target_config, progress
             )
-        start_state = self._start_state(job, key)
+        start_state = self._start_state(scope)
         with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
             folder = Path(tmp)
             _write_private_json(folder / "tap.json", tap_config)
@@ -229,17 +210,12 @@ class Orchestrator:
             target = resolve_executable(self.settings.target_executable)
             target_command = [target, "--config", str(folder / "target.json")]
             runner = PipeRunner(tap_command, target_command, log_dir, self.redact)
-            log.info("run %s: %s for %s/%s", run_id, job.name, company, facility)
-            return runner.run(lambda value: self.store.put(key, value, run_id), progress)
+            log.info("run %s: %s", run_id, scope)
+            return runner.run(
+                lambda value: self.store.put(scope.state_key, value, run_id), progress
+            )
 
-    def _reconcile(
-        self,
-        report: RunReport,
-        result: PipeResult,
-        company: str,
-        facility: str,
-        entities: list[str] | None,
-    ) -> None:
+    def _reconcile(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
         checks = self.settings.validation
         if not checks.enabled:
             return
@@ -248,7 +224,7 @@ class Orchestrator:
         if report.mode == "full" and checks.compare_wms_counts:
             from tap_oracle_wms.client import WMSClient
 
-            tap_config = result.tap_config or self.settings.tap_config(company, facility, entities)
+            tap_config = result.tap_config or self.settings.tap_config(scope)
             wms_count = WMSClient(tap_config).count
         try:
             engine = create_db_engine(target_config)
@@ -256,7 +232,7 @@ class Orchestrator:
                 with engine.connect() as connection:
                     validation = Reconciler(
                         checks, connection, dialect_of(engine), target_config, wms_count
-                    ).reconcile(result.extracted, result.loaded, result.streams, company, facility)
+                    ).reconcile(result.extracted, result.loaded, result.streams, scope)
             finally:
                 engine.dispose()
         except PlatformError:

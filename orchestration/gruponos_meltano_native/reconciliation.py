@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from target_gruponos_oracle.naming import column_name, table_name
 
 from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.runner import StreamInfo
 
 log = logging.getLogger(__name__)
@@ -167,8 +168,7 @@ class Reconciler:
         extracted: dict[str, int],
         loaded: dict[str, int],
         streams: dict[str, StreamInfo],
-        company: str | None,
-        facility: str | None,
+        scope: RunScope,
     ) -> ReconciliationReport:
         """Check every stream the run touched."""
         report = ReconciliationReport()
@@ -177,9 +177,7 @@ class Reconciler:
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
             report.entities[entity] = figures
             table = self._table(entity, info)
-            subject = _Subject(
-                entity, info, figures, table, self._scope(table, info, company, facility)
-            )
+            subject = _Subject(entity, info, figures, table, self._scope(table, info, scope))
             checks = (
                 ("extracted_equals_loaded", ERROR, self._check_loaded),
                 ("wms_count_equals_db_rows", ERROR, self._check_wms_count),
@@ -211,11 +209,10 @@ class Reconciler:
         self,
         table: sa.TableClause,
         info: StreamInfo,
-        company: str | None,
-        facility: str | None,
+        scope: RunScope,
     ) -> list[sa.ColumnElement[bool]]:
         conditions = []
-        for field_name, code in (("company_id", company), ("facility_id", facility)):
+        for field_name, code in (("company_id", scope.company), ("facility_id", scope.facility)):
             if code and {field_name, f"{field_name}_key"} <= info.properties:
                 conditions.append(self._col(table, f"{field_name}_key") == code)
         return conditions

@@ -5,6 +5,7 @@ import json
 import pytest
 from gruponos_meltano_native.config import load_settings
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.jobs import RunScope
 
 
 def test_nested_env_settings_become_plugin_configs(monkeypatch):
@@ -19,7 +20,7 @@ def test_nested_env_settings_become_plugin_configs(monkeypatch):
     monkeypatch.setenv("GRUPONOS_MELTANO_STATE_DIR", "/tmp/somewhere")
     settings = load_settings()
 
-    tap = settings.tap_config("GNOS", "DC01", None)
+    tap = settings.tap_config(RunScope.of("incremental", "GNOS", "DC01"))
     assert tap == {
         "base_url": "https://wms.example.com/gnos_prod",
         "password": "wms-pw",
@@ -28,7 +29,9 @@ def test_nested_env_settings_become_plugin_configs(monkeypatch):
         "company_code": "GNOS",
         "facility_code": "DC01",
     }
-    assert settings.tap_config("GNOS", "DC02", ["item"])["entities"] == ["item"]
+    assert settings.tap_config(RunScope.of("full", "GNOS", "DC02", ["item"]))["entities"] == [
+        "item"
+    ]
     assert settings.target_config() == {"host": "db.example.com", "default_target_schema": "WMS"}
     assert str(settings.state_dir) == "/tmp/somewhere"
 

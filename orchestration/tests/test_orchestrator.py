@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator
 from gruponos_meltano_native.state import StateKey
 from gruponos_meltano_native.testing import http_receiver
@@ -54,8 +55,8 @@ def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
 
 def test_incremental_runs_continue_from_the_committed_state(tmp_path):
     orchestrator = Orchestrator(_settings(tmp_path))
-    first = orchestrator.run("incremental", "GNOS", "DC01")
-    second = orchestrator.run("incremental", "GNOS", "DC01")
+    first = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
+    second = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
     assert first.success and second.success, (first.error, second.error)
     assert first.extracted == first.loaded == {"a": 5}
     assert second.states_committed == 1
@@ -67,8 +68,10 @@ def test_incremental_runs_continue_from_the_committed_state(tmp_path):
 
 def test_full_sync_state_seeds_the_incremental_job(tmp_path):
     orchestrator = Orchestrator(_settings(tmp_path))
-    orchestrator.run("full", "GNOS", "DC01")
-    orchestrator.run("full", "GNOS", "DC01")  # full runs ignore state: bookmark stays 5
+    orchestrator.run(RunScope.of("full", "GNOS", "DC01"))
+    orchestrator.run(
+        RunScope.of("full", "GNOS", "DC01")
+    )  # full runs ignore state: bookmark stays 5
     assert orchestrator.store.get(orchestrator_key("incremental-sync-job")) == {
         "bookmarks": {"a": 5}
     }
@@ -87,7 +90,7 @@ def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch):
             raise RuntimeError("unexpected")
 
         monkeypatch.setattr(orchestrator.store, "put", broken)
-        report = orchestrator.run("incremental", "GNOS", "DC01")
+        report = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
     assert not report.success and report.failure_kind == "internal" and report.exit_code == 1
     assert "RuntimeError: unexpected" in report.error
     ((_, alert),) = hook.requests

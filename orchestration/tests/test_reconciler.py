@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.reconciliation import Reconciler
 from gruponos_meltano_native.runner import StreamInfo
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+SCOPE = RunScope.of("full", "GNOS", "DC01")
 INFO = StreamInfo(["id"], {"id", "facility_id", "facility_id_key", "mod_ts"})
 
 
@@ -40,7 +42,7 @@ def _reconcile(engine, extracted, loaded, wms_count=None, **settings):
             wms_count,
             now=NOW,
         )
-        return reconciler.reconcile(extracted, loaded, {"order_hdr": INFO}, "GNOS", "DC01")
+        return reconciler.reconcile(extracted, loaded, {"order_hdr": INFO}, SCOPE)
 
 
 def test_clean_table_passes_every_check(tmp_path):
@@ -118,7 +120,7 @@ def test_queries_compile_for_oracle_with_the_targets_names():
     reconciler = Reconciler(
         ValidationSettings(), connection, "oracle", config, lambda e: 0, now=NOW
     )
-    report = reconciler.reconcile({"order": 0}, {}, {"order": INFO}, "GNOS", "DC01")
+    report = reconciler.reconcile({"order": 0}, {}, {"order": INFO}, SCOPE)
     assert [c.name for c in report.failed] == []
     joined = " ".join(" ".join(connection.sql).split())
     assert 'FROM "WMS"."WMS_ORDER"' in joined
