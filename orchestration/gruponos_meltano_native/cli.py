@@ -1,7 +1,8 @@
 """`gruponos-meltano`: run jobs, check settings and connectivity, show config and state.
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 settings, 4 connectivity, 5 extract (tap) failed,
-6 load (target) failed, 7 reconciliation failed, 8 state unreadable/unwritable, 130 interrupted.
+6 load (target) failed, 7 reconciliation failed, 8 state unreadable/unwritable, 9 skipped (another
+run holds the company/facility), 130 interrupted. Several facilities: the worst of their codes.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def _entities(values: tuple[str, ...]) -> list[str] | None:
 @click.option("--company", help="WMS company code, e.g. GNOS.")
 @click.option("--facility", help="WMS facility code, e.g. DC01.")
 @click.option("--entities", multiple=True, help="Entities to sync (repeat or comma-separate).")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="When another run holds the company/facility, wait up to this long (default: skip).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would run, run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @platform_errors
@@ -95,6 +104,7 @@ def run(
     company: str | None,
     facility: str | None,
     entities: tuple[str, ...],
+    wait_seconds: float,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -108,21 +118,25 @@ def run(
         return
     progress = Progress()
     try:
-        report = orchestrator.run(scope, progress)
+        report = orchestrator.run(scope, progress, wait_seconds)
     finally:
         progress.finish()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         click.echo(render_report(report))
-    if not report.success:
+    if report.status == "skipped":
+        click.echo(f"skipped: {report.error}", err=True)
+    elif not report.success:
         click.echo(f"error ({report.failure_kind}): {report.error}", err=True)
     sys.exit(int(report.exit_code))
 
 
 def render_report(report: RunReport) -> str:
     """Render the human summary printed at the end of a run."""
-    status = "succeeded" if report.success else f"FAILED ({report.failure_kind})"
+    status = {"succeeded": "succeeded", "skipped": "SKIPPED"}.get(
+        report.status, f"FAILED ({report.failure_kind})"
+    )
     lines = [
         f"{report.job} {status}: {report.company}/{report.facility}, run {report.run_id}",
         f"{report.records_processed:,} records in {report.duration_seconds:.1f}s "

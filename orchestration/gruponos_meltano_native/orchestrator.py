@@ -20,8 +20,14 @@ from pydantic import SecretStr
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
-from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
+from gruponos_meltano_native.errors import (
+    ExitCode,
+    PlatformError,
+    ReconciliationError,
+    ScopeBusy,
+)
 from gruponos_meltano_native.jobs import JOBS, RunScope
+from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
@@ -54,6 +60,13 @@ class RunReport:
     alerts_sent: list[str] = field(default_factory=list)
 
     @property
+    def status(self) -> str:
+        """`succeeded`, `failed`, or `skipped` (another run held the company/facility)."""
+        if self.success:
+            return "succeeded"
+        return "skipped" if self.failure_kind == ScopeBusy.kind else "failed"
+
+    @property
     def records_processed(self) -> int:
         """Records extracted and handed to the target in this run."""
         return sum(self.extracted.values())
@@ -76,6 +89,7 @@ class RunReport:
             "company": self.company,
             "facility": self.facility,
             "success": self.success,
+            "status": self.status,
             "error": self.error,
             "failure_kind": self.failure_kind,
             "records_processed": self.records_processed,
@@ -145,8 +159,17 @@ class Orchestrator:
     def _start_state(self, scope: RunScope) -> dict[str, Any] | None:
         return self.store.get(scope.state_key) if scope.job.uses_state else None
 
-    def run(self, scope: RunScope, progress: ProgressCallback | None = None) -> RunReport:
-        """Run one job for a company and facility; never raises for a failed run."""
+    def run(
+        self,
+        scope: RunScope,
+        progress: ProgressCallback | None = None,
+        wait_seconds: float = 0,
+    ) -> RunReport:
+        """Run one job for a company and facility; never raises for a failed run.
+
+        Another run holding the company/facility makes this one wait up to `wait_seconds`,
+        then skip (status "skipped", exit code 9, logged, not alerted).
+        """
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         report = RunReport(
             run_id=run_id,
@@ -158,18 +181,25 @@ class Orchestrator:
         report.state_path = str(self.store.path(scope.state_key))
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
         started = time.monotonic()
+        lock = ScopeLock(
+            self.settings.state_dir,
+            scope.company,
+            scope.facility,
+            {"job": scope.job.name, "run_id": run_id},
+        )
         try:
             self.settings.require_runnable()
-            report.database = self.database_display()
-            result = self._run_pipe(scope, run_id, Path(report.log_dir), progress)
-            report.extracted, report.loaded = result.extracted, result.loaded
-            report.states_committed = result.states_committed
-            report.duration_seconds = result.duration_seconds
-            if scope.job.mode == "full" and result.last_state is not None:
-                # A full sync's final state is a valid starting point for the incremental job.
-                incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
-                self.store.put(incremental, result.last_state, run_id)
-            self._reconcile(report, result, scope)
+            lock.acquire(wait_seconds)
+            try:
+                self._run_locked(report, scope, progress)
+            finally:
+                lock.release()
+        except ScopeBusy as exc:
+            # Not a failure: the other run does the work. Logged for the operator, no alert.
+            report.error, report.failure_kind = str(exc), exc.kind
+            report.exit_code = exc.exit_code
+            log.warning("run %s skipped: %s", run_id, exc)
+            return report
         except Exception as exc:
             if not isinstance(exc, PlatformError):
                 # A bug must still fail the run loudly and alert, never pass for success.
@@ -185,6 +215,21 @@ class Orchestrator:
             self._alert(report, RECOVERY, "info", "the job runs again and its checks pass")
         )
         return report
+
+    def _run_locked(
+        self, report: RunReport, scope: RunScope, progress: ProgressCallback | None
+    ) -> None:
+        report.database = self.database_display()
+        assert report.log_dir is not None
+        result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
+        report.extracted, report.loaded = result.extracted, result.loaded
+        report.states_committed = result.states_committed
+        report.duration_seconds = result.duration_seconds
+        if scope.job.mode == "full" and result.last_state is not None:
+            # A full sync's final state is a valid starting point for the incremental job.
+            incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
+            self.store.put(incremental, result.last_state, report.run_id)
+        self._reconcile(report, result, scope)
 
     def _run_pipe(
         self, scope: RunScope, run_id: str, log_dir: Path, progress: ProgressCallback | None
