@@ -15,6 +15,8 @@ from typing import Any
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.database import OracleConnectionManager
+from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
 from gruponos_meltano_native.runner import ProgressCallback
@@ -33,6 +35,20 @@ class SyncResult:
     def from_report(cls, report: RunReport) -> SyncResult:
         """Wrap an orchestrator report."""
         return cls(success=report.success, error=report.error, data=report.to_dict(), report=report)
+
+
+@dataclass
+class FacilitiesResult:
+    """Outcome of one job over several facilities: one `SyncResult` per facility code."""
+
+    results: dict[str, SyncResult]
+    exit_code: int
+    summary: str
+
+    @property
+    def success(self) -> bool:
+        """True when every facility's run succeeded."""
+        return all(result.success for result in self.results.values())
 
 
 class GruponosMeltanoPlatform:
@@ -62,6 +78,36 @@ class GruponosMeltanoPlatform:
     ) -> SyncResult:
         """Extract what changed since the last committed state."""
         return await self._run("incremental", company_code, facility_code, entities, progress)
+
+    async def execute_facilities(
+        self,
+        mode: str,
+        company_code: str,
+        facility_codes: list[str] | None = None,
+        *,
+        entities: list[str] | None = None,
+        parallel: int = 1,
+        wait_seconds: float = 0,
+    ) -> FacilitiesResult:
+        """Run `full` or `incremental` for several facilities (default: the configured ones).
+
+        Each facility runs with its own lock, state, report and alert, `parallel` at a time;
+        `exit_code` is the worst of them, `summary` the table the CLI prints.
+        """
+        codes = list(facility_codes or self.settings.facilities)
+        if not codes:
+            raise SettingsError(
+                "no facilities given and GRUPONOS_MELTANO_FACILITIES is not set (e.g. DC01,DC02)"
+            )
+        scopes = [RunScope.of(mode, company_code, code, entities) for code in codes]
+        reports = await asyncio.to_thread(
+            run_facilities, self.orchestrator, scopes, parallel, wait_seconds
+        )
+        return FacilitiesResult(
+            results={r.facility: SyncResult.from_report(r) for r in reports},
+            exit_code=exit_code_of(reports),
+            summary=render_summary(reports),
+        )
 
     async def _run(
         self,

@@ -179,12 +179,15 @@ class GruponosMeltanoSettings(BaseSettings):
     runner: Literal["standalone", "meltano"] = "standalone"
     meltano_executable: str = "meltano"
     meltano_project_dir: Path | None = None
+    facilities: Annotated[list[str], NoDecode] = Field(default_factory=list)
     tap_executable: str = "tap-oracle-wms"
     target_executable: str = "target-gruponos-oracle"
     oracle_wms: OracleWMSSettings = Field(default_factory=OracleWMSSettings)
     oracle_db: OracleDBSettings = Field(default_factory=OracleDBSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+
+    _split_facilities = field_validator("facilities", mode="before")(_split_list)
 
     def tap_config(self, scope: RunScope | None = None) -> dict[str, Any]:
         """Return the tap's config, for one run's company, facility and entities when given."""

@@ -32,6 +32,7 @@ from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import StateKey, StateStore
+from gruponos_meltano_native.wms_checks import check_facility, wms_counter
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,7 @@ class Orchestrator:
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
+        check_facility(self.settings.tap_config(scope), scope.facility, self.redact)
         result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
         report.extracted, report.loaded = result.extracted, result.loaded
         report.states_committed = result.states_committed
@@ -267,10 +269,7 @@ class Orchestrator:
         target_config = self.settings.target_config()
         wms_count = None
         if report.mode == "full" and checks.compare_wms_counts:
-            from tap_oracle_wms.client import WMSClient
-
-            tap_config = result.tap_config or self.settings.tap_config(scope)
-            wms_count = WMSClient(tap_config).count
+            wms_count = wms_counter(result.tap_config or self.settings.tap_config(scope))
         try:
             engine = create_db_engine(target_config)
             try:

@@ -6,11 +6,13 @@ import json
 import sys
 import textwrap
 
+import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator
 from gruponos_meltano_native.state import StateKey
 from gruponos_meltano_native.testing import http_receiver
+from tap_oracle_wms.simulator import WMSSimulator
 
 TAP = """
 import json, sys
@@ -37,7 +39,14 @@ print("METRIC: " + json.dumps(metric), file=sys.stderr)
 """
 
 
-def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
+@pytest.fixture(scope="module")
+def wms():
+    """The WMS the orchestrator asks about facilities (the stand-in tap asks nothing)."""
+    with WMSSimulator(orders=10) as sim:
+        yield sim
+
+
+def _settings(tmp_path, wms, **extra) -> GruponosMeltanoSettings:
     executables = {}
     for name, body in (("tap", TAP), ("target", TARGET)):
         path = tmp_path / f"fake-{name}"
@@ -46,15 +55,15 @@ def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
         executables[f"{name}_executable"] = str(path)
     return GruponosMeltanoSettings(
         state_dir=tmp_path / "state",
-        oracle_wms={"base_url": "http://127.0.0.1:9/wms", "password": "tap-pw"},
+        oracle_wms={"base_url": wms.base_url, "username": wms.username, "password": wms.password},
         validation={"enabled": False},
         **executables,
         **extra,
     )
 
 
-def test_incremental_runs_continue_from_the_committed_state(tmp_path):
-    orchestrator = Orchestrator(_settings(tmp_path))
+def test_incremental_runs_continue_from_the_committed_state(tmp_path, wms):
+    orchestrator = Orchestrator(_settings(tmp_path, wms))
     first = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
     second = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
     assert first.success and second.success, (first.error, second.error)
@@ -66,8 +75,8 @@ def test_incremental_runs_continue_from_the_committed_state(tmp_path):
     assert state["value"] == {"bookmarks": {"a": 10}} and state["run_id"] == second.run_id
 
 
-def test_full_sync_state_seeds_the_incremental_job(tmp_path):
-    orchestrator = Orchestrator(_settings(tmp_path))
+def test_full_sync_state_seeds_the_incremental_job(tmp_path, wms):
+    orchestrator = Orchestrator(_settings(tmp_path, wms))
     orchestrator.run(RunScope.of("full", "GNOS", "DC01"))
     orchestrator.run(
         RunScope.of("full", "GNOS", "DC01")
@@ -82,9 +91,9 @@ def orchestrator_key(job):
     return StateKey(job, "GNOS", "DC01")
 
 
-def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch):
+def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch, wms):
     with http_receiver() as hook:
-        orchestrator = Orchestrator(_settings(tmp_path, alerts={"webhook_url": hook.url}))
+        orchestrator = Orchestrator(_settings(tmp_path, wms, alerts={"webhook_url": hook.url}))
 
         def broken(*args, **kwargs):
             raise RuntimeError("unexpected")
@@ -95,3 +104,10 @@ def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch):
     assert "RuntimeError: unexpected" in report.error
     ((_, alert),) = hook.requests
     assert alert["kind"] == "failure" and alert["severity"] == "critical"
+
+
+def test_an_unknown_facility_stops_before_extraction(tmp_path, wms):
+    report = Orchestrator(_settings(tmp_path, wms)).run(RunScope.of("full", "GNOS", "DC09"))
+    assert report.exit_code == 3 and report.failure_kind == "settings"
+    assert "unknown facility 'DC09': the WMS's facility entity" in report.error
+    assert not (tmp_path / "state" / "logs" / report.run_id / "tap.log").exists()
