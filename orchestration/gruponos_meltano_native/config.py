@@ -78,6 +78,9 @@ class OracleWMSSettings(_Group):
     facility_code: str | None = None
     entities: Annotated[list[str] | None, NoDecode] = None
     entity_filters: dict[str, dict[str, Any]] | None = None
+    scope_paths: dict[str, dict[str, str]] | None = None
+    unscoped_entities: Annotated[list[str] | None, NoDecode] = None
+    max_parallel_requests: int | None = Field(default=None, ge=1, le=16)
     page_size: int | None = Field(default=None, ge=1, le=1250)
     page_mode: Literal["sequenced", "paged"] | None = None
     start_date: str | None = None
@@ -86,7 +89,7 @@ class OracleWMSSettings(_Group):
     max_retries: int | None = Field(default=None, ge=0)
     verify_ssl: bool | None = None
 
-    _split_entities = field_validator("entities", mode="before")(_split_list)
+    _split_entities = field_validator("entities", "unscoped_entities", mode="before")(_split_list)
 
     @field_validator("base_url")
     @classmethod
@@ -115,7 +118,6 @@ class OracleDBSettings(_Group):
     load_method: Literal["upsert", "append-only", "overwrite"] | None = None
     batch_size_rows: int | None = Field(default=None, ge=1)
     max_identifier_length: int | None = Field(default=None, ge=30)
-    hard_delete: bool | None = None
     add_record_metadata: bool | None = None
 
     def plugin_config(self) -> dict[str, Any]:
@@ -180,6 +182,7 @@ class GruponosMeltanoSettings(BaseSettings):
     meltano_executable: str = "meltano"
     meltano_project_dir: Path | None = None
     facilities: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    deletions: Literal["mark", "remove", "off"] = "mark"
     tap_executable: str = "tap-oracle-wms"
     target_executable: str = "target-gruponos-oracle"
     oracle_wms: OracleWMSSettings = Field(default_factory=OracleWMSSettings)
@@ -198,6 +201,8 @@ class GruponosMeltanoSettings(BaseSettings):
         config["facility_code"] = scope.facility
         if scope.entities:
             config["entities"] = list(scope.entities)
+        if self.mirrors_deletions(scope):
+            config["emit_activate_version_messages"] = True
         if "entity_filters" in config:
             config["entity_filters"] = {
                 entity: {
@@ -208,17 +213,36 @@ class GruponosMeltanoSettings(BaseSettings):
             }
         return config
 
-    def target_config(self) -> dict[str, Any]:
-        """Return the target's config; SQLite in `state_dir` when no database is configured."""
+    def target_config(self, scope: RunScope | None = None) -> dict[str, Any]:
+        """Return the target's config; SQLite in `state_dir` when no database is configured.
+
+        For a full sync that mirrors deletions, ACTIVATE_VERSION is confined to the run's
+        own company/facility (the scope columns the tap adds to every record), so a full
+        sync of one facility never marks or removes another's rows in a shared table.
+        """
         config = self.oracle_db.plugin_config()
         if not self.oracle_db.configured:
             config["sqlalchemy_url"] = default_sqlite_url(self.state_dir)
+        if scope is not None and self.mirrors_deletions(scope):
+            config["activate_version_scope"] = scope.record_scope()
+            config["hard_delete"] = self.deletions == "remove"
         return config
+
+    def mirrors_deletions(self, scope: RunScope) -> bool:
+        """Whether this run marks/removes rows the WMS no longer has: full syncs only."""
+        return scope.job.mode == "full" and self.deletions != "off"
 
     def require_runnable(self) -> None:
         """Fail with the setting's name when a run cannot start."""
         if not self.oracle_wms.base_url:
             raise SettingsError(f"{ENV_PREFIX}ORACLE_WMS__BASE_URL is required to run a sync")
+        if self.runner == "meltano" and self.deletions == "remove":
+            # Through Meltano the tap's ACTIVATE_VERSION reaches the target at the start of
+            # each stream: a cut run would have removed rows it never re-read.
+            raise SettingsError(
+                f"{ENV_PREFIX}DELETIONS=remove needs {ENV_PREFIX}RUNNER=standalone; "
+                "the meltano runner supports mark or off"
+            )
         if self.environment == "prod" and not self.oracle_db.configured:
             raise SettingsError(
                 f"{ENV_PREFIX}ORACLE_DB__SQLALCHEMY_URL or {ENV_PREFIX}ORACLE_DB__HOST is "

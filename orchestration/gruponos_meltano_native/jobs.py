@@ -9,6 +9,9 @@ from typing import Literal
 from gruponos_meltano_native.state import StateKey
 
 Mode = Literal["full", "incremental"]
+# Properties tap-oracle-wms adds to every record when company_code/facility_code are set.
+SCOPE_COMPANY_PROPERTY = "scope_company_code"
+SCOPE_FACILITY_PROPERTY = "scope_facility_code"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class RunScope:
     ) -> RunScope:
         """Build the scope of a `full` or `incremental` run."""
         return cls(job_for(mode), company, facility, tuple(entities) if entities else None)
+
+    def record_scope(self) -> dict[str, str]:
+        """Return the scope properties the tap adds to every record, with this run's values."""
+        return {SCOPE_COMPANY_PROPERTY: self.company, SCOPE_FACILITY_PROPERTY: self.facility}
 
     @property
     def state_key(self) -> StateKey:

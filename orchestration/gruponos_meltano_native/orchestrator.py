@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
+from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import (
     ExitCode,
     PlatformError,
@@ -59,6 +60,11 @@ class RunReport:
     database: str | None = None
     validation: ReconciliationReport | None = None
     alerts_sent: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    # "mark", "remove" or "off" (always "off" for incremental runs); per stream, whether
+    # its deletions were mirrored ("activated") or why not.
+    deletions_mode: str = "off"
+    deletions: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -103,6 +109,8 @@ class RunReport:
             "database": self.database,
             "validation": self.validation.to_dict() if self.validation else None,
             "alerts_sent": self.alerts_sent,
+            "started_at": self.started_at.isoformat(),
+            "deletions": {"mode": self.deletions_mode, "streams": self.deletions},
         }
 
 
@@ -180,6 +188,8 @@ class Orchestrator:
             facility=scope.facility,
         )
         report.state_path = str(self.store.path(scope.state_key))
+        if self.settings.mirrors_deletions(scope):
+            report.deletions_mode = self.settings.deletions
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
         started = time.monotonic()
         lock = ScopeLock(
@@ -227,6 +237,7 @@ class Orchestrator:
         report.extracted, report.loaded = result.extracted, result.loaded
         report.states_committed = result.states_committed
         report.duration_seconds = result.duration_seconds
+        report.deletions = result.deletions
         if scope.job.mode == "full" and result.last_state is not None:
             # A full sync's final state is a valid starting point for the incremental job.
             incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
@@ -237,7 +248,7 @@ class Orchestrator:
         self, scope: RunScope, run_id: str, log_dir: Path, progress: ProgressCallback | None
     ) -> PipeResult:
         tap_config = self.settings.tap_config(scope)
-        target_config = self.settings.target_config()
+        target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
 
@@ -256,7 +267,9 @@ class Orchestrator:
                 tap_command += ["--state", str(folder / "state.json")]
             target = resolve_executable(self.settings.target_executable)
             target_command = [target, "--config", str(folder / "target.json")]
-            runner = PipeRunner(tap_command, target_command, log_dir, self.redact)
+            mirrored = self.settings.mirrors_deletions(scope)
+            gate = VersionGate(required=set(scope.record_scope()) if mirrored else None)
+            runner = PipeRunner(tap_command, target_command, log_dir, self.redact, gate=gate)
             log.info("run %s: %s", run_id, scope)
             return runner.run(
                 lambda value: self.store.put(scope.state_key, value, run_id), progress
@@ -267,15 +280,23 @@ class Orchestrator:
         if not checks.enabled:
             return
         target_config = self.settings.target_config()
+        tap_config = result.tap_config or self.settings.tap_config(scope)
         wms_count = None
         if report.mode == "full" and checks.compare_wms_counts:
-            wms_count = wms_counter(result.tap_config or self.settings.tap_config(scope))
+            wms_count = wms_counter(tap_config)
         try:
             engine = create_db_engine(target_config)
             try:
                 with engine.connect() as connection:
                     validation = Reconciler(
-                        checks, connection, dialect_of(engine), target_config, wms_count
+                        checks,
+                        connection,
+                        dialect_of(engine),
+                        target_config,
+                        wms_count,
+                        unscoped=tap_config.get("unscoped_entities") or (),
+                        # Rows stamped from the run's start on were marked by this run.
+                        marked_since=report.started_at if report.deletions_mode == "mark" else None,
                     ).reconcile(result.extracted, result.loaded, result.streams, scope)
             finally:
                 engine.dispose()

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import msgspec
 
+from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
 from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metric_lines import add_to, record_count
@@ -65,6 +66,8 @@ class PipeResult:
     target_exit: int
     # The tap's effective config when it differs from the orchestrator's (Meltano merges its own).
     tap_config: dict[str, Any] | None = None
+    # Per stream: "activated" when its ACTIVATE_VERSION reached the target, else why not.
+    deletions: dict[str, str] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[dict[str, int], float], None]
@@ -145,8 +148,13 @@ class PipeRunner:
         log_dir: Path,
         redact: Redactor,
         env: dict[str, str] | None = None,
+        gate: VersionGate | None = None,
     ) -> None:
-        """Prepare the two commands; plugin stderr goes to `log_dir/{tap,target}.log`."""
+        """Prepare the two commands; plugin stderr goes to `log_dir/{tap,target}.log`.
+
+        `gate` decides which ACTIVATE_VERSION messages reach the target (default: none).
+        """
+        self.gate = gate or VersionGate(required=None)
         self.tap_command = list(tap_command)
         self.target_command = list(target_command)
         self.log_dir = log_dir
@@ -201,6 +209,13 @@ class PipeRunner:
         except KeyboardInterrupt:
             interrupted = True
         stopping = interrupted or target_stopped_reading
+        deletions: dict[str, str] = {}
+        if not stopping and self.gate.held:
+            try:
+                if tap.wait() == 0:  # the whole extraction succeeded: deletions may follow
+                    deletions = self._release_versions(streams, target.stdin)
+            except KeyboardInterrupt:
+                interrupted = stopping = True
         if stopping:
             _terminate(tap)
             # Nobody reads the tap any more: a tap blocked writing to a full pipe (or writing
@@ -241,10 +256,23 @@ class PipeRunner:
             duration_seconds=duration,
             tap_exit=tap_exit,
             target_exit=target_exit,
+            deletions=deletions,
         )
 
-    @staticmethod
+    def _release_versions(self, streams: dict[str, StreamInfo], sink: IO[bytes]) -> dict[str, str]:
+        lines, outcome = self.gate.release(
+            {name: info.properties for name, info in streams.items()}
+        )
+        try:
+            for line in lines:
+                sink.write(line)
+            sink.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the target is gone: its exit code tells the run what happened
+        return outcome
+
     def _pump(
+        self,
         source: IO[bytes],
         sink: IO[bytes],
         extracted: dict[str, int],
@@ -262,6 +290,9 @@ class PipeRunner:
                 head = _Head()  # not ours to judge: the target names the bad line
             if head.type == "RECORD":
                 extracted[head.stream] = extracted.get(head.stream, 0) + 1
+            elif head.type == "ACTIVATE_VERSION":
+                self.gate.hold(head.stream, line)  # forwarded, if at all, once the tap succeeded
+                continue
             elif head.type == "SCHEMA":
                 streams[head.stream] = _stream_info(line)
                 extracted.setdefault(head.stream, 0)

@@ -125,3 +125,31 @@ def test_one_mask_for_every_shape_of_secret():
     assert mask_http_url("https://hooks.example.com/T0/B0/secret") == (
         f"https://hooks.example.com/{MASK}"
     )
+
+
+def test_full_syncs_mirror_deletions_confined_to_their_scope():
+    from gruponos_meltano_native.config import GruponosMeltanoSettings
+
+    full, incremental = (RunScope.of(mode, "GNOS", "DC02") for mode in ("full", "incremental"))
+    settings = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"})
+    assert settings.tap_config(full)["emit_activate_version_messages"] is True
+    target = settings.target_config(full)
+    assert target["activate_version_scope"] == {
+        "scope_company_code": "GNOS",
+        "scope_facility_code": "DC02",
+    }
+    assert target["hard_delete"] is False  # mark (default): history kept
+    for config in (settings.tap_config(incremental), settings.target_config(incremental)):
+        assert not {"emit_activate_version_messages", "activate_version_scope"} & set(config)
+
+    remove = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"}, deletions="remove")
+    assert remove.target_config(full)["hard_delete"] is True
+    off = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"}, deletions="off")
+    assert "emit_activate_version_messages" not in off.tap_config(full)
+    assert "activate_version_scope" not in off.target_config(full)
+
+    through_meltano = GruponosMeltanoSettings(
+        oracle_wms={"base_url": "http://wms"}, deletions="remove", runner="meltano"
+    )
+    with pytest.raises(SettingsError, match="DELETIONS=remove needs"):
+        through_meltano.require_runnable()
