@@ -236,13 +236,6 @@ class GruponosMeltanoSettings(BaseSettings):
         """Fail with the setting's name when a run cannot start."""
         if not self.oracle_wms.base_url:
             raise SettingsError(f"{ENV_PREFIX}ORACLE_WMS__BASE_URL is required to run a sync")
-        if self.runner == "meltano" and self.deletions == "remove":
-            # Through Meltano the tap's ACTIVATE_VERSION reaches the target at the start of
-            # each stream: a cut run would have removed rows it never re-read.
-            raise SettingsError(
-                f"{ENV_PREFIX}DELETIONS=remove needs {ENV_PREFIX}RUNNER=standalone; "
-                "the meltano runner supports mark or off"
-            )
         if self.environment == "prod" and not self.oracle_db.configured:
             raise SettingsError(
                 f"{ENV_PREFIX}ORACLE_DB__SQLALCHEMY_URL or {ENV_PREFIX}ORACLE_DB__HOST is "

@@ -147,9 +147,3 @@ def test_full_syncs_mirror_deletions_confined_to_their_scope():
     off = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"}, deletions="off")
     assert "emit_activate_version_messages" not in off.tap_config(full)
     assert "activate_version_scope" not in off.target_config(full)
-
-    through_meltano = GruponosMeltanoSettings(
-        oracle_wms={"base_url": "http://wms"}, deletions="remove", runner="meltano"
-    )
-    with pytest.raises(SettingsError, match="DELETIONS=remove needs"):
-        through_meltano.require_runnable()
