@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
+from gruponos_meltano_native.catalog import full_table_catalog
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.deletions import VersionGate
@@ -120,6 +121,11 @@ def resolve_executable(name: str) -> str:
     if os.sep not in name and sibling.exists():
         return str(sibling)
     return shutil.which(name) or name
+
+
+def _has_bookmarks(state: dict[str, Any] | None) -> bool:
+    bookmarks = (state or {}).get("bookmarks") or {}
+    return any(isinstance(b, dict) and b.get("replication_key_value") for b in bookmarks.values())
 
 
 def _write_private_json(path: Path, payload: Any) -> None:
@@ -238,8 +244,9 @@ class Orchestrator:
         report.states_committed = result.states_committed
         report.duration_seconds = result.duration_seconds
         report.deletions = result.deletions
-        if scope.job.mode == "full" and result.last_state is not None:
-            # A full sync's final state is a valid starting point for the incremental job.
+        if scope.job.mode == "full" and result.last_state and _has_bookmarks(result.last_state):
+            # A full sync's final state is a valid starting point for the incremental job
+            # (read FULL_TABLE to mirror deletions, it has no bookmarks: nothing to hand on).
             incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
             self.store.put(incremental, result.last_state, report.run_id)
         self._reconcile(report, result, scope)
@@ -265,9 +272,14 @@ class Orchestrator:
             if start_state is not None:
                 _write_private_json(folder / "state.json", start_state)
                 tap_command += ["--state", str(folder / "state.json")]
+            mirrored = self.settings.mirrors_deletions(scope)
+            if mirrored:
+                catalog = full_table_catalog(
+                    tap, folder / "tap.json", folder / "catalog.json", self.redact
+                )
+                tap_command += ["--catalog", str(catalog)]
             target = resolve_executable(self.settings.target_executable)
             target_command = [target, "--config", str(folder / "target.json")]
-            mirrored = self.settings.mirrors_deletions(scope)
             gate = VersionGate(required=set(scope.record_scope()) if mirrored else None)
             runner = PipeRunner(tap_command, target_command, log_dir, self.redact, gate=gate)
             log.info("run %s: %s", run_id, scope)

@@ -18,12 +18,13 @@ TAP = """
 import json, sys
 args = sys.argv[1:]
 state = json.load(open(args[args.index("--state") + 1])) if "--state" in args else {}
-start = state.get("bookmarks", {}).get("a", 0)
+start = state.get("bookmarks", {}).get("a", {}).get("replication_key_value", 0)
 print(json.dumps({"type": "SCHEMA", "stream": "a", "key_properties": ["id"],
                   "schema": {"properties": {"id": {"type": "integer"}}}}))
 for i in range(start, start + 5):
     print(json.dumps({"type": "RECORD", "stream": "a", "record": {"id": i}}))
-print(json.dumps({"type": "STATE", "value": {"bookmarks": {"a": start + 5}}}))
+bookmark = {"replication_key": "id", "replication_key_value": start + 5}
+print(json.dumps({"type": "STATE", "value": {"bookmarks": {"a": bookmark}}}))
 """
 
 TARGET = """
@@ -57,6 +58,7 @@ def _settings(tmp_path, wms, **extra) -> GruponosMeltanoSettings:
         state_dir=tmp_path / "state",
         oracle_wms={"base_url": wms.base_url, "username": wms.username, "password": wms.password},
         validation={"enabled": False},
+        deletions="off",  # the stand-in tap has no discovery mode
         **executables,
         **extra,
     )
@@ -72,7 +74,11 @@ def test_incremental_runs_continue_from_the_committed_state(tmp_path, wms):
     state = json.loads(
         (tmp_path / "state/bookmarks/incremental-sync-job/GNOS/DC01.json").read_text()
     )
-    assert state["value"] == {"bookmarks": {"a": 10}} and state["run_id"] == second.run_id
+    assert (
+        state["value"]
+        == {"bookmarks": {"a": {"replication_key": "id", "replication_key_value": 10}}}
+        and state["run_id"] == second.run_id
+    )
 
 
 def test_full_sync_state_seeds_the_incremental_job(tmp_path, wms):
@@ -82,7 +88,7 @@ def test_full_sync_state_seeds_the_incremental_job(tmp_path, wms):
         RunScope.of("full", "GNOS", "DC01")
     )  # full runs ignore state: bookmark stays 5
     assert orchestrator.store.get(orchestrator_key("incremental-sync-job")) == {
-        "bookmarks": {"a": 5}
+        "bookmarks": {"a": {"replication_key": "id", "replication_key_value": 5}}
     }
 
 
