@@ -60,16 +60,14 @@ def test_a_full_sync_marks_its_own_facilitys_deletions_only_and_only_when_it_suc
     assert incremental.returncode == 0, incremental.stderr[-3000:]
     assert db("select count(*) from allocation where sdc_deleted_at is not null") == [(0,)]
 
-    # A full sync whose extraction fails near its end (after the allocations were read)
-    # marks nothing either.
-    requests_before = simulator.api_requests
-    result, _ = _full(cli, "DC02")
-    assert result.returncode == 0
-    per_run = simulator.api_requests - requests_before
-    simulator.set_faults(fail_every=per_run - 5, fail_status=500)
-    failed, _ = _full(cli, "DC01", env={"GRUPONOS_MELTANO_ORACLE_WMS__MAX_RETRIES": "0"})
+    # A full sync whose extraction fails after the allocations were read in full (the WMS
+    # refuses the next entity's filter) marks nothing either: the run as a whole failed.
+    bad_filter = {"GRUPONOS_MELTANO_ORACLE_WMS__ENTITY_FILTERS": '{"order_hdr": {"no_such": 1}}'}
+    failed, runs = _full(cli, "DC01", env=bad_filter)
     assert failed.returncode == 5, failed.stdout[-2000:] + failed.stderr[-2000:]
-    simulator.set_faults()
+    assert runs["DC01"]["entities"]["allocation"]["extracted"] == simulator.count(
+        "allocation", "GNOS", "DC01"
+    )
     assert db("select count(*) from allocation where sdc_deleted_at is not null") == [(0,)]
 
     # The next full sync of DC01 marks exactly the purged allocations, none of DC02's.
