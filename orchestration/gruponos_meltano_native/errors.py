@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -48,6 +49,8 @@ class PlatformError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
     kind = "internal"
+    # What a failed run still did (a runner's result: counts, states committed), if known.
+    partial: Any = None
 
 
 class SettingsError(PlatformError):

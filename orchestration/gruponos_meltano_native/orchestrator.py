@@ -222,6 +222,8 @@ class Orchestrator:
                 # A bug must still fail the run loudly and alert, never pass for success.
                 log.exception("run %s: internal error", run_id)
                 exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
+            if isinstance(exc.partial, PipeResult):
+                self._take_counts(report, exc.partial)
             report.duration_seconds = report.duration_seconds or time.monotonic() - started
             self._fail(report, exc)
             return report
@@ -240,16 +242,20 @@ class Orchestrator:
         assert report.log_dir is not None
         check_facility(self.settings.tap_config(scope), scope.facility, self.redact)
         result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
-        report.extracted, report.loaded = result.extracted, result.loaded
-        report.states_committed = result.states_committed
-        report.duration_seconds = result.duration_seconds
-        report.deletions = result.deletions
+        self._take_counts(report, result)
         if scope.job.mode == "full" and result.last_state and _has_bookmarks(result.last_state):
             # A full sync's final state is a valid starting point for the incremental job
             # (read FULL_TABLE to mirror deletions, it has no bookmarks: nothing to hand on).
             incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
             self.store.put(incremental, result.last_state, report.run_id)
         self._reconcile(report, result, scope)
+
+    @staticmethod
+    def _take_counts(report: RunReport, result: PipeResult) -> None:
+        report.extracted, report.loaded = result.extracted, result.loaded
+        report.states_committed = result.states_committed
+        report.duration_seconds = result.duration_seconds
+        report.deletions = result.deletions
 
     def _run_pipe(
         self, scope: RunScope, run_id: str, log_dir: Path, progress: ProgressCallback | None

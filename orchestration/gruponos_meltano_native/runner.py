@@ -232,22 +232,7 @@ class PipeRunner:
         if on_progress:
             on_progress(extracted, duration)
 
-        if states.error is not None:
-            raise states.error
-        if interrupted:
-            raise InterruptedRun(
-                f"interrupted; the target committed {states.count} state(s) before stopping"
-            )
-        if target_exit != 0:
-            raise LoadError(
-                f"{self.target_command[0]} exited with code {target_exit}:\n"
-                + target_err.error_summary()
-            )
-        if tap_exit != 0:
-            raise ExtractError(
-                f"{self.tap_command[0]} exited with code {tap_exit}:\n" + tap_err.error_summary()
-            )
-        return PipeResult(
+        result = PipeResult(
             extracted=extracted,
             loaded=dict(target_err.record_counts),
             streams=streams,
@@ -258,6 +243,26 @@ class PipeRunner:
             target_exit=target_exit,
             deletions=deletions,
         )
+        if states.error is not None:
+            raise states.error
+        error: PlatformError | None = None
+        if interrupted:
+            error = InterruptedRun(
+                f"interrupted; the target committed {states.count} state(s) before stopping"
+            )
+        elif target_exit != 0:
+            error = LoadError(
+                f"{self.target_command[0]} exited with code {target_exit}:\n"
+                + target_err.error_summary()
+            )
+        elif tap_exit != 0:
+            error = ExtractError(
+                f"{self.tap_command[0]} exited with code {tap_exit}:\n" + tap_err.error_summary()
+            )
+        if error is not None:
+            error.partial = result  # what got through before the failure, for the report
+            raise error
+        return result
 
     def _release_versions(self, streams: dict[str, StreamInfo], sink: IO[bytes]) -> dict[str, str]:
         lines, outcome = self.gate.release(
