@@ -33,7 +33,12 @@ from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
-from gruponos_meltano_native.state import StateKey, StateStore
+from gruponos_meltano_native.state import (
+    REPLICATION_KEY,
+    StateKey,
+    StateStore,
+    incremental_seed,
+)
 from gruponos_meltano_native.wms_checks import check_facility, wms_counter
 
 log = logging.getLogger(__name__)
@@ -243,11 +248,20 @@ class Orchestrator:
         check_facility(self.settings.tap_config(scope), scope.facility, self.redact)
         result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
-        if scope.job.mode == "full" and result.last_state and _has_bookmarks(result.last_state):
-            # A full sync's final state is a valid starting point for the incremental job
-            # (read FULL_TABLE to mirror deletions, it has no bookmarks: nothing to hand on).
-            incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
-            self.store.put(incremental, result.last_state, report.run_id)
+        if scope.job.mode == "full":
+            # A full sync's final state is a valid starting point for the incremental job; read
+            # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
+            seed = result.last_state
+            if not _has_bookmarks(seed):
+                timed = [
+                    name
+                    for name, info in result.streams.items()
+                    if REPLICATION_KEY in info.properties
+                ]
+                seed = incremental_seed(timed, report.started_at) if timed else None
+            if seed:
+                incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
+                self.store.put(incremental, seed, report.run_id)
         self._reconcile(report, result, scope)
 
     @staticmethod
