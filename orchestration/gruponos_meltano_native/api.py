@@ -65,9 +65,14 @@ class GruponosMeltanoPlatform:
         facility_code: str,
         entities: list[str] | None = None,
         progress: ProgressCallback | None = None,
+        wait_seconds: float = 0,
     ) -> SyncResult:
-        """Extract every record and check the database against the WMS's own counts."""
-        return await self._run("full", company_code, facility_code, entities, progress)
+        """Extract every record, mirror deletions, check the database against the WMS's counts.
+
+        Another run holding the company/facility: wait up to `wait_seconds`, then skip.
+        """
+        scope = RunScope.of("full", company_code, facility_code, entities)
+        return await self._run(scope, progress, wait_seconds)
 
     async def execute_incremental_sync(
         self,
@@ -75,9 +80,11 @@ class GruponosMeltanoPlatform:
         facility_code: str,
         entities: list[str] | None = None,
         progress: ProgressCallback | None = None,
+        wait_seconds: float = 0,
     ) -> SyncResult:
-        """Extract what changed since the last committed state."""
-        return await self._run("incremental", company_code, facility_code, entities, progress)
+        """Extract what changed since the last committed state (`wait_seconds`: as above)."""
+        scope = RunScope.of("incremental", company_code, facility_code, entities)
+        return await self._run(scope, progress, wait_seconds)
 
     async def execute_facilities(
         self,
@@ -110,16 +117,10 @@ class GruponosMeltanoPlatform:
         )
 
     async def _run(
-        self,
-        mode: str,
-        company: str,
-        facility: str,
-        entities: list[str] | None,
-        progress: ProgressCallback | None,
+        self, scope: RunScope, progress: ProgressCallback | None, wait_seconds: float
     ) -> SyncResult:
         # The run is process and I/O bound; a thread keeps the caller's event loop free.
-        scope = RunScope.of(mode, company, facility, entities)
-        report = await asyncio.to_thread(self.orchestrator.run, scope, progress)
+        report = await asyncio.to_thread(self.orchestrator.run, scope, progress, wait_seconds)
         return SyncResult.from_report(report)
 
 
