@@ -15,6 +15,7 @@ rows as they are: without them the target could not confine the deletion to this
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -56,3 +57,15 @@ class VersionGate:
             lines.append(line)
             outcome[stream] = ACTIVATED
         return lines, outcome
+
+
+@functools.cache
+def target_confines_versions() -> bool:
+    """Whether the installed target can confine ACTIVATE_VERSION to a scope.
+
+    A target without `activate_version_scope` would mark or delete every facility's older
+    rows in a shared table: deletions are then not mirrored at all.
+    """
+    from target_gruponos_oracle.target import TargetGruponosOracle
+
+    return "activate_version_scope" in TargetGruponosOracle.config_jsonschema["properties"]

@@ -21,7 +21,7 @@ from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Aler
 from gruponos_meltano_native.catalog import full_table_catalog
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
-from gruponos_meltano_native.deletions import VersionGate
+from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
     ExitCode,
     PlatformError,
@@ -145,6 +145,12 @@ class Orchestrator:
 
     def __init__(self, settings: GruponosMeltanoSettings) -> None:
         """Use `settings` for every run."""
+        if settings.deletions != "off" and not target_confines_versions():
+            log.warning(
+                "deletions not mirrored: the installed target-gruponos-oracle has no "
+                "activate_version_scope setting (it would touch every facility's rows)"
+            )
+            settings = settings.model_copy(update={"deletions": "off"})
         self.settings = settings
         self.store = StateStore(settings.state_dir)
         self.redact = Redactor(settings.secret_values())
