@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYPROJECTS := tap-oracle-wms/pyproject.toml target-gruponos-oracle/pyproject.toml orchestration/pyproject.toml
 
-.PHONY: install test lint bench demo clean
+.PHONY: install test lint bench demo screenshot clean
 
 $(STAMP): $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: install
 
 demo: install
 	$(PY) -m gruponos_meltano_native.demo
+
+# The README's picture of the report: the demo's runs, drawn by headless Chromium.
+screenshot: demo
+	$(PY) -m gruponos_meltano_native.screenshot demo-output/report.html orchestration/docs/report.png
 
 clean:
 	rm -rf $(VENV)

@@ -117,7 +117,7 @@ def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     for entity in ("allocation", "order_hdr"):
         expected = simulator.count(entity, "GNOS", "DC01")
         assert db(f"select count(*), count(distinct id) from {entity}") == [(expected, expected)]
-    expected_lines = simulator.count("order_dtl")
+    expected_lines = simulator.count("order_dtl", "GNOS", "DC01")  # scoped through the order
     assert db("select count(*), count(distinct id) from order_dtl") == [
         (expected_lines, expected_lines)
     ]

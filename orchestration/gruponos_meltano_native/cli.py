@@ -212,6 +212,7 @@ def render_report(report: RunReport) -> str:
         lines += ["", report.validation.render()]
     if report.alerts_sent:
         lines.append(f"alerts sent: {', '.join(report.alerts_sent)}")
+    lines += [f"warning: {warning}" for warning in report.warnings]
     return "\n".join(lines)
 
 
@@ -289,6 +290,43 @@ def health() -> None:
         click.echo(f"last state: {scope} at {entry['updated_at']}")
     if bad:
         sys.exit(int(ExitCode.SETTINGS))
+
+
+@main.command()
+@click.option("--company", help="Only this company.")
+@click.option("--facility", help="Only this facility.")
+@click.option("--job", type=click.Choice([j.name for j in JOBS.values()]), help="Only this job.")
+@click.option("--last", default=20, show_default=True, type=click.IntRange(min=1), help="Runs.")
+@click.option("--entities", "by_entity", is_flag=True, help="One line per entity of each run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@platform_errors
+def history(
+    company: str | None,
+    facility: str | None,
+    job: str | None,
+    last: int,
+    by_entity: bool,
+    as_json: bool,
+) -> None:
+    """Print the recent runs from the run-history table, newest first."""
+    from gruponos_meltano_native.history_commands import show_history
+
+    click.echo(show_history(load_settings(), company, facility, job, last, by_entity, as_json))
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option(
+    "--days", type=click.IntRange(min=1), help="Weeks shown, in days [HISTORY__REPORT_DAYS]."
+)
+@click.option("--company", help="Only this company.")
+@click.option("--facility", help="Only this facility.")
+@platform_errors
+def report(out: str, days: int | None, company: str | None, facility: str | None) -> None:
+    """Write a self-contained HTML page of the pipeline's health (charts, freshness, checks)."""
+    from gruponos_meltano_native.history_commands import write_report
+
+    click.echo(f"report written to {write_report(load_settings(), out, days, company, facility)}")
 
 
 @main.group()

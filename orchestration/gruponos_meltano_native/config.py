@@ -22,6 +22,7 @@ from gruponos_meltano_native.masking import (
     url_password,
     with_encoded_forms,
 )
+from gruponos_meltano_native.observe_settings import HistorySettings, MetricsSettings
 
 ENV_PREFIX = "GRUPONOS_MELTANO_"
 Severity = Literal["info", "warning", "error", "critical"]
@@ -189,6 +190,8 @@ class GruponosMeltanoSettings(BaseSettings):
     oracle_db: OracleDBSettings = Field(default_factory=OracleDBSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     _split_facilities = field_validator("facilities", mode="before")(_split_list)
 

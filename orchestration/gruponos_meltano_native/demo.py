@@ -120,6 +120,15 @@ def _show_shared_table(database: Path) -> None:
         print(f"{facility:8}  {count:4}  {marked:14}", flush=True)
 
 
+def _write_report(settings: GruponosMeltanoSettings, out: Path) -> None:
+    from gruponos_meltano_native.history_commands import show_history, write_report
+
+    print("\n=== run history ===", flush=True)
+    print(show_history(settings, None, None, None, last=10), flush=True)
+    path = write_report(settings, out)
+    print(f"\nReport: {path} (open it in a browser; `gruponos-meltano report` makes a new one)")
+
+
 def main() -> int:
     """Run the demo; exit non-zero if a sync failed."""
     settings = load_settings()
@@ -129,6 +138,7 @@ def main() -> int:
         print(f"Real WMS {settings.oracle_wms.base_url}: full then incremental syncs", flush=True)
         ok = asyncio.run(_sync_facilities(settings, "full", company, facilities))
         ok = ok and asyncio.run(_sync_facilities(settings, "incremental", company, facilities))
+        _write_report(settings, DEMO_DIR / "report.html")
         return 0 if ok else 1
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     database = (DEMO_DIR / "gruponos-demo.db").resolve()
@@ -164,6 +174,7 @@ def main() -> int:
         flush=True,
     )
     print("WMS simulator stopped.", flush=True)
+    _write_report(demo, DEMO_DIR / "report.html")
     return 0 if ok else 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -49,8 +48,6 @@ class PlatformError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
     kind = "internal"
-    # What a failed run still did (a runner's result: counts, states committed), if known.
-    partial: Any = None
 
 
 class SettingsError(PlatformError):

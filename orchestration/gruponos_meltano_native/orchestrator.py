@@ -31,6 +31,7 @@ from gruponos_meltano_native.errors import (
 from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
+from gruponos_meltano_native.observe import recorded
 from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import (
@@ -66,6 +67,7 @@ class RunReport:
     database: str | None = None
     validation: ReconciliationReport | None = None
     alerts_sent: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     # "mark", "remove" or "off" (always "off" for incremental runs); per stream, whether
     # its deletions were mirrored ("activated") or why not.
@@ -117,6 +119,7 @@ class RunReport:
             "alerts_sent": self.alerts_sent,
             "started_at": self.started_at.isoformat(),
             "deletions": {"mode": self.deletions_mode, "streams": self.deletions},
+            "warnings": self.warnings,
         }
 
 
@@ -185,6 +188,7 @@ class Orchestrator:
     def _start_state(self, scope: RunScope) -> dict[str, Any] | None:
         return self.store.get(scope.state_key) if scope.job.uses_state else None
 
+    @recorded  # history rows and metrics, once the report is complete
     def run(
         self,
         scope: RunScope,
@@ -233,9 +237,10 @@ class Orchestrator:
                 # A bug must still fail the run loudly and alert, never pass for success.
                 log.exception("run %s: internal error", run_id)
                 exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
-            if isinstance(exc.partial, PipeResult):
-                self._take_counts(report, exc.partial)
             report.duration_seconds = report.duration_seconds or time.monotonic() - started
+            # What a failed pipe got through before it stopped (the runner attaches it).
+            report.extracted = report.extracted or getattr(exc, "extracted", {})
+            report.loaded = report.loaded or getattr(exc, "loaded", {})
             self._fail(report, exc)
             return report
         report.success = True

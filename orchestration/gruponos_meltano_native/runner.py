@@ -232,7 +232,34 @@ class PipeRunner:
         if on_progress:
             on_progress(extracted, duration)
 
-        result = PipeResult(
+        # A failed run's counts so far travel with its error (the run history keeps them).
+        counts = (extracted, dict(target_err.record_counts))
+        if states.error is not None:
+            raise _counted(states.error, *counts)
+        if interrupted:
+            raise _counted(
+                InterruptedRun(
+                    f"interrupted; the target committed {states.count} state(s) before stopping"
+                ),
+                *counts,
+            )
+        if target_exit != 0:
+            raise _counted(
+                LoadError(
+                    f"{self.target_command[0]} exited with code {target_exit}:\n"
+                    + target_err.error_summary()
+                ),
+                *counts,
+            )
+        if tap_exit != 0:
+            raise _counted(
+                ExtractError(
+                    f"{self.tap_command[0]} exited with code {tap_exit}:\n"
+                    + tap_err.error_summary()
+                ),
+                *counts,
+            )
+        return PipeResult(
             extracted=extracted,
             loaded=dict(target_err.record_counts),
             streams=streams,
@@ -243,26 +270,6 @@ class PipeRunner:
             target_exit=target_exit,
             deletions=deletions,
         )
-        if states.error is not None:
-            raise states.error
-        error: PlatformError | None = None
-        if interrupted:
-            error = InterruptedRun(
-                f"interrupted; the target committed {states.count} state(s) before stopping"
-            )
-        elif target_exit != 0:
-            error = LoadError(
-                f"{self.target_command[0]} exited with code {target_exit}:\n"
-                + target_err.error_summary()
-            )
-        elif tap_exit != 0:
-            error = ExtractError(
-                f"{self.tap_command[0]} exited with code {tap_exit}:\n" + tap_err.error_summary()
-            )
-        if error is not None:
-            error.partial = result  # what got through before the failure, for the report
-            raise error
-        return result
 
     def _release_versions(self, streams: dict[str, StreamInfo], sink: IO[bytes]) -> dict[str, str]:
         lines, outcome = self.gate.release(
@@ -330,6 +337,14 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
+
+
+def _counted(
+    error: PlatformError, extracted: dict[str, int], loaded: dict[str, int]
+) -> PlatformError:
+    """Attach the records extracted and loaded before a failure to its error."""
+    error.extracted, error.loaded = dict(extracted), dict(loaded)  # type: ignore[attr-defined]
+    return error
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

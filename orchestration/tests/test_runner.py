@@ -100,7 +100,7 @@ def test_tap_failure_is_an_extract_error_after_the_target_commits(tmp_path):
     assert "tap-secret" not in message
     assert "tap-secret" not in (tmp_path / "logs" / "tap.log").read_text()
     assert len(states) == 3  # everything the tap sent before failing was committed
-    assert caught.value.partial.extracted == {"a": 2000, "b": 1000}  # for the run's report
+    assert caught.value.extracted == {"a": 2000, "b": 1000}  # for the run's report
 
 
 def test_a_state_that_cannot_be_saved_fails_the_run(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import re
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,13 @@ from tap_oracle_wms.errors import (
 )
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
 from tap_oracle_wms.records import RecordCodec
+from tap_oracle_wms.scope import (
+    SCOPE_PROPERTIES,
+    Scope,
+    refused_path_hint,
+    resolve_scope,
+    scope_properties,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,6 +55,9 @@ RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 _DECODER = msgspec.json.Decoder()
 _MAX_BACKOFF_S = 60.0
 _MAX_RETRY_AFTER_S = 300.0
+# A live WMS took 17-21 s per 1,000-row page: 300 s leaves room for 1,250-row pages on a
+# loaded instance, while a dead connection still fails within minutes.
+DEFAULT_REQUEST_TIMEOUT_S = 300.0
 
 
 def safe_url(url: str) -> str:
@@ -83,7 +94,7 @@ class WMSClient:
         # The environment URL; a pasted API URL (…/wms/lgfapi/v10/entity/) is cut back to it.
         base = str(config["base_url"]).split("/wms/lgfapi/")[0].rstrip("/")
         self.api_url = f"{base}/wms/lgfapi/{config.get('api_version') or 'v10'}/entity/"
-        self.timeout = float(config.get("request_timeout") or 60)
+        self.timeout = float(config.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT_S)
         self.max_retries = int(config.get("max_retries", 5))
         self.verify = bool(config.get("verify_ssl", True))
         self.page_size = min(int(config.get("page_size") or MAX_PAGE_SIZE), MAX_PAGE_SIZE)
@@ -156,7 +167,7 @@ class WMSClient:
                     try:
                         return (decoder or _DECODER).decode(body)
                     except msgspec.ValidationError as exc:
-                        msg = f"Unexpected data in the WMS answer: {exc}"
+                        msg = f"Unexpected data in the WMS answer: {_locate(exc, body, url)}"
                         raise WMSResponseError(msg, url=safe_url(response.url)) from None
                     except msgspec.DecodeError:
                         problem = "truncated or malformed JSON body"
@@ -209,11 +220,7 @@ class WMSClient:
     def list_entities(self) -> dict[str, str]:
         """Every entity the instance lists: name -> URL."""
         if self._entities is None:
-            body = self.get(self.api_url)
-            if not isinstance(body, dict):
-                msg = "The entity list is not a JSON object"
-                raise WMSResponseError(msg, url=self.api_url)
-            self._entities = {str(k): str(v) for k, v in body.items()}
+            self._entities = _entity_list(self.get(self.api_url), self.api_url, self.entity_url)
         return self._entities
 
     def entity_url(self, entity: str) -> str:
@@ -241,26 +248,62 @@ class WMSClient:
         return self._schemas[entity]
 
     # -- queries -------------------------------------------------------------------------
-    def scope_params(self, entity: str, properties: t.Collection[str]) -> dict[str, t.Any]:
-        """Return the filters a FULL run of `entity` sends: scoping and entity_filters.
+    def scope(self, entity: str, properties: t.Collection[str] | None = None) -> Scope:
+        """Return the company/facility scope filters of `entity` (refusing what cannot be scoped).
 
-        Scoping goes only to entities that have the field: the WMS answers 400 to a
-        filter on a field an entity lacks.
+        `properties` are the entity's fields (default: its discovered schema's).
         """
-        params: dict[str, t.Any] = {}
-        if self.config.get("company_code") and "company_id" in properties:
-            params["company_id__code"] = self.config["company_code"]
-        if self.config.get("facility_code") and "facility_id" in properties:
-            params["facility_id__code"] = self.config["facility_code"]
+        if properties is None:
+            properties = self.schema(entity).get("properties", {})
+        return resolve_scope(self.config, entity, properties)
+
+    def scope_params(self, entity: str, properties: t.Collection[str]) -> dict[str, t.Any]:
+        """Return the filters a FULL run of `entity` sends: scoping and entity_filters."""
+        params: dict[str, t.Any] = dict(self.scope(entity, properties).params)
         extra = (self.config.get("entity_filters") or {}).get(entity) or {}
-        params.update({str(k): _param_value(v) for k, v in extra.items()})
+        for name, value in extra.items():
+            value = _param_value(value)
+            if params.get(str(name), value) != value:
+                # The scope must win, and silently dropping either value would hide it.
+                msg = (
+                    f"Setting 'entity_filters' gives '{entity}' the filter {name}={value!r}, "
+                    f"which contradicts the run's scope ({name}={params[str(name)]!r}): "
+                    f"remove it (the tap scopes '{entity}' itself)"
+                )
+                raise WMSConfigError(msg)
+            params[str(name)] = value
         return params
 
+    def scope_values(self) -> dict[str, str]:
+        """Return the `scope_company_code` / `scope_facility_code` values records carry."""
+        return scope_properties(self.config)
+
+    def explain_refusal(
+        self, exc: WMSError, entity: str, properties: t.Collection[str]
+    ) -> WMSError:
+        """Return a 400 answer's error naming the relation-path scope filters it carried."""
+        if exc.status != 400:
+            return exc
+        hint = refused_path_hint(self.scope(entity, properties))
+        if not hint:
+            return exc
+        return WMSRequestError(
+            f"The WMS refused a filter or parameter: {hint}",
+            url=exc.url,
+            status=exc.status,
+            code=exc.code,
+            wms_message=exc.wms_message,
+        )
+
     def count(self, entity: str) -> int:
-        """How many records a FULL run of `entity` with this config extracts."""
-        params = self.scope_params(entity, self.schema(entity).get("properties", {}))
+        """How many records a FULL run of `entity` with this config extracts (same scope)."""
+        properties = self.schema(entity).get("properties", {})
+        params = self.scope_params(entity, properties)
         params.update({"page_mode": "paged", "page_size": 1})
-        body = self.get(self.entity_url(entity), params, not_found_ok=True)
+        try:
+            body = self.get(self.entity_url(entity), params, not_found_ok=True)
+        except WMSRequestError as exc:
+            raise self.explain_refusal(exc, entity, properties) from None
         if body is None:
             return 0
         if not isinstance(body, dict) or not isinstance(body.get("result_count"), int):
@@ -308,6 +351,42 @@ class WMSClient:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+_RESULT_PATH = re.compile(r"\$\.results\[(\d+)\]\.?([A-Za-z0-9_]*)")
+
+
+def _locate(exc: msgspec.ValidationError, body: bytes, url: str) -> str:
+    """Name the stream, record id and field of a value that did not fit (when on a record)."""
+    found = _RESULT_PATH.search(str(exc))
+    if not found:
+        return str(exc)
+    index, field = int(found.group(1)), found.group(2)
+    try:
+        record = _DECODER.decode(body)["results"][index]
+        record_id = record.get("id") if isinstance(record, dict) else None
+    except (msgspec.DecodeError, KeyError, IndexError, TypeError):
+        record_id = None
+    stream = url.split("/entity/")[-1].split("/")[0] if "/entity/" in url else "?"
+    problem = str(exc).split(" - at ")[0]
+    return f"stream '{stream}', record id {record_id}, field '{field}': {problem}"
+
+
+def _entity_list(body: t.Any, url: str, entity_url: t.Callable[[str], str]) -> dict[str, str]:
+    """Read the entity list: a JSON object name -> URL, or a list of names or of objects."""
+    if isinstance(body, dict):
+        return {str(k): str(v) for k, v in body.items()}
+    if isinstance(body, list):
+        entities: dict[str, str] = {}
+        for item in body:
+            if isinstance(item, str):
+                entities[item] = entity_url(item)
+            elif isinstance(item, dict) and item.get("name"):
+                entities[str(item["name"])] = str(item.get("url") or entity_url(item["name"]))
+        if entities or not body:
+            return entities
+    msg = "The entity list is neither a JSON object nor a list of entities"
+    raise WMSResponseError(msg, url=url)
+
+
 def _param_value(value: t.Any) -> str:
     """Return a filter value as the WMS expects it (lists comma-joined, booleans lower-case)."""
     if isinstance(value, bool):
@@ -328,6 +407,17 @@ def utc_param(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat()
 
 
+def not_after(earlier: str, later: str) -> bool:
+    """Whether timestamp `earlier` is at or before `later`, parsing only when it must.
+
+    ISO 8601 strings of the same length with the same offset compare correctly as text
+    (the WMS writes one offset and one precision): no datetime is built on that path.
+    """
+    if len(earlier) == len(later) and earlier[-6:] == later[-6:]:
+        return earlier <= later
+    return parse_timestamp(earlier) <= parse_timestamp(later)
+
+
 class WMSStream(Stream):
     """A stream reading one WMS entity through `WMSClient`, with a fast record path.
 
@@ -336,7 +426,9 @@ class WMSStream(Stream):
     selection, state, STATE messages and metrics.
     """
 
-    is_sorted = True  # requests are ordered by (mod_ts, id) or id
+    # Requests ask for (mod_ts, id) order; whether the WMS honours it is checked as records
+    # arrive (see `_increment_stream_state`), so the SDK's own sort check is not used.
+    is_sorted = True
 
     def __init__(self, tap: t.Any, name: str, schema: dict, client: WMSClient) -> None:
         """Bind the entity's schema and the shared client."""
@@ -345,7 +437,23 @@ class WMSStream(Stream):
         self.primary_keys = ["id"]
         self._frame: tuple[bytes, bytes] | None = None
         self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
-        self._newest: dict | None = None  # the latest record since the last STATE
+        self._key: str | None = None  # the replication key of this run (None: not incremental)
+        self._max: str | None = None  # the greatest replication key value seen
+        self._ordered = True  # every record so far came at or after the one before
+        # Set when records arrive out of order by design (e.g. id ranges read in parallel):
+        # the bookmark then waits for the end as when disorder is detected.
+        self._held = False
+        self._complete = False  # every page of the stream was read
+
+    @property
+    def metadata(self) -> t.Any:
+        """Standard metadata, with the scope properties always included (never deselected)."""
+        md = super().metadata
+        for name in SCOPE_PROPERTIES.values():
+            entry = md.get(("properties", name))
+            if entry is not None:
+                entry.inclusion = "automatic"
+        return md
 
     # -- what to request ---------------------------------------------------------------
     def request_params(self, context: Context | None) -> dict[str, t.Any]:
@@ -363,21 +471,53 @@ class WMSStream(Stream):
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Return converted records of every page."""
-        codec = RecordCodec(self.name, self.effective_schema, self._selected_properties())
+        codec = RecordCodec(
+            self.name,
+            self.effective_schema,
+            self._selected_properties(),
+            self.client.scope_values(),
+        )
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = parse_timestamp(saved) if saved else None
-        self._newest = None
+        self._key = self.replication_key if self.incremental else None
+        self._max, self._ordered, self._complete = None, True, False
+        if self._stream_version is not None:
+            # The SDK's version counts whole seconds: two full syncs in one second would
+            # share it and the second could not tell the first one's rows from its own.
+            self._stream_version = time.time_ns() // 1_000_000
         convert = codec.convert
-        for page in self.client.pages(self.name, self.request_params(context), codec.decoder):
-            if self._frame is not None:
-                self._frame = (self._frame[0], self._suffix())
-            for raw in page.results:
-                yield convert(raw)
+        params = self.request_params(context)
+        try:
+            for page in self.client.pages(self.name, params, codec.decoder):
+                if self._frame is not None:
+                    self._frame = (self._frame[0], self._suffix())
+                for raw in page.results:
+                    yield convert(raw)
+        except WMSRequestError as exc:
+            properties = self.schema.get("properties", {})
+            raise self.client.explain_refusal(exc, self.name, properties) from None
+        self._complete = True
+        if self._stream_version is not None and self.emit_activate_version_messages:
+            # Every record of this full-table sync has been written: only now may the
+            # target treat rows of older versions as gone from the WMS.
+            self._write_activate_version_message(self._stream_version)
 
     def _suffix(self) -> bytes:
         extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
         version = f',"version":{self._stream_version}' if self._stream_version else ""
         return f'{version},"time_extracted":{extracted.decode()}}}\n'.encode()
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        """Write ACTIVATE_VERSION only once the stream's records are complete.
+
+        The SDK writes it when a FULL_TABLE stream starts, before any record: a target
+        then deletes (or marks deleted) every row of older versions at once, and a run
+        that fails halfway leaves most of the table marked deleted. Holding the message
+        until the last page has been read means only a completed full sync leads to
+        deletions; the RECORDs still carry the version from the start.
+        """
+        if self._complete:
+            super()._write_activate_version_message(full_table_version)
 
     def _write_schema_message(self) -> None:
         """Write SCHEMA, and decide whether records can take the fast path."""
@@ -426,24 +566,51 @@ class WMSStream(Stream):
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
-        """Remember the newest record; the bookmark is taken from it when STATE is written.
+        """Track the greatest replication key value, and whether records arrive in order.
 
-        Requests are ordered by (mod_ts, id), so the latest record is the newest: nothing
-        needs parsing per record.
+        One string comparison per record (see `not_after`): a record older than one
+        already seen shows the WMS did not honour `ordering` (unconfirmed for sequenced
+        cursors), and from then on mid-run bookmarks are held.
         """
-        self._newest = latest_record
+        key = self._key
+        if key is None:
+            return
+        value = latest_record.get(key)
+        if value is None:
+            return
+        top = self._max
+        # `not_after`, its text fast path inlined: this runs once per record.
+        if top is None or (
+            top <= value
+            if len(top) == len(value) and top[-6:] == value[-6:]
+            else not_after(top, value)
+        ):
+            self._max = value
+        elif self._ordered:
+            self._ordered = False
+            logger.warning(
+                "Stream '%s': records arrive out of %s order (%s after %s); the bookmark "
+                "stays at its starting value until every page is read",
+                self.name,
+                key,
+                value,
+                top,
+            )
 
     def _write_state_message(self) -> None:
-        """Move the bookmark to the newest record, then write STATE."""
-        record, self._newest = self._newest, None
-        key = self.replication_key
-        value = record.get(key) if record is not None and key and self.incremental else None
-        if value is not None:
+        """Move the bookmark where a resumed run cannot skip a record, then write STATE.
+
+        In order, every record not yet received is at or after the greatest value seen.
+        Out of order, nothing is known about them until the stream completes, so the
+        bookmark only moves at the end (to the greatest value seen).
+        """
+        value = self._max if (self._ordered and not self._held) or self._complete else None
+        if value is not None and self._key is not None:
             moment = parse_timestamp(value)
             # Compared as instants (offsets may differ), and never moved back.
             if self._bookmark is None or moment >= self._bookmark:
                 self._bookmark = moment
                 state = self.stream_state
-                state["replication_key"] = key
+                state["replication_key"] = self._key
                 state["replication_key_value"] = value
         super()._write_state_message()

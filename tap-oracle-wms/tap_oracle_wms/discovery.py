@@ -1,4 +1,11 @@
-"""Stream schemas: from the entity's `describe/`, else a built-in schema, else a sample page."""
+"""Stream schemas: `describe/` (else a built-in schema) checked against a sample page.
+
+The live `describe/` uses `type` words nobody can guess and can omit fields its records
+carry, so the data decides what guesses cannot: a field whose sampled values are related
+objects `{id, key, url}` is a relation (`x` + `x_key`), a `*_id` never seen as a bare
+integer keeps its `x_key` column, and fields the records carry but the schema lacks are
+added, typed from their values.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import json
 import logging
 import typing as t
 from importlib import resources
+
+from tap_oracle_wms.errors import WMSError
 
 if t.TYPE_CHECKING:
     from tap_oracle_wms.client import WMSClient
@@ -80,30 +89,10 @@ def schema_from_describe(describe: t.Any) -> dict | None:
 
 
 def schema_from_sample(records: list[dict]) -> dict | None:
-    """Infer a schema from sample records (related objects recognised by their shape)."""
-    properties: dict = {}
-    for record in records:
-        for name, value in record.items():
-            if name in properties:
-                continue
-            if isinstance(value, dict) and "id" in value:
-                type_name = "relation"
-            elif isinstance(value, bool):
-                type_name = "boolean"
-            elif isinstance(value, int):
-                type_name = "integer"
-            elif isinstance(value, float):
-                type_name = "decimal"
-            elif value is None:
-                continue  # decide from a later record, or fall back below
-            else:
-                type_name = "string"
-            _add_field(properties, name, type_name, None)
-    for record in records:
-        for name in record:
-            if name not in properties:
-                _add_field(properties, name, "string", None)
-    return {"type": "object", "properties": properties} if "id" in properties else None
+    """Infer a schema from sample records alone (related objects recognised by their shape)."""
+    schema: dict = {"type": "object", "properties": {}}
+    merge_sample(schema, records)
+    return schema if "id" in schema["properties"] else None
 
 
 def builtin_schema(entity: str) -> dict | None:
@@ -114,18 +103,86 @@ def builtin_schema(entity: str) -> dict | None:
     return json.loads(path.read_text())
 
 
+def _value_word(values: list[t.Any]) -> str:
+    """Return a type word for a field's sampled (non-null) values."""
+    if any(isinstance(v, dict) and "id" in v for v in values):
+        return "relation"
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "integer"
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "decimal"
+    return "string"
+
+
+def merge_sample(schema: dict, records: list[dict]) -> list[str]:
+    """Correct `schema` in place from sample records; the names of the fields added.
+
+    Relations are recognised by their values, whatever word the schema's source used;
+    a `*_id` field keeps (or gets) its `_key` column unless the sample shows it as a bare
+    integer (like `status_id`), since a missing column loses data and an empty one is free.
+    """
+    properties = schema.setdefault("properties", {})
+    seen: dict[str, list[t.Any]] = {}
+    for record in records:
+        for name, value in record.items():
+            values = seen.setdefault(name, [])
+            if value is not None:
+                values.append(value)
+    added: list[str] = []
+    for name, values in seen.items():
+        if name == "url" or name.endswith("_set"):
+            continue
+        word = _value_word(values)
+        if name not in properties:
+            _add_field(properties, name, word, None)
+            added.append(name)
+        elif word == "relation":
+            properties[name] = {"type": _nullable("integer")}
+    for name in list(properties):
+        if not name.endswith("_id") or name == "id" or f"{name}_key" in properties:
+            continue
+        values = seen.get(name, [])
+        bare = bool(values) and all(isinstance(v, int) for v in values)
+        if not bare:
+            properties[f"{name}_key"] = {"type": _nullable("string")}
+            if name in seen and name not in added:
+                added.append(f"{name}_key")
+    return added
+
+
 def resolve_schema(client: WMSClient, entity: str) -> dict:
-    """Return the schema of an entity: describe, else built-in, else inferred from a sample page."""
+    """Return the schema of an entity: describe, else built-in, corrected by a sample page.
+
+    Without describe or built-in schema, the sample alone gives the schema; a sample
+    that fails leaves the schema as describe or the built-in gave it (with a warning).
+    """
+    source = "describe"
     schema = schema_from_describe(client.describe(entity))
-    if schema is not None:
-        return schema
-    schema = builtin_schema(entity)
-    if schema is not None:
-        logger.info("Entity '%s': describe unusable, using the built-in schema", entity)
-        return schema
-    schema = schema_from_sample(client.sample(entity))
-    if schema is not None:
-        logger.info("Entity '%s': schema inferred from a sample page", entity)
-        return schema
-    logger.warning("Entity '%s': no describe, built-in schema or records; only `id`", entity)
-    return {"type": "object", "properties": {"id": {"type": "integer"}}}
+    if schema is None:
+        schema, source = builtin_schema(entity), "built-in"
+    try:
+        records = client.sample(entity)
+    except WMSError as exc:
+        logger.warning(
+            "Entity '%s': sample page failed, schema from %s only (%s)", entity, source, exc
+        )
+        records = []
+    else:
+        if schema is None and records:
+            schema, source = {"type": "object", "properties": {}}, "sample"
+    if schema is None:
+        logger.warning("Entity '%s': no describe, built-in schema or records; only `id`", entity)
+        return {"type": "object", "properties": {"id": {"type": "integer"}}}
+    added = merge_sample(schema, records)
+    if "id" not in schema["properties"]:
+        schema["properties"] = {"id": {"type": "integer"}, **schema["properties"]}
+    logger.info(
+        "Entity '%s': schema from %s%s%s",
+        entity,
+        source,
+        f", checked against {len(records)} sampled records" if records else ", no sample",
+        f"; added from the sample: {', '.join(added)}" if added and source != "sample" else "",
+    )
+    return schema

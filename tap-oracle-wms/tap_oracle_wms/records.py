@@ -49,12 +49,21 @@ class RecordCodec:
     """Decoder and converter for one stream's selected properties."""
 
     def __init__(
-        self, stream: str, schema: t.Mapping[str, t.Any], selected: t.Iterable[str]
+        self,
+        stream: str,
+        schema: t.Mapping[str, t.Any],
+        selected: t.Iterable[str],
+        constants: t.Mapping[str, str] | None = None,
     ) -> None:
-        """Compile the page decoder and the record converter."""
+        """Compile the page decoder and the record converter.
+
+        `constants` are properties every record carries with one value (the run's scope
+        codes); they are not read from the WMS.
+        """
         properties = schema.get("properties", {})
         related = related_fields(properties)
-        wanted = [name for name in selected if name in properties]
+        constants = {k: v for k, v in (constants or {}).items() if k in set(selected)}
+        wanted = [name for name in selected if name in properties and name not in constants]
         # Source fields to decode: a selected `x_id_key` needs the `x_id` object.
         sources: list[str] = []
         for name in wanted:
@@ -87,11 +96,17 @@ class RecordCodec:
         )
         # strict=False: "12" decodes as 12 where the schema says integer.
         self.decoder = msgspec.json.Decoder(page_type, strict=False)
-        self.convert: t.Callable[[t.Any], dict] = self._compile(wanted, attrs, related, objects)
+        self.convert: t.Callable[[t.Any], dict] = self._compile(
+            wanted, attrs, related, objects, constants
+        )
 
     @staticmethod
     def _compile(
-        wanted: list[str], attrs: dict[str, str], related: set[str], objects: set[str]
+        wanted: list[str],
+        attrs: dict[str, str],
+        related: set[str],
+        objects: set[str],
+        constants: t.Mapping[str, str],
     ) -> t.Callable:
         items = []
         for name in wanted:
@@ -103,8 +118,9 @@ class RecordCodec:
                 items.append(f"{name!r}: (r.{a}.key if r.{a}.__class__ is Related else None)")
             else:
                 items.append(f"{name!r}: r.{attrs[name]}")
-        # Every name in the generated source is ours (f0, f1, …); field names only
-        # appear as repr() string literals.
+        items += [f"{name!r}: {value!r}" for name, value in constants.items()]
+        # Every name in the generated source is ours (f0, f1, …); field names and the
+        # constants only appear as repr() string literals.
         source = "def convert(r):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, t.Any] = {"Related": Related}
         exec(compile(source, "<wms-record-converter>", "exec"), namespace)

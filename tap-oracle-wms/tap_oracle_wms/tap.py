@@ -8,11 +8,13 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.singerlib.schema import Schema
 
 from tap_oracle_wms.auth import DEFAULT_SCOPE
-from tap_oracle_wms.client import MAX_PAGE_SIZE, WMSClient
+from tap_oracle_wms.client import DEFAULT_REQUEST_TIMEOUT_S, MAX_PAGE_SIZE, WMSClient
 from tap_oracle_wms.errors import WMSConfigError, WMSError
 from tap_oracle_wms.messages import BufferedSingerWriter
+from tap_oracle_wms.scope import with_scope_properties
 from tap_oracle_wms.streams import EntityStream
 
 DEFAULT_ENTITIES = ["allocation", "order_hdr", "order_dtl"]
@@ -54,12 +56,28 @@ class TapOracleWMS(Tap):
         th.Property(
             "company_code",
             th.StringType,
-            description="Only this company (entities with company_id)",
+            description="Only this company: every entity is scoped (own field or relation "
+            "path) or the run is refused; records carry scope_company_code",
         ),
         th.Property(
             "facility_code",
             th.StringType,
-            description="Only this facility (entities with facility_id)",
+            description="Only this facility: every entity is scoped (own field or relation "
+            "path) or the run is refused; records carry scope_facility_code",
+        ),
+        th.Property(
+            "scope_paths",
+            th.ObjectType(additional_properties=True),
+            description='entity -> {"company": filter, "facility": filter} relation paths '
+            'ending in the code, e.g. {"order_dtl": {"facility": "order_id__facility_id__code"}}; '
+            "overrides own fields and built-in paths",
+        ),
+        th.Property(
+            "unscoped_entities",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Entities that may be extracted without the company/facility scope "
+            "they cannot be narrowed by (otherwise the run is refused)",
         ),
         th.Property(
             "entities",
@@ -97,7 +115,10 @@ class TapOracleWMS(Tap):
             description="Incremental runs re-read this many minutes before the bookmark",
         ),
         th.Property(
-            "request_timeout", th.NumberType, default=60, description="Seconds per request"
+            "request_timeout",
+            th.NumberType,
+            default=DEFAULT_REQUEST_TIMEOUT_S,
+            description="Seconds per HTTP request (a live WMS took 17-21 s per 1,000-row page)",
         ),
         th.Property(
             "max_retries",
@@ -107,6 +128,13 @@ class TapOracleWMS(Tap):
         ),
         th.Property(
             "verify_ssl", th.BooleanType, default=True, description="Verify TLS certificates"
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            description="FULL_TABLE streams end with ACTIVATE_VERSION (written only after "
+            "their last record, so only a completed full sync lets a target delete rows)",
         ),
     ).to_dict()
 
@@ -141,11 +169,32 @@ class TapOracleWMS(Tap):
         """One stream per configured entity."""
         client = self.client
         return [
-            EntityStream(self, name, client.schema(name), client) for name in self.entity_names()
+            EntityStream(
+                self, name, with_scope_properties(client.schema(name), self.config), client
+            )
+            for name in self.entity_names()
         ]
+
+    def setup_mapper(self) -> None:
+        """Declare this run's scope properties in an input catalog, then set up stream maps.
+
+        A catalog discovered without `company_code`/`facility_code` (or cached by Meltano)
+        lacks them, and records must carry them whenever the run is scoped.
+        """
+        for entry in self.input_catalog.streams if self.input_catalog else ():
+            schema = with_scope_properties(entry.schema.to_dict(), self.config)
+            entry.schema = Schema.from_dict(schema)
+        super().setup_mapper()
+
+    def check_scope(self) -> None:
+        """Refuse the run before any extraction if a selected entity cannot be scoped."""
+        for stream in self.streams.values():
+            if stream.selected and isinstance(stream, EntityStream):
+                self.client.scope(stream.name, stream.schema.get("properties", {}))
 
     def sync_all(self) -> None:
         """Sync, making sure buffered records reach stdout even when a stream fails."""
+        self.check_scope()
         try:
             super().sync_all()
         finally:

@@ -14,10 +14,31 @@ from tap_oracle_wms.simulator import WMSSimulator
 TAP = str(Path(sys.executable).parent / "tap-oracle-wms")
 
 
+PROFILES = ("default", "live")
+
+
+@pytest.fixture(scope="session", params=PROFILES)
+def sim(request):
+    """A shared simulator per profile that tests must not modify (`fresh_sim` to mutate).
+
+    Tests using it run against the default profile and the live one (the shapes observed
+    on a production WMS); tests of things the shapes do not touch use `default_sim`.
+    """
+    with WMSSimulator(orders=120, seed=11, profile=request.param) as simulator:
+        yield simulator
+
+
 @pytest.fixture(scope="session")
-def sim():
-    """A shared simulator that tests must not modify (use `fresh_sim` to mutate data)."""
+def default_sim():
+    """The shared default-profile simulator (for tests independent of record shapes)."""
     with WMSSimulator(orders=120, seed=11) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
+def live_sim():
+    """A shared live-profile simulator (for tests of live shapes only)."""
+    with WMSSimulator(orders=120, seed=11, profile="live") as simulator:
         yield simulator
 
 

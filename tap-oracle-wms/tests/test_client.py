@@ -211,8 +211,10 @@ def test_404_on_first_page_is_empty_and_repeated_next_page_is_a_loop():
 
 
 @responses.activate
-def test_count_uses_paged_result_count_and_scopes_only_fields_the_entity_has():
-    # No describe: the built-in `item` schema (company_id, no facility_id) decides scoping.
+def test_count_uses_paged_result_count_and_the_extraction_scope(waits):
+    # No describe and no sample page (unmatched here: `waits` skips the retry sleeps): the
+    # built-in `item` schema (company_id, no facility_id) decides scoping;
+    # `item` is allowed without facility scope, so only the company filter goes out.
     responses.get(f"{API}item/describe/", status=404)
     responses.get(
         f"{API}item/",
@@ -236,12 +238,20 @@ def test_count_uses_paged_result_count_and_scopes_only_fields_the_entity_has():
         ],
     )
     client = make_client(
-        company_code="GNOS", facility_code="DC01", entity_filters={"item": {"status_id__lt": 50}}
+        company_code="GNOS",
+        facility_code="DC01",
+        entity_filters={"item": {"status_id__lt": 50}},
+        unscoped_entities=["item"],
     )
     assert client.count("item") == 42
+    # An entity that cannot be scoped is refused, not counted unscoped.
     responses.get(f"{API}order_status/describe/", json={"fields": {"id": {"type": "integer"}}})
     responses.get(f"{API}order_status/", status=404)
-    assert client.count("order_status") == 0
+    with pytest.raises(WMSConfigError) as refused:
+        client.count("order_status")
+    message = str(refused.value)
+    assert "'order_status'" in message and "company_code='GNOS'" in message
+    assert "scope_paths" in message and "unscoped_entities" in message
 
 
 def test_record_codec_shapes_records_for_sql():
@@ -283,3 +293,45 @@ def test_record_codec_shapes_records_for_sql():
     # Decimals leave as JSON numbers with every digit the WMS sent.
     assert b'"ord_qty":12.3400' in encoded and b'"price":0.10000000000000000001' in encoded
     assert msgspec.json.decode(encoded)["mod_ts"].endswith("-03:00")
+
+
+@responses.activate
+def test_entity_list_as_an_object_or_a_list():
+    responses.get(API, json=["item", {"name": "order_hdr", "url": f"{API}order_hdr/"}])
+    assert make_client().list_entities() == {"item": f"{API}item/", "order_hdr": f"{API}order_hdr/"}
+    responses.replace(responses.GET, API, json="nope")
+    with pytest.raises(WMSResponseError, match="entity list"):
+        make_client().list_entities()
+
+
+@responses.activate
+def test_a_related_object_without_id_names_stream_record_and_field():
+    responses.get(f"{API}order_dtl/describe/", status=404)
+    responses.get(
+        f"{API}order_dtl/",
+        json={
+            "next_page": None,
+            "results": [{"id": 4, "order_id": {"id": 1}}, {"id": 5, "order_id": {"key": "X"}}],
+        },
+    )
+    client = make_client()
+    schema = client.schema("order_dtl")
+    codec = RecordCodec("order_dtl", schema, list(schema["properties"]))
+    with pytest.raises(WMSResponseError) as failure:
+        list(client.pages("order_dtl", {}, codec.decoder))
+    message = str(failure.value)
+    assert "stream 'order_dtl', record id 5, field 'order_id'" in message
+    assert "missing required field `id`" in message
+
+
+@responses.activate
+def test_a_failed_sample_page_does_not_fail_discovery(caplog, waits):
+    responses.get(
+        f"{API}order_hdr/describe/",
+        json={"fields": {"id": {"type": "PrimaryKey"}, "order_nbr": {"type": "string"}}},
+    )
+    responses.get(f"{API}order_hdr/", **wms_error(400, "VALIDATION_ERROR", "no sampling"))
+    with caplog.at_level("WARNING"):
+        schema = make_client().schema("order_hdr")
+    assert set(schema["properties"]) == {"id", "order_nbr"}
+    assert "sample page failed" in caplog.text and "'order_hdr'" in caplog.text

@@ -13,6 +13,12 @@ from tap_oracle_wms.simulator import WMSSimulator
 
 
 @pytest.fixture
+def sim(default_sim):
+    """These tests check the default profile's shapes (test_simulator_live.py: live ones)."""
+    return default_sim
+
+
+@pytest.fixture
 def api(sim):
     session = requests.Session()
     session.auth = (sim.username, sim.password)
@@ -247,3 +253,17 @@ def test_delete_purges_unreferenced_rows_of_a_scope(fresh_sim):
     assert gone.status_code == 404
     # An order still has lines pointing at it: the WMS would not purge it, nor does this.
     assert fresh_sim.delete("order_hdr", 10**6) == []
+
+
+def test_cursor_ignores_ordering_option_plays_an_unordered_sequenced_cursor():
+    with WMSSimulator(orders=30, seed=2, cursor_ignores_ordering=True) as sim:
+        session = requests.Session()
+        session.auth = (sim.username, sim.password)
+
+        def ids(mode: str) -> list[int]:
+            params = {"ordering": "-id", "page_mode": mode, "page_size": 1250}
+            body = session.get(sim.api_url + "order_hdr/", params=params, timeout=10).json()
+            return [r["id"] for r in body["results"]]
+
+        assert ids("sequenced") == sorted(sim.rows("order_hdr"))
+        assert ids("paged") == sorted(sim.rows("order_hdr"), reverse=True)

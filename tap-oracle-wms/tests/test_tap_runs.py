@@ -54,7 +54,8 @@ def test_full_run_extracts_exactly_every_record(sim, config_for, run_tap, page_m
     row = sim.rows("order_dtl")[1]
     hdr = sim.rows("order_hdr")[row["order_id"]]
     assert line["order_id"] == row["order_id"] and line["order_id_key"] == hdr["order_nbr"]
-    assert line["unit_sale_price"] == float(row["unit_sale_price"])
+    price = "sale_price" if sim.profile == "live" else "unit_sale_price"
+    assert line[price] == float(row[price])
     assert ts(line["mod_ts"]) == row["mod_ts"] and line["mod_ts"].endswith("-03:00")
     assert "url" not in line and "allocation_set" not in line
 
@@ -97,26 +98,6 @@ def test_start_date_bounds_the_first_run(sim, config_for, run_tap):
     assert {r["id"] for r in result.records["order_hdr"]} == {
         i for i, r in sim.rows("order_hdr").items() if r["mod_ts"] >= cutoff
     }
-
-
-def test_scoping_only_where_the_entity_has_the_field(sim, config_for, run_tap):
-    config = config_for(
-        sim,
-        company_code="GNOS",
-        facility_code="DC01",
-        entities=["order_hdr", "item", "order_dtl", "facility"],
-    )
-    result = run_tap(config)
-    assert result.returncode == 0, result.stderr
-    assert {r["facility_id_key"] for r in result.records["order_hdr"]} == {"DC01"}
-    assert len(result.records["order_hdr"]) == sim.count("order_hdr", facility="DC01")
-    assert {r["company_id_key"] for r in result.records["item"]} == {"GNOS"}
-    assert len(result.records["item"]) == sim.count("item", company="GNOS")
-    assert len(result.records["order_dtl"]) == sim.count("order_dtl")  # no such fields
-    assert len(result.records["facility"]) == sim.count("facility")
-    client = WMSClient(config)
-    for entity in ("order_hdr", "item", "order_dtl", "facility"):
-        assert client.count(entity) == len(result.records[entity]), entity
 
 
 def test_entity_filters_narrow_by_relation(sim, config_for, run_tap):
@@ -188,39 +169,41 @@ def test_catalog_selection_drops_deselected_streams_and_fields(sim, config_for, 
     assert "cust_field_1" not in schema["properties"]
 
 
-def test_bad_credentials_fail_clearly_without_the_secret(sim, config_for, run_tap):
-    result = run_tap(config_for(sim, password="Wr0ng-Pa55word"))
+def test_bad_credentials_fail_clearly_without_the_secret(default_sim, config_for, run_tap):
+    result = run_tap(config_for(default_sim, password="Wr0ng-Pa55word"))
     assert result.returncode != 0
     assert "AUTHENTICATION_FAILED" in result.stderr and "HTTP 401" in result.stderr
     assert "Wr0ng-Pa55word" not in result.stderr + result.stdout
     assert not result.records
 
 
-def test_missing_permission_names_it(sim, config_for, run_tap):
-    result = run_tap(config_for(sim, username="noaccess", password="noaccess-password"))
+def test_missing_permission_names_it(default_sim, config_for, run_tap):
+    result = run_tap(config_for(default_sim, username="noaccess", password="noaccess-password"))
     assert result.returncode != 0 and "lgfapi_read_access" in result.stderr
 
 
-def test_unknown_entity_is_named(sim, config_for, run_tap):
-    result = run_tap(config_for(sim, entities=["order_hdr", "no_such_entity"]))
+def test_unknown_entity_is_named(default_sim, config_for, run_tap):
+    result = run_tap(config_for(default_sim, entities=["order_hdr", "no_such_entity"]))
     assert result.returncode != 0
     assert "'no_such_entity'" in result.stderr and "entities" in result.stderr
     assert not result.records
 
 
-def test_refused_filter_names_code_and_url(sim, config_for, run_tap):
-    result = run_tap(config_for(sim, entities=["item"], entity_filters={"item": {"nope": 1}}))
+def test_refused_filter_names_code_and_url(default_sim, config_for, run_tap):
+    result = run_tap(
+        config_for(default_sim, entities=["item"], entity_filters={"item": {"nope": 1}})
+    )
     assert result.returncode != 0
     assert "VALIDATION_ERROR" in result.stderr and "/entity/item/" in result.stderr
 
 
-def test_page_size_above_the_wms_maximum_is_refused(sim, config_for, run_tap):
-    result = run_tap(config_for(sim, page_size=5000))
+def test_page_size_above_the_wms_maximum_is_refused(default_sim, config_for, run_tap):
+    result = run_tap(config_for(default_sim, page_size=5000))
     assert result.returncode != 0 and "page_size" in result.stderr and "1250" in result.stderr
 
 
-def test_catalog_forcing_full_table_ignores_the_bookmark(sim, config_for, run_tap):
-    config = config_for(sim, entities=["order_hdr"])
+def test_catalog_forcing_full_table_ignores_the_bookmark(default_sim, config_for, run_tap):
+    config = config_for(default_sim, entities=["order_hdr"])
     first = run_tap(config)
     catalog = json.loads(run_tap(config, None, "--discover").stdout)
     catalog["streams"][0]["replication_method"] = "FULL_TABLE"  # as Meltano's metadata rule sets
@@ -230,7 +213,9 @@ def test_catalog_forcing_full_table_ignores_the_bookmark(sim, config_for, run_ta
             entry["metadata"]["selected"] = True
     again = run_tap(config, first.last_state, catalog=catalog)
     assert again.returncode == 0, again.stderr
-    assert sorted(r["id"] for r in again.records["order_hdr"]) == sorted(sim.rows("order_hdr"))
+    assert sorted(r["id"] for r in again.records["order_hdr"]) == sorted(
+        default_sim.rows("order_hdr")
+    )
 
 
 def test_oauth2_token_refreshed_after_the_wms_expires_it(fresh_sim):
@@ -265,8 +250,8 @@ def test_stream_maps_take_the_sdk_path_and_still_work(sim, config_for, run_tap):
     )
 
 
-def test_bookmark_without_offset_is_read_as_utc(sim, config_for, run_tap):
-    stamps = sorted(r["mod_ts"] for r in sim.rows("order_hdr").values())
+def test_bookmark_without_offset_is_read_as_utc(default_sim, config_for, run_tap):
+    stamps = sorted(r["mod_ts"] for r in default_sim.rows("order_hdr").values())
     cutoff = stamps[len(stamps) // 3].astimezone(dt.timezone.utc)
     state = {
         "bookmarks": {
@@ -276,10 +261,10 @@ def test_bookmark_without_offset_is_read_as_utc(sim, config_for, run_tap):
             }
         }
     }
-    result = run_tap(config_for(sim, entities=["order_hdr"], lookback_minutes=0), state)
+    result = run_tap(config_for(default_sim, entities=["order_hdr"], lookback_minutes=0), state)
     assert result.returncode == 0, result.stderr
     assert {r["id"] for r in result.records["order_hdr"]} == {
-        i for i, r in sim.rows("order_hdr").items() if r["mod_ts"] >= cutoff
+        i for i, r in default_sim.rows("order_hdr").items() if r["mod_ts"] >= cutoff
     }
 
 
@@ -300,3 +285,40 @@ def test_pages_reuse_one_kept_alive_connection(fresh_sim):
     assert sum(len(p.results) for p in pages) == fresh_sim.count("order_dtl")
     assert fresh_sim.api_requests - before == len(pages) > 5
     assert fresh_sim.connections == 1
+
+
+def test_live_shapes_are_discovered_and_extracted_whole(live_sim, config_for, run_tap):
+    config = config_for(live_sim, facility_code="DC01")
+    discovered = run_tap(config, None, "--discover")
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = {
+        s["tap_stream_id"]: s["schema"]["properties"]
+        for s in json.loads(discovered.stdout)["streams"]
+    }
+    # Relations found by their values, whatever describe's type words.
+    assert {"order_dtl_id_key", "from_inventory_id_key", "type_id_key"} <= set(
+        catalog["allocation"]
+    )
+    assert "wave_id_key" in catalog["allocation"] and "status_id_key" not in catalog["allocation"]
+    # Fields the live describe omits, added from the sample.
+    assert {"company_id", "company_id_key", "facility_id_key"} <= set(catalog["order_hdr"])
+    assert "added from the sample: " in discovered.stderr and "company_id" in discovered.stderr
+    result = run_tap(config)
+    assert result.returncode == 0, result.stderr
+    allocations = {r["id"]: r for r in result.records["allocation"]}
+    rows = live_sim.rows("allocation")
+    lines, orders = live_sim.rows("order_dtl"), live_sim.rows("order_hdr")
+    assert len(allocations) == live_sim.count("allocation", facility="DC01") > 0
+    some = next(a for a in allocations.values() if a["from_inventory_id"] is not None)
+    line = lines[rows[some["id"]]["order_dtl_id"]]
+    assert some["order_dtl_id_key"] == f"{orders[line['order_id']]['order_nbr']},{line['seq_nbr']}"
+    assert some["from_inventory_id_key"] == ""  # a blank key stays blank, not null
+    assert some["alloc_qty"] == int(rows[some["id"]]["alloc_qty"])  # "540" arrives as 540
+    hdr = result.records["order_hdr"][0]
+    assert hdr["facility_id_key"] == "DC01" and hdr["order_type_id_key"] in (
+        "STD",
+        "RUSH",
+        "XFER",
+        "ECOM",
+    )
+    assert "cust_short_text_12" in hdr

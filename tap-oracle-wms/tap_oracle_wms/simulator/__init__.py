@@ -10,7 +10,8 @@ import datetime as dt
 import threading
 import types
 
-from tap_oracle_wms.simulator.server import SimulatorServer, SimulatorState
+from tap_oracle_wms.simulator.server import SimulatorServer
+from tap_oracle_wms.simulator.state import SimulatorState
 from tap_oracle_wms.simulator.store import Store
 
 __all__ = ["WMSSimulator"]
@@ -35,13 +36,22 @@ class WMSSimulator:
         oauth_client_secret: str = "demo-secret",
         token_ttl: float = 3600,
         start: dt.datetime | None = None,
+        cursor_ignores_ordering: bool = False,
+        profile: str = "default",
     ) -> None:
-        """Seed the data; `start()` (or `with`) begins serving."""
+        """Seed the data; `start()` (or `with`) begins serving.
+
+        `profile`: "default" (fast, this project's first shapes) or "live" (the shapes
+        observed on a live instance: see live.py and wms-lgf-api.md).
+        `cursor_ignores_ordering`: sequenced cursors return rows in id order whatever
+        `ordering` asks (unconfirmed on a live WMS either way); paged mode still orders.
+        """
         self.username, self.password = username, password
         self.oauth_client_id, self.oauth_client_secret = oauth_client_id, oauth_client_secret
         self.oauth_scope = OAUTH_SCOPE
         self.environment = environment
-        self._store = Store(orders, seed, start)
+        self.profile = profile
+        self._store = Store(orders, seed, start, profile)
         # "noaccess" authenticates but lacks lgfapi_read_access: the WMS answers 403.
         self._state = SimulatorState(
             self._store,
@@ -53,6 +63,7 @@ class WMSSimulator:
             },
             token_ttl,
         )
+        self._state.cursor_ignores_ordering = cursor_ignores_ordering
         self._address = (host, port)
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
@@ -67,6 +78,8 @@ class WMSSimulator:
         self.base_url = f"{self.root_url}/{self.environment}"
         self.oauth_token_url = f"{self.root_url}/oauth2/v1/token"
         self._store.base_url = f"{self.base_url}/wms/lgfapi/v10"
+        # Live record URLs are absolute with an explicit :443 (shape only: not served here).
+        self._store.display_url = f"https://{host}:443/{self.environment}/wms/lgfapi/v10"
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="wms-simulator"
         )

@@ -17,11 +17,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--orders", type=int, default=1000, help="orders to seed (~4 lines each)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        choices=("default", "live"),
+        default="default",
+        help="live: the record shapes, describe/ and field sets observed on a live WMS",
+    )
+    parser.add_argument(
+        "--cursor-ignores-ordering",
+        action="store_true",
+        help="sequenced cursors return rows in id order whatever `ordering` asks",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    sim = WMSSimulator(orders=args.orders, seed=args.seed, host=args.host, port=args.port)
+    sim = WMSSimulator(
+        orders=args.orders,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        cursor_ignores_ordering=args.cursor_ignores_ordering,
+        profile=args.profile,
+    )
     with sim:
         sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")
         sys.stdout.flush()

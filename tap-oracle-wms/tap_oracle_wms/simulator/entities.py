@@ -11,7 +11,8 @@ class Field:
 
     Kinds: id, int, str, decimal, bool, ts, date; "rel" is a related object {id,key,url};
     "set" a {result_count,url} link to child rows; "status" a bare integer (the WMS sends
-    status_id without an object).
+    status_id without an object); "ref" a related object whose entity is not simulated
+    (its `key` comes from `keys`, by id: 1 is keys[0]).
     """
 
     name: str
@@ -20,6 +21,8 @@ class Field:
     target: str | None = None  # entity a "rel" points to, or the child entity of a "set"
     via: str | None = None  # for a "set": the child's field that points back here
     nullable: bool = True
+    keys: tuple[str, ...] = ()  # for a "ref": the related rows' keys
+    blank_url: bool = False  # the related object's `url` is "" (seen live for type_id)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class Entity:
     name: str
     fields: tuple[Field, ...]
     key_field: str | None = None
+    # Live shapes: a key joined from several fields ("ORDER_NBR,LINE"; a dotted name
+    # follows a relation), or always "" (as live `inventory` keys are).
+    key_fields: tuple[str, ...] = ()
+    blank_key: bool = False
     company_path: tuple[str, ...] = ()
     facility_path: tuple[str, ...] = ()
     by_name: dict[str, Field] = field(default_factory=dict, compare=False)
@@ -227,34 +234,48 @@ ENTITIES: dict[str, Entity] = {
 }
 
 
-def describe(entity: Entity) -> dict:
-    """Return the `describe/` answer: filterable parameters and per-field metadata."""
-    type_names = {
-        "id": "integer",
-        "int": "integer",
-        "status": "integer",
-        "str": "string",
-        "decimal": "decimal",
-        "bool": "boolean",
-        "ts": "datetime",
-        "date": "date",
-        "rel": "relation",
-        "set": "set",
-    }
+DEFAULT_TYPE_WORDS = {
+    "id": "integer",
+    "int": "integer",
+    "status": "integer",
+    "str": "string",
+    "decimal": "decimal",
+    "bool": "boolean",
+    "ts": "datetime",
+    "date": "date",
+    "rel": "relation",
+    "ref": "relation",
+    "set": "set",
+}
+
+
+def describe(
+    entity: Entity,
+    type_words: dict[str, str] | None = None,
+    omit: frozenset[str] = frozenset(),
+) -> dict:
+    """Return the `describe/` answer: filterable parameters and per-field metadata.
+
+    `type_words` maps field kinds to the `type` words served; `omit` names fields left out
+    (as a live `describe/` left out fields its records carry).
+    """
+    words = type_words or DEFAULT_TYPE_WORDS
     fields: dict[str, dict] = {}
     for f in entity.fields:
+        if f.name in omit:
+            continue
         meta: dict = {
-            "type": type_names[f.kind],
+            "type": words[f.kind],
             "allow_blank": f.nullable,
             "required": "N" if f.nullable else "Y",
             "default": None,
         }
         if f.max_length:
             meta["max_length"] = f.max_length
-        if f.target:
+        if f.target and type_words is None:
             meta["related_entity"] = f.target
         fields[f.name] = meta
     return {
-        "parameters": [f.name for f in entity.fields if f.kind != "set"],
+        "parameters": [f.name for f in entity.fields if f.kind != "set" and f.name not in omit],
         "fields": fields,
     }

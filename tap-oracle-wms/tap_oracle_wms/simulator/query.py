@@ -7,7 +7,7 @@ import operator
 import typing as t
 from decimal import Decimal, InvalidOperation
 
-from tap_oracle_wms.simulator.entities import ENTITIES, Field
+from tap_oracle_wms.simulator.entities import Field
 from tap_oracle_wms.simulator.store import WMS_TZ, Store
 
 # Query parameters that are not filters.
@@ -54,7 +54,7 @@ class QueryError(ValueError):
 def parse_value(f: Field, raw: str) -> t.Any:
     """Convert a filter value to the field's Python type."""
     try:
-        if f.kind in ("id", "int", "status", "rel"):
+        if f.kind in ("id", "int", "status", "rel", "ref"):
             return int(raw)
         if f.kind == "decimal":
             return Decimal(raw)
@@ -95,13 +95,17 @@ class Query:
         entity = self.entity
         hops: list[tuple[str, str]] = []
         for i, part in enumerate(parts):
-            f = ENTITIES[entity].by_name.get(part)
+            f = self.store.entities[entity].by_name.get(part)
             if f is None or f.kind == "set":
                 raise QueryError(
                     f"Invalid filter field '{'__'.join(parts)}' for entity '{self.entity}'"
                 )
             if i == len(parts) - 1:
                 return hops, f
+            if f.kind == "ref":
+                raise QueryError(
+                    f"Field '{part}' of entity '{entity}': its relation is not simulated"
+                )
             if f.kind != "rel":
                 raise QueryError(f"Field '{part}' of entity '{entity}' is not a relation")
             hops.append((part, f.target))  # type: ignore[arg-type]
@@ -163,7 +167,7 @@ class Query:
         order: list[tuple[str, bool]] = []
         for item in filter(None, spec.split(",")):
             name = item.lstrip("-")
-            f = ENTITIES[self.entity].by_name.get(name)
+            f = self.store.entities[self.entity].by_name.get(name)
             if f is None or f.kind == "set":
                 raise QueryError(f"Invalid ordering field '{name}' for entity '{self.entity}'")
             order.append((name, item.startswith("-")))

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import msgspec
 
-from tap_oracle_wms.simulator.entities import ENTITIES
+from tap_oracle_wms.simulator import live
+from tap_oracle_wms.simulator.entities import ENTITIES, Entity
 
 # The warehouse's local offset: every timestamp the simulator serves carries it.
 WMS_TZ = dt.timezone(dt.timedelta(hours=-3))
@@ -20,8 +21,7 @@ _QTY = Decimal("0.0001")
 _CITIES = ("Sao Paulo", "Campinas", "Curitiba", "Santos", "Belo Horizonte", "Recife")
 _ORDER_STATUSES = ((0, "Created"), (10, "Partly allocated"), (20, "Allocated"), (90, "Shipped"))
 _INSERTABLE = ("item", "location", "container", "inventory", "order_hdr", "order_dtl", "allocation")
-# (child entity, field) pairs that a parent's *_set field counts.
-_SET_LINKS = {(f.target, f.via) for e in ENTITIES.values() for f in e.fields if f.kind == "set"}
+PROFILES = ("default", "live")
 
 
 class ScopeError(ValueError):
@@ -35,18 +35,35 @@ class Store:
     JSON form is encoded once and cached until the row changes.
     """
 
-    def __init__(self, orders: int, seed: int, start: dt.datetime | None = None) -> None:
-        """Seed `orders` orders (with ~4 lines each) and everything they refer to."""
+    def __init__(
+        self, orders: int, seed: int, start: dt.datetime | None = None, profile: str = "default"
+    ) -> None:
+        """Seed `orders` orders (with ~4 lines each) and everything they refer to.
+
+        `profile` "live" serves the shapes observed on a live instance (see live.py).
+        """
+        if profile not in PROFILES:
+            raise ValueError(f"unknown simulator profile {profile!r} (one of {PROFILES})")
+        self.live = profile == "live"
+        self.entities: dict[str, Entity] = live.LIVE_ENTITIES if self.live else ENTITIES
+        # (child entity, field) pairs that a parent's *_set field counts.
+        self.set_links = {
+            (f.target, f.via)
+            for e in self.entities.values()
+            for f in e.fields
+            if f.kind == "set" and f.target in self.entities
+        }
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
         self.start = (start or dt.datetime.now(dt.timezone.utc)).astimezone(WMS_TZ)
         self.offset = dt.timedelta()
         self.version = 0  # bumped on every mutation; query caches key on it
-        self.rows: dict[str, dict[int, dict]] = {name: {} for name in ENTITIES}
+        self.rows: dict[str, dict[int, dict]] = {name: {} for name in self.entities}
         self.children: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        self._encoded: dict[str, dict[int, bytes]] = {name: {} for name in ENTITIES}
-        self._next_id = {name: 1 for name in ENTITIES}
+        self._encoded: dict[str, dict[int, bytes]] = {name: {} for name in self.entities}
+        self._next_id = {name: 1 for name in self.entities}
         self.base_url = ""  # set by the server once its port is known
+        self.display_url = ""  # base of record and related `url`s (live: https, :443)
         self._related_objs: dict[tuple[str, int], dict] = {}
         self._inserting = False  # new rows are stamped "now" rather than in the past
         # (entity, related field, target id) -> ids: lets seeding pick parents quickly.
@@ -88,13 +105,17 @@ class Store:
         row_id = self._next_id[entity]
         self._next_id[entity] = row_id + 1
         row["id"] = row_id
-        if ENTITIES[entity].has_mod_ts and "mod_ts" not in row:
+        spec = self.entities[entity]
+        if spec.has_mod_ts and "mod_ts" not in row:
             row.update(self._audit())
+        if self.live:
+            live.fill(entity, row)
+            row = {k: v for k, v in row.items() if k in spec.by_name}
         self.rows[entity][row_id] = row
-        for f in ENTITIES[entity].fields:
+        for f in spec.fields:
             if f.kind == "rel" and row.get(f.name) is not None:
                 self._by_ref[(entity, f.name, row[f.name])].append(row_id)
-            if (entity, f.name) in _SET_LINKS and row.get(f.name) is not None:
+            if (entity, f.name) in self.set_links and row.get(f.name) is not None:
                 self.children[(entity, f.name)][row[f.name]] += 1
                 self._encoded[f.target].pop(row[f.name], None)  # its *_set count changed
         return row_id
@@ -302,7 +323,7 @@ class Store:
                 return None
             if step == "id":
                 continue
-            target = ENTITIES[name].by_name[step].target
+            target = self.entities[name].by_name[step].target
             assert target is not None
             current = self.rows[target].get(current[step]) if current[step] else None
             name = target
@@ -310,7 +331,7 @@ class Store:
 
     def in_scope(self, entity: str, company: str | None, facility: str | None) -> list[int]:
         """Ids of `entity` rows under the given company/facility codes."""
-        spec = ENTITIES[entity]
+        spec = self.entities[entity]
         checks: list[tuple[tuple[str, ...], str]] = []
         for code, path, what in (
             (company, spec.company_path, "company"),
@@ -397,7 +418,7 @@ class Store:
             referenced = {
                 target_id
                 for (other, name, target_id), ids in self._by_ref.items()
-                if ids and ENTITIES[other].by_name[name].target == entity
+                if ids and self.entities[other].by_name[name].target == entity
             }
             candidates = [
                 i for i in self.in_scope(entity, company, facility) if i not in referenced
@@ -406,12 +427,12 @@ class Store:
             for row_id in chosen:
                 row = self.rows[entity].pop(row_id)
                 self._encoded[entity].pop(row_id, None)
-                for f in ENTITIES[entity].fields:
+                for f in self.entities[entity].fields:
                     parent = row.get(f.name)
                     if f.kind != "rel" or parent is None:
                         continue
                     self._by_ref[(entity, f.name, parent)].remove(row_id)
-                    if (entity, f.name) in _SET_LINKS:
+                    if (entity, f.name) in self.set_links:
                         self.children[(entity, f.name)][parent] -= 1
                         self._encoded[f.target].pop(parent, None)  # its *_set count changed
             self.version += 1
@@ -425,9 +446,8 @@ class Store:
                 return len(self.rows[entity])
             return len(self.in_scope(entity, company, facility))
 
-    @staticmethod
-    def _require(entity: str, action: str = "") -> None:
-        spec = ENTITIES.get(entity)
+    def _require(self, entity: str, action: str = "") -> None:
+        spec = self.entities.get(entity)
         if spec is None:
             raise KeyError(f"unknown entity '{entity}'")
         if (action == "touch" and not spec.has_mod_ts) or (
@@ -444,23 +464,46 @@ class Store:
         """Return the {id,key,url} object for a related row (cached: keys never change)."""
         obj = self._related_objs.get((target, target_id))
         if obj is None:
-            key_field = ENTITIES[target].key_field
-            key = self.rows[target].get(target_id, {}).get(key_field) if key_field else None
             obj = {
                 "id": target_id,
-                "key": key if key is not None else str(target_id),
-                "url": f"{self.entity_url(target)}{target_id}/",
+                "key": self._key(target, target_id),
+                "url": self._url(target, target_id),
             }
             self._related_objs[(target, target_id)] = obj
         return obj
 
+    def _key(self, target: str, target_id: int) -> str:
+        spec = self.entities[target]
+        row = self.rows[target].get(target_id, {})
+        if spec.blank_key:
+            return ""
+        if spec.key_fields:  # composite, e.g. "ORD00000001,2"
+            parts = []
+            for name in spec.key_fields:
+                hop, _, field = name.rpartition(".")
+                source = self.rows[spec.by_name[hop].target].get(row.get(hop)) if hop else row  # type: ignore[index]
+                parts.append(str((source or {}).get(field, "")))
+            return ",".join(parts)
+        key = row.get(spec.key_field) if spec.key_field else None
+        return key if key is not None else str(target_id)
+
+    def _url(self, entity: str, row_id: int) -> str:
+        """Return a record's `url`: live ones are absolute with `:443`, no trailing slash."""
+        if self.live:
+            return f"{self.display_url}/entity/{entity}/{row_id}"
+        return f"{self.entity_url(entity)}{row_id}/"
+
     def to_json_obj(self, entity: str, row: dict) -> dict:
         """Return a row as the WMS serves it: related objects, set links, decimals as strings."""
         out: dict = {}
-        for f in ENTITIES[entity].fields:
+        for f in self.entities[entity].fields:
             value = row.get(f.name)
             if f.kind == "rel":
                 out[f.name] = None if value is None else self._related(f.target, value)  # type: ignore[arg-type]
+            elif f.kind == "ref":
+                out[f.name] = (
+                    None if value is None else self._ref(f.target, f.keys, f.blank_url, value)
+                )  # type: ignore[arg-type]
             elif f.kind == "set":
                 out[f.name] = {
                     "result_count": self.children[(f.target, f.via)].get(row["id"], 0),  # type: ignore[arg-type]
@@ -468,8 +511,13 @@ class Store:
                 }
             else:
                 out[f.name] = value
-        out["url"] = f"{self.entity_url(entity)}{row['id']}/"
+        out["url"] = self._url(entity, row["id"])
         return out
+
+    def _ref(self, target: str, keys: tuple[str, ...], blank_url: bool, ref_id: int) -> dict:
+        """Return the related object of an entity the simulator does not serve."""
+        key = keys[ref_id - 1] if 0 < ref_id <= len(keys) else str(ref_id)
+        return {"id": ref_id, "key": key, "url": "" if blank_url else self._url(target, ref_id)}
 
     def warm(self) -> None:
         """Encode every row ahead of requests, so even a first extraction is served fast."""
