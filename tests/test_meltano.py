@@ -144,6 +144,10 @@ def test_meltano_yml_declares_the_platforms_jobs_and_schedules():
 def test_deletions_are_mirrored_per_facility_through_meltano(
     meltano_bin, meltano_installed, cli, simulator, tmp_path, db
 ):
+    from target_gruponos_oracle.target import TargetGruponosOracle
+
+    if "activate_version_scope" not in TargetGruponosOracle.config_jsonschema["properties"]:
+        pytest.fail("needs target-gruponos-oracle with activate_version_scope (issue 9/10 merge)")
     env = {
         "GRUPONOS_MELTANO_RUNNER": "meltano",
         "GRUPONOS_MELTANO_MELTANO_EXECUTABLE": str(meltano_bin),

@@ -29,7 +29,7 @@ from gruponos_meltano_native.errors import (
     ScopeBusy,
 )
 from gruponos_meltano_native.jobs import JOBS, RunScope
-from gruponos_meltano_native.lock import ScopeLock
+from gruponos_meltano_native.lock import ScopeLock, lock_path
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.observe import recorded
 from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
@@ -182,6 +182,10 @@ class Orchestrator:
             "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
             "state_path": str(self.store.path(scope.state_key)),
+            "lock_path": str(lock_path(self.settings.state_dir, scope.company, scope.facility)),
+            "deletions": self.settings.deletions
+            if self.settings.mirrors_deletions(scope)
+            else "off",
             "starts_from_state": start_state is not None,
         }
 
