@@ -18,7 +18,8 @@ from gruponos_meltano_native.database import OracleConnectionManager
 from gruponos_meltano_native.errors import SettingsError
 from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.orchestrator import Orchestrator
+from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import ProgressCallback
 
 

@@ -22,8 +22,9 @@ from gruponos_meltano_native.config import GruponosMeltanoSettings, load_setting
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import JOBS, RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport, resolve_executable
+from gruponos_meltano_native.orchestrator import Orchestrator, resolve_executable
 from gruponos_meltano_native.progress import Progress
+from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.state import StateKey, StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from gruponos_meltano_native.errors import worst_exit_code
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.orchestrator import Orchestrator
+from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import ProgressCallback
 
 ProgressFactory = Callable[[RunScope], ProgressCallback | None]

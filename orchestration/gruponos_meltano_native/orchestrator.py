@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
-    ExitCode,
     PlatformError,
     ReconciliationError,
     ScopeBusy,
@@ -32,7 +30,8 @@ from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.lock import ScopeLock, lock_path
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.observe import recorded
-from gruponos_meltano_native.reconciliation import Reconciler, ReconciliationReport
+from gruponos_meltano_native.reconciliation import Reconciler
+from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import (
     REPLICATION_KEY,
@@ -44,83 +43,7 @@ from gruponos_meltano_native.wms_checks import check_facility, wms_counter
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class RunReport:
-    """Everything a run did; `success` is False whenever any part failed."""
-
-    run_id: str
-    job: str
-    mode: str
-    company: str
-    facility: str
-    success: bool = False
-    error: str | None = None
-    failure_kind: str | None = None
-    exit_code: int = ExitCode.OK
-    extracted: dict[str, int] = field(default_factory=dict)
-    loaded: dict[str, int] = field(default_factory=dict)
-    duration_seconds: float = 0.0
-    states_committed: int = 0
-    state_path: str | None = None
-    log_dir: str | None = None
-    database: str | None = None
-    validation: ReconciliationReport | None = None
-    alerts_sent: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    # "mark", "remove" or "off" (always "off" for incremental runs); per stream, whether
-    # its deletions were mirrored ("activated") or why not.
-    deletions_mode: str = "off"
-    deletions: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        """`succeeded`, `failed`, or `skipped` (another run held the company/facility)."""
-        if self.success:
-            return "succeeded"
-        return "skipped" if self.failure_kind == ScopeBusy.kind else "failed"
-
-    @property
-    def records_processed(self) -> int:
-        """Records extracted and handed to the target in this run."""
-        return sum(self.extracted.values())
-
-    @property
-    def records_per_second(self) -> float:
-        """Throughput of the pipe."""
-        return self.records_processed / self.duration_seconds if self.duration_seconds else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, as the API's `result.data` and `--json` output carry it."""
-        entities = {
-            name: {"extracted": count, "loaded": self.loaded.get(name)}
-            for name, count in sorted(self.extracted.items())
-        }
-        return {
-            "run_id": self.run_id,
-            "job": self.job,
-            "mode": self.mode,
-            "company": self.company,
-            "facility": self.facility,
-            "success": self.success,
-            "status": self.status,
-            "error": self.error,
-            "failure_kind": self.failure_kind,
-            "records_processed": self.records_processed,
-            "entities": entities,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "records_per_second": round(self.records_per_second, 1),
-            "states_committed": self.states_committed,
-            "state_path": self.state_path,
-            "log_dir": self.log_dir,
-            "database": self.database,
-            "validation": self.validation.to_dict() if self.validation else None,
-            "alerts_sent": self.alerts_sent,
-            "started_at": self.started_at.isoformat(),
-            "deletions": {"mode": self.deletions_mode, "streams": self.deletions},
-            "warnings": self.warnings,
-        }
+__all__ = ["Orchestrator", "RunReport", "resolve_executable"]
 
 
 def resolve_executable(name: str) -> str:
