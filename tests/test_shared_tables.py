@@ -97,6 +97,30 @@ def test_a_full_sync_marks_its_own_facilitys_deletions_only_and_only_when_it_suc
     ]
 
 
+def test_live_shapes_two_facilities_and_purged_allocations(cli, db):
+    """On the live profile allocation and order_dtl have no company/facility fields at all."""
+    from tap_oracle_wms.simulator import WMSSimulator
+
+    with WMSSimulator(orders=120, seed=5, profile="live") as live:
+        env = {
+            "GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL": live.base_url,
+            "GRUPONOS_MELTANO_ORACLE_WMS__USERNAME": live.username,
+            "GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD": live.password,
+        }
+        first, _ = _full(cli, *FACILITIES, env=env)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        purged = live.delete("allocation", 4, "GNOS", "DC02")
+        second, runs = _full(cli, *FACILITIES, env=env)
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        for entity in ENTITIES:
+            expected = {f: live.count(entity, "GNOS", f) for f in FACILITIES}
+            assert _live_rows_per_facility(db, entity) == expected, entity
+    marked = db("select id, scope_facility_code from allocation where sdc_deleted_at is not null")
+    assert sorted(marked) == [(i, "DC02") for i in purged]
+    assert runs["DC02"]["validation"]["entities"]["allocation"]["marked_deleted"] == 4
+    assert runs["DC01"]["validation"]["entities"]["allocation"]["marked_deleted"] == 0
+
+
 def test_two_facilities_share_postgresql_tables_and_mirror_deletions(
     simulator, settings_for, postgres_url
 ):
