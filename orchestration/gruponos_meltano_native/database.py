@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from target_gruponos_oracle.connector import GruponosConnector
+from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ConnectivityError
@@ -18,25 +18,20 @@ DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
 
 def database_url(target_config: dict[str, Any]) -> str:
     """Return the URL the target writes to, built by the target's own connection rules."""
-    return GruponosConnector(target_config).sqlalchemy_url
+    return database_rules(target_config).url
 
 
 def create_db_engine(target_config: dict[str, Any], pool_size: int = 5) -> Engine:
     """Create a pooled engine to the target's database that checks connections before use.
 
-    URL and driver arguments (e.g. Oracle over TCPS) come from the target's connector, so
-    the orchestrator reaches the very database the target loads.
+    URL, driver arguments (e.g. Oracle over TCPS) and session setup come from the target's
+    public rules, so the orchestrator reaches the very database the target loads.
     """
-    connector = GruponosConnector(target_config)
-    url = sa.make_url(connector.sqlalchemy_url)
-    backend = url.get_backend_name()
-    options: dict[str, Any] = {
-        "pool_pre_ping": True,
-        "connect_args": connector.connect_args(backend),
-    }
-    if backend == "oracle":
+    rules = database_rules(target_config)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if rules.dialect == "oracle":
         options.update(pool_size=pool_size, max_overflow=pool_size)
-    return sa.create_engine(url, **options)
+    return rules.create_engine(**options)
 
 
 def dialect_of(engine: Engine) -> str:

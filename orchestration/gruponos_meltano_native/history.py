@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from target_gruponos_oracle.naming import identifier, max_identifier_length
+from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.database import create_db_engine, dialect_of
 from gruponos_meltano_native.errors import SettingsError
@@ -130,8 +130,8 @@ def _truncate_bytes(text: str, limit: int) -> str:
 
 def history_table(name: str, dialect: str, target_config: dict[str, Any]) -> sa.Table:
     """Return the run-history table `name` as the target would name it on `dialect`."""
-    stored = identifier(name, dialect, max_identifier_length(target_config, dialect))
-    schema = target_config.get("default_target_schema") if dialect != "sqlite" else None
+    rules = database_rules(target_config, dialect)
+    stored, schema = rules.identifier(name), rules.schema
     # SQLAlchemy's lower-case names are the database's case-insensitive form (upper on Oracle).
     columns = [
         sa.Column(column, kind, nullable=column not in ("run_id", "entity"))

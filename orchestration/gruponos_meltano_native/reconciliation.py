@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from target_gruponos_oracle.naming import column_name, table_name
+from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
@@ -220,16 +220,16 @@ class Reconciler:
     ) -> tuple[sa.TableClause, sa.ColumnClause[Any] | None]:
         """Return the entity's table, and its `_sdc_deleted_at` column if it has one."""
         columns = set(info.properties) | set(info.key_properties)
-        schema = self.config.get("default_target_schema") if self.dialect != "sqlite" else None
-        name = table_name(self.config, entity, self.dialect)
-        deleted = column_name(self.config, DELETED_AT, self.dialect)
-        has_deleted = deleted.lower() in self._columns_of(name, schema)
+        rules = database_rules(self.config, self.dialect)
+        name = rules.table_name(entity)
+        deleted = rules.column_name(DELETED_AT)
+        has_deleted = deleted.lower() in self._columns_of(name, rules.schema)
         if has_deleted:
             columns.add(DELETED_AT)
         table = sa.table(
             name,
-            *(sa.column(column_name(self.config, c, self.dialect)) for c in sorted(columns)),
-            schema=schema,
+            *(sa.column(rules.column_name(c)) for c in sorted(columns)),
+            schema=rules.schema,
         )
         return table, table.c[deleted] if has_deleted else None
 
@@ -242,7 +242,7 @@ class Reconciler:
         return {c["name"].lower() for c in inspector.get_columns(name, schema=schema)}
 
     def _col(self, table: sa.TableClause, name: str) -> sa.ColumnClause[Any]:
-        return table.c[column_name(self.config, name, self.dialect)]
+        return table.c[database_rules(self.config, self.dialect).column_name(name)]
 
     def _scope(
         self,

@@ -8,43 +8,38 @@ column. A value that does not fit its declared type raises `ValueTypeError` nami
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
 from target_gruponos_oracle import naming
 from target_gruponos_oracle.errors import ValueTypeError
+from target_gruponos_oracle.kinds import Column, Kind
+from target_gruponos_oracle.values import Converter, Mismatch, drop_nul, to_datetime_text
 
-_UTC = dt.timezone.utc
-_json_encoder = msgspec.json.Encoder(decimal_format="number")
-
-
-class Kind(str, enum.Enum):
-    """What a column holds, independent of the database."""
-
-    INTEGER = "integer"
-    NUMBER = "number"
-    STRING = "string"
-    DATETIME = "date-time"
-    DATE = "date"
-    BOOLEAN = "boolean"
-    JSON = "json"
+__all__ = ["Column", "Kind", "RowDecoder", "ValueRules", "compile_row_converter"]
 
 
-@dataclass(frozen=True)
-class Column:
-    """One stream property and the column that stores it."""
+class ValueRules(Protocol):
+    """A database's value conversion rules (each dialect module provides them)."""
 
-    prop: str
-    name: str
-    kind: Kind
-    max_length: int | None = None
-    # A string column whose schema also allows other types (numbers are kept as text).
-    mixed: bool = False
+    def converter(self, column: Column) -> Converter:
+        """Return the reference converter for `column`: checks a value and shapes it."""
+        ...
+
+    def unchanged(self, column: Column) -> str | None:
+        """Return a Python condition on ``{v}`` under which a value needs no converter call."""
+        ...
+
+    def finishing(self, column: Column) -> Converter | None:
+        """Return what is left to do to a value msgspec decoded (None: nothing)."""
+        ...
+
+    def invalid_key(self, column: Column) -> tuple[str, str] | None:
+        """(condition on a non-null ``{v}``, reason) for key values the database cannot store."""
+        ...
 
 
 # Singer record metadata (see the SDK's record metadata spec) and what each column holds.
@@ -128,199 +123,27 @@ def schema_columns(
     return columns
 
 
-class _Mismatch(Exception):
-    """Internal: a value does not fit; carries what was expected."""
-
-
-def _to_int(value: Any) -> Any:
-    if type(value) is int or value is None:
-        return value
-    if type(value) is Decimal and value == value.to_integral_value():
-        return int(value)
-    raise _Mismatch("an integer")
-
-
-def _to_number(value: Any) -> Any:
-    kind = type(value)
-    if kind is Decimal or kind is int or value is None:
-        return value
-    if kind is float:
-        return Decimal(repr(value))
-    if kind is str:  # numeric text is accepted, as msgspec's Decimal decoding does
-        try:
-            number = Decimal(value)
-        except ArithmeticError:
-            raise _Mismatch("a number") from None
-        if number.is_finite():
-            return number
-    raise _Mismatch("a number")
-
-
-def _to_number_text(value: Any) -> Any:
-    value = _to_number(value)
-    return None if value is None else str(value)
-
-
-def _to_string(value: Any) -> Any:
-    kind = type(value)
-    if kind is str or value is None:
-        return value
-    if kind is int or kind is Decimal:
-        return str(value)
-    raise _Mismatch("a string")
-
-
-def _to_postgres_text(value: Any) -> Any:
-    # PostgreSQL text cannot hold NUL characters; they are dropped.
-    value = _to_string(value)
-    return value.replace("\x00", "") if value is not None else None
-
-
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    return value
-
-
-def _to_postgres_json(value: Any) -> Any:
-    text = _to_json(value)
-    # JSONB cannot hold NUL either; only values that contain one take the slow walk.
-    return _to_json(_without_nul(value)) if text is not None and "\\u0000" in text else text
-
-
-def _to_bool(value: Any) -> Any:
-    if type(value) is bool or value is None:
-        return value
-    raise _Mismatch("a boolean (true/false)")
-
-
-def _to_bool_int(value: Any) -> Any:
-    if type(value) is bool:
-        return int(value)
-    if value is None:
-        return None
-    raise _Mismatch("a boolean (true/false)")
-
-
-def _to_json(value: Any) -> Any:
-    return None if value is None else _json_encoder.encode(value).decode("utf-8")
-
-
-def _parse_iso_datetime(value: Any) -> dt.datetime:
-    if type(value) is not str:
-        raise _Mismatch("an ISO 8601 date-time string")
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise _Mismatch("an ISO 8601 date-time string") from None
-
-
-def _parse_datetime(value: Any) -> dt.datetime:
-    parsed = _parse_iso_datetime(value)
-    # A date-time without an offset is taken as UTC, the Singer convention.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
-
-
-def _to_utc_naive_datetime(value: Any) -> Any:
-    if value is None:
-        return None
-    return _parse_datetime(value).astimezone(_UTC).replace(tzinfo=None)
-
-
-def _to_datetime_text(value: Any) -> Any:
-    if value is None:
-        return None
-    parsed = _parse_iso_datetime(value)
-    # Text with its offset is kept as sent; without one it is UTC, made explicit.
-    return value if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC).isoformat()
-
-
-def _parse_date(value: Any) -> dt.date:
-    if type(value) is not str:
-        raise _Mismatch("an ISO 8601 date string")
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise _Mismatch("an ISO 8601 date string") from None
-
-
-def _to_date(value: Any) -> Any:
-    return None if value is None else _parse_date(value)
-
-
-def _to_date_text(value: Any) -> Any:
-    return None if value is None else _parse_date(value).isoformat()
-
-
-# Value shapes each database driver binds best. Checked ISO text is cheaper to COPY than
-# datetime objects (PostgreSQL parses it server side); SQLite has no exact decimal, so
-# numbers travel (and are stored) as their exact decimal text there.
-_CONVERTERS: dict[str, dict[Kind, Callable[[Any], Any]]] = {
-    "postgresql": {
-        Kind.INTEGER: _to_int,
-        Kind.NUMBER: _to_number,
-        Kind.STRING: _to_postgres_text,
-        Kind.DATETIME: _to_datetime_text,
-        Kind.DATE: _to_date_text,
-        Kind.BOOLEAN: _to_bool,
-        Kind.JSON: _to_postgres_json,
-    },
-    "oracle": {
-        Kind.INTEGER: _to_int,
-        Kind.NUMBER: _to_number,
-        Kind.STRING: _to_string,
-        Kind.DATETIME: _to_utc_naive_datetime,
-        Kind.DATE: _to_date,
-        Kind.BOOLEAN: _to_bool_int,
-        Kind.JSON: _to_json,
-    },
-    "sqlite": {
-        Kind.INTEGER: _to_int,
-        Kind.NUMBER: _to_number_text,
-        Kind.STRING: _to_string,
-        Kind.DATETIME: _to_datetime_text,
-        Kind.DATE: _to_date_text,
-        Kind.BOOLEAN: _to_bool_int,
-        Kind.JSON: _to_json,
-    },
-}
-
 RowConverter = Callable[[Mapping[str, Any]], tuple]
 
-# Values that are already in the shape the driver wants skip the converter call: the
-# generated code tests these conditions inline.
-_UNCHANGED: dict[Kind, str] = {
-    Kind.INTEGER: "type({v}) is int",
-    Kind.STRING: "type({v}) is str",
-    Kind.NUMBER: "type({v}) is Decimal or type({v}) is int",
-    Kind.BOOLEAN: "type({v}) is bool",
-}
-_UNCHANGED_BY_DIALECT: dict[str, set[Kind]] = {
-    "postgresql": {Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN},
-    "oracle": {Kind.INTEGER, Kind.STRING, Kind.NUMBER},
-    "sqlite": {Kind.INTEGER, Kind.STRING},
-}
 
-
-def compile_row_converter(stream: str, columns: Sequence[Column], dialect: str) -> RowConverter:
-    """Build the function that turns one record into one row tuple for `dialect`.
+def compile_row_converter(
+    stream: str, columns: Sequence[Column], rules: ValueRules
+) -> RowConverter:
+    """Build the function that turns one record into one row tuple under `rules`.
 
     The fast path is a single generated expression (one call per column, no loop); only
     when a value does not fit does the slow path run again column by column to name it.
     """
-    converters = [_CONVERTERS[dialect][column.kind] for column in columns]
+    converters = [rules.converter(column) for column in columns]
     namespace: dict[str, Any] = {"Decimal": Decimal}
     parts = []
     for index, (column, converter) in enumerate(zip(columns, converters, strict=True)):
         namespace[f"f{index}"] = converter
         namespace[f"k{index}"] = column.prop
-        if column.kind in _UNCHANGED_BY_DIALECT[dialect]:
+        condition = rules.unchanged(column)
+        if condition is not None:
             value = f"v{index}"
-            unchanged = _UNCHANGED[column.kind].format(v=value)
+            unchanged = condition.format(v=value)
             parts.append(
                 f"({value} if ({value} := get(k{index})) is None or {unchanged} "
                 f"else f{index}({value}))"
@@ -335,23 +158,26 @@ def compile_row_converter(stream: str, columns: Sequence[Column], dialect: str) 
     def convert(record: Mapping[str, Any]) -> tuple:
         try:
             return fast(record)
-        except _Mismatch:
+        except Mismatch:
             for column, converter in zip(columns, converters, strict=True):
                 value = record.get(column.prop)
                 try:
                     converter(value)
-                except _Mismatch as exc:
+                except Mismatch as exc:
                     shown = repr(value)
                     shown = shown if len(shown) <= 60 else shown[:57] + "..."
-                    reason = f"expected {exc} for a {column.kind.value} column, got {shown}"
+                    kind = (column.declared or column.kind).value
+                    reason = f"expected {exc} for a {kind} column, got {shown}"
                     raise ValueTypeError(reason, stream=stream, field=column.prop) from None
             raise  # pragma: no cover - the slow path always finds the culprit
 
     return convert
 
 
-def _typed_field(column: Column) -> Any:
+def typed_field(column: Column) -> Any:
     """Return the msgspec type that decodes (and checks) a column's non-null value in C."""
+    if column.declared is not None:
+        return Any  # checked for its declared kind by the converter, then made text
     if column.kind == Kind.STRING and not column.mixed:
         return str
     return {
@@ -361,30 +187,6 @@ def _typed_field(column: Column) -> Any:
         Kind.DATETIME: str,
         Kind.DATE: str,
     }.get(column.kind, Any)
-
-
-def _drop_nul(text: str) -> str:
-    return text.replace("\x00", "")
-
-
-def _finishing(column: Column, dialect: str) -> Callable[[Any], Any] | None:
-    """Return what is left to do to a value msgspec decoded and checked (None: nothing).
-
-    The generated code skips the call for nulls, so these take a non-null value of the
-    type `_typed_field` declared.
-    """
-    kind = column.kind
-    if kind == Kind.INTEGER:
-        return None
-    if kind == Kind.STRING:
-        if column.mixed:
-            return _CONVERTERS[dialect][kind]
-        return _drop_nul if dialect == "postgresql" else None
-    if kind == Kind.NUMBER:
-        return str if dialect == "sqlite" else None  # SQLite keeps the exact decimal text
-    if kind == Kind.BOOLEAN:
-        return int if dialect == "oracle" else None  # sqlite3 binds bool as 1/0 itself
-    return _CONVERTERS[dialect][kind]
 
 
 class RowDecoder:
@@ -402,7 +204,7 @@ class RowDecoder:
         self,
         stream: str,
         columns: Sequence[Column],
-        dialect: str,
+        rules: ValueRules,
         key_positions: Sequence[int] = (),
         *,
         dedupe: bool = False,
@@ -412,10 +214,10 @@ class RowDecoder:
         `key_positions` are the row positions of the stream's key columns; with `dedupe`
         the loader keeps rows in a dict by key (last one wins), else it appends them.
         """
-        self.convert = compile_row_converter(stream, columns, dialect)
+        self.convert = compile_row_converter(stream, columns, rules)
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
         for i, column in enumerate(columns):
-            typed = _typed_field(column)
+            typed = typed_field(column)
             if typed is Any:
                 fields.append((f"f{i}", Any, None))
             elif i in key_positions:
@@ -446,20 +248,20 @@ class RowDecoder:
             "fromisoformat": dt.datetime.fromisoformat,
             "astuple": msgspec.structs.astuple,
             "decode": msgspec.json.Decoder(message, float_hook=Decimal).decode,
-            "Mismatch": _Mismatch,
+            "Mismatch": Mismatch,
             "NUL": "\x00",
         }
         parts = []
         for i, column in enumerate(columns):
-            converter = _finishing(column, dialect)
+            converter = rules.finishing(column)
             if converter is None:
                 parts.append(f"r[{i}]")
                 continue
             namespace[f"f{i}"] = converter
-            if converter is _to_datetime_text:
+            if converter is to_datetime_text:
                 # Inlined: text with an offset passes as sent once Python has parsed it.
                 finished = f"v{i} if fromisoformat(v{i}).tzinfo is not None else f{i}(v{i})"
-            elif converter is _drop_nul:
+            elif converter is drop_nul:
                 finished = f"v{i}.replace(NUL, '')"  # inlined: no Python call per string
             else:
                 finished = f"f{i}(v{i})"
@@ -468,7 +270,9 @@ class RowDecoder:
         row = f"({', '.join(parts)},)" if finishes else "r"
         exec(f"def finish(r):\n    return {row}\n", namespace)
         self._finish: Callable[[tuple], tuple] = namespace["finish"]
-        exec(_loader_source(row, columns, key_positions, dedupe=dedupe), namespace)
+        invalid = {p: rules.invalid_key(columns[p]) for p in key_positions}
+        conditions = {p: found[0] for p, found in invalid.items() if found is not None}
+        exec(_loader_source(row, columns, key_positions, conditions, dedupe=dedupe), namespace)
         self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
         self.load = namespace["load"]
 
@@ -476,7 +280,7 @@ class RowDecoder:
         """Return the row for one record's JSON; `ValueTypeError` names a bad field."""
         try:
             return self._finish(self._astuple(self._typed.decode(raw)))
-        except (ValueError, _Mismatch):  # msgspec's ValidationError is a ValueError
+        except (ValueError, Mismatch):  # msgspec's ValidationError is a ValueError
             record = self._generic.decode(raw)
             if not isinstance(record, dict):
                 raise ValueTypeError("'record' must be a JSON object") from None
@@ -484,7 +288,12 @@ class RowDecoder:
 
 
 def _loader_source(
-    row: str, columns: Sequence[Column], key_positions: Sequence[int], *, dedupe: bool
+    row: str,
+    columns: Sequence[Column],
+    key_positions: Sequence[int],
+    invalid: Mapping[int, str],
+    *,
+    dedupe: bool,
 ) -> str:
     """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
 
@@ -494,9 +303,15 @@ def _loader_source(
     line not taken or None).
     """
     # Keys msgspec cannot require (values of any JSON type) are checked here.
-    unchecked = [p for p in key_positions if _typed_field(columns[p]) is Any]
+    # Key values the database cannot store (`invalid`: position -> condition on {v}) send
+    # the line to the general path too, which names the field.
+    unchecked = [p for p in key_positions if typed_field(columns[p]) is Any]
     check = "        if row[{}] is None:\n            return n, line\n"
     checks = "".join(check.format(p) for p in unchecked)
+    for position, condition in invalid.items():
+        value = f"row[{position}]"
+        test = condition.format(v=value)
+        checks += f"        if {value} is not None and {test}:\n            return n, line\n"
     if dedupe and key_positions:
         key = ", ".join(f"row[{p}]" for p in key_positions)
         bind, store = "", f"rows[{key}] = row"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -24,11 +24,7 @@ from target_gruponos_oracle.columns import (
     RowDecoder,
     schema_columns,
 )
-from target_gruponos_oracle.connector import (
-    GruponosConnector,
-    OracleStrategy,
-    SqliteStrategy,
-)
+from target_gruponos_oracle.connector import GruponosConnector
 from target_gruponos_oracle.errors import InvalidMessageError, MissingKeyError
 
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
@@ -62,20 +58,30 @@ class GruponosSink(SQLSink[GruponosConnector]):
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
             raise ValueError(msg)
         self.spec = strategy.table_spec(self.stream_name, columns, self.keys)
-        self._configure()
         with self.connector.engine.connect() as conn:
             self._prepare_table(conn)
+        self._configure()  # after: the table decides how some columns are bound
 
     def _configure(self) -> None:
         """Compile the converter and key lookups for the current columns."""
+        strategy = self.connector.strategy
         positions = [self.spec.column_names.index(key) for key in self.spec.keys]
         self._decoder = RowDecoder(
             self.stream_name,
             self.spec.columns,
-            self.connector.strategy.name,
+            strategy,
             positions,
             dedupe=self.load_method == UPSERT,
         )
+        # Key values the database cannot store (Oracle: ''), each with its reason.
+        self._invalid_keys: list[tuple[int, str, Callable[[Any], bool], str]] = []
+        for position, key in zip(positions, self.keys, strict=True):
+            found = strategy.invalid_key(self.spec.columns[position])
+            if found is not None:
+                # The condition is the dialect's own Python, the one the generated loader
+                # inlines; here it checks rows that took the general path.
+                test = eval(f"lambda v: {found[0].format(v='v')}")
+                self._invalid_keys.append((position, key, test, found[1]))
         self._object_decoder = msgspec.json.Decoder(float_hook=Decimal)
         self._key_positions = list(zip(positions, self.keys, strict=True))
         self._row_key = itemgetter(*positions) if positions else None
@@ -96,59 +102,57 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.spec.columns += schema_columns(
             self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
         )
-        self._configure()
         with self.connector.engine.connect() as conn:
             self._prepare_table(conn)
+        self._configure()
 
     def _prepare_table(self, conn: sa.Connection) -> None:
-        """Create the table, or add and widen its columns; never drop anything."""
-        strategy = self.connector.strategy
+        """Create the table, or add and widen its columns; never drop a table.
+
+        Another load of the same table (another run) may make the same change at the same
+        moment, and one of the two then fails (table or column already exists): the table
+        is inspected again and whatever is still missing is done, once.
+        """
+        try:
+            self._apply_table_changes(conn)
+        except sa.exc.DatabaseError as exc:
+            self.logger.warning(
+                "Schema change on %s failed (%s); inspecting the table again, in case "
+                "another load made the change at the same moment",
+                self.spec.name,
+                str(exc.orig).splitlines()[0] if exc.orig else exc,
+            )
+            self._apply_table_changes(conn)
+
+    def _apply_table_changes(self, conn: sa.Connection) -> None:
         with conn.begin():  # one transaction: inspection and DDL (Oracle commits DDL itself)
             for statement in self._table_changes(conn):
                 self.logger.info("Schema change on %s: %s", self.spec.name, statement)
                 conn.exec_driver_sql(statement)
-        if isinstance(strategy, OracleStrategy) and self.load_method == UPSERT:
-            self._recreate_oracle_staging(conn, strategy)
 
     def _table_changes(self, conn: sa.Connection) -> list[str]:
         strategy = self.connector.strategy
         spec = self.spec
+        upsert = self.load_method == UPSERT  # only upserts need the key enforced
         existing = self.connector.existing_columns(conn, spec)
         if existing is None:
+            plan = strategy.key_plan(spec)
+            if upsert and plan.reason:
+                self.logger.warning(
+                    "Table %s: key %s is enforced by %s, not a primary key: %s",
+                    spec.name,
+                    spec.keys,
+                    "a unique index" if plan.kind == "unique index" else "nothing",
+                    plan.reason,
+                )
             return [
                 *(strategy.create_schema(spec.schema) if spec.schema else []),
-                # Only upserts need the key enforced; appends may repeat it.
-                *strategy.create_table(spec, primary_key=self.load_method == UPSERT),
+                *strategy.create_table(spec, enforce_key=upsert),
             ]
-        statements: list[str] = []
-        for column in spec.columns:
-            have = existing.get(column.name)
-            if have is None:
-                statements += strategy.add_column(spec, column)
-                continue
-            if have.width is not None and have.width > spec.widths.get(column.name, 0):
-                spec.widths[column.name] = have.width
-            statements += strategy.widen(spec, column, have)
-        if (
-            isinstance(strategy, SqliteStrategy)
-            and self.load_method == UPSERT
-            and self.connector.primary_key(conn, spec) != spec.keys
-        ):
-            statements.append(strategy.unique_key_index(spec))
+        statements = strategy.column_changes(spec, existing)
+        if upsert:
+            statements += strategy.key_changes(spec, self.connector.existing_key(conn, spec))
         return statements
-
-    def _recreate_oracle_staging(self, conn: sa.Connection, strategy: OracleStrategy) -> None:
-        self._drop_oracle_staging(conn, strategy)
-        with conn.begin():
-            for statement in strategy.create_staging(self.spec):
-                conn.exec_driver_sql(statement)
-
-    def _drop_oracle_staging(self, conn: sa.Connection, strategy: OracleStrategy) -> None:
-        try:
-            with conn.begin():
-                conn.exec_driver_sql(strategy.drop_staging(self.spec))
-        except sa.exc.DatabaseError:
-            pass  # ORA-00942: not there (yet, or dropped by the sink this one replaced)
 
     # Records -----------------------------------------------------------------------------
 
@@ -187,6 +191,9 @@ class GruponosSink(SQLSink[GruponosConnector]):
                 raise MissingKeyError(
                     "record has no value for this key property", stream=self.stream_name, field=key
                 )
+        for position, key, invalid, reason in self._invalid_keys:
+            if row[position] is not None and invalid(row[position]):
+                raise MissingKeyError(reason, stream=self.stream_name, field=key)
         if self._row_key is not None and self.load_method == UPSERT:
             self._rows[self._row_key(row)] = row  # type: ignore[call-overload]
         else:
@@ -264,26 +271,12 @@ class GruponosSink(SQLSink[GruponosConnector]):
             statement = strategy.soft_delete_old_versions(
                 self.spec, version_column, names[DELETED_AT_PROPERTY]
             )
-            params = {"version": new_version, "deleted_at": _deleted_at(strategy.name)}
+            params = {"version": new_version, "deleted_at": strategy.deleted_at_value()}
         with self.connector.engine.begin() as conn:
-            conn.execute(sa.text(statement), params)
+            conn.execute(statement, params)
 
     def clean_up(self) -> None:
-        """End of the run: empty overwritten tables that got no rows; drop Oracle staging."""
+        """End of the run: empty overwritten tables that got no rows."""
         if self._needs_overwrite():
             self._load([])
-        strategy = self.connector.strategy
-        if isinstance(strategy, OracleStrategy) and self.load_method == UPSERT:
-            # The staging table is the target's own; leave the analysts' schema tidy.
-            with self.connector.engine.connect() as conn:
-                self._drop_oracle_staging(conn, strategy)
         super().clean_up()
-
-
-def _deleted_at(dialect: str) -> Any:
-    now = dt.datetime.now(dt.timezone.utc)
-    if dialect == "sqlite":
-        return now.isoformat()
-    if dialect == "oracle":
-        return now.replace(tzinfo=None)  # sessions run in UTC
-    return now

@@ -360,11 +360,17 @@ def test_activate_version_can_be_switched_off(db, h):
     assert [r["id"] for r in db.rows("items")] == [1, 2, 3]
 
 
-def test_default_target_schema_holds_the_tables_on_postgres(fresh_postgres_url, h):
-    config = {"sqlalchemy_url": fresh_postgres_url, "default_target_schema": "WMS Stage"}
+@pytest.mark.parametrize(
+    ("setting", "schema"),
+    # A plain name is read as PostgreSQL reads it unquoted; any other is used exactly as
+    # written, never rewritten (issue 9, defect 9).
+    [("WMS_Stage", "wms_stage"), ("WMS Stage", "WMS Stage")],
+)
+def test_default_target_schema_holds_the_tables_on_postgres(fresh_postgres_url, h, setting, schema):
+    config = {"sqlalchemy_url": fresh_postgres_url, "default_target_schema": setting}
     h.run_target(config, [h.schema("orders", ORDERS), h.record("orders", {"id": 1, "status": "x"})])
     engine = sa.create_engine(fresh_postgres_url)
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql('SELECT id, status FROM "wms_stage"."orders"').fetchall()
+        rows = conn.exec_driver_sql(f'SELECT id, status FROM "{schema}"."orders"').fetchall()
     engine.dispose()
     assert rows == [(1, "x")]

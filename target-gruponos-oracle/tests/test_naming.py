@@ -96,3 +96,51 @@ def test_tcps_spells_out_a_tls_address_for_oracle():
         "(CONNECT_DATA=(SERVICE_NAME=GNOS)))"
     }
     assert GruponosConnector({**config, "protocol": "tcp"}).connect_args("oracle") == {}
+
+
+def test_python_3_11_is_required_since_iso_date_times_end_in_z():
+    # Issue 9, defect 9: Python 3.10's fromisoformat rejects "Z"; the target relies on it.
+    import datetime as dt
+    from pathlib import Path
+
+    import tomllib
+
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    parsed = dt.datetime.fromisoformat("2026-01-05T10:00:00Z")
+    assert parsed.utcoffset() == dt.timedelta(0)
+
+
+def test_database_rules_is_the_public_way_to_the_naming_and_connection_rules(tmp_path):
+    from target_gruponos_oracle import database_rules
+
+    config = {
+        "host": "db.example",
+        "port": 2484,
+        "service_name": "GNOS",
+        "protocol": "tcps",
+        "username": "loader",
+        "password": "pw",
+        "table_prefix": "WMS_",
+        "default_target_schema": "wms",
+    }
+    rules = database_rules(config)
+    assert rules.dialect == "oracle"
+    assert rules.url == "oracle+oracledb://loader:pw@db.example:2484?service_name=GNOS"
+    assert rules.connect_args["dsn"].startswith("(DESCRIPTION=(ADDRESS=(PROTOCOL=TCPS)")
+    assert rules.schema == "WMS"
+    assert (rules.table_name("order_dtl"), rules.column_name("rowid")) == (
+        "WMS_ORDER_DTL",
+        "C_ROWID",
+    )
+    assert rules.identifier("gnos_run_history") == "GNOS_RUN_HISTORY"  # no table_prefix
+    # Naming needs no URL when the dialect is given.
+    assert database_rules({"table_prefix": "WMS_"}, "postgresql").table_name("x") == "wms_x"
+    # An engine set up as the target's sessions are (SQLite: WAL).
+    engine = database_rules({"sqlalchemy_url": f"sqlite:///{tmp_path / 'x.db'}"}).create_engine()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+    with pytest.raises(ValueError, match="Unsupported database 'mysql'"):
+        database_rules({"sqlalchemy_url": "mysql://u@h/db"})

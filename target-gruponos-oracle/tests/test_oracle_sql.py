@@ -7,13 +7,15 @@ sink does (create, evolve, stage, merge, delete versions) and check each stateme
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle.columns import Column, Kind, schema_columns
-from target_gruponos_oracle.connector import ExistingColumn, OracleStrategy
+from target_gruponos_oracle.dialects.oracle import OracleStrategy
+from target_gruponos_oracle.dialects.tables import ExistingColumn
 
 ORACLE_TYPES = re.compile(
     r"^(NUMBER\(38\)|NUMBER|NUMBER\(1\)|CLOB|DATE|TIMESTAMP\(6\) WITH TIME ZONE"
@@ -79,7 +81,7 @@ def spec(strategy):
 
 def test_create_table_uses_oracle_types_and_quoted_uppercase_names(strategy, spec):
     limit = strategy.config["max_identifier_length"]
-    [create] = strategy.create_table(spec)
+    [create] = strategy.create_table(spec, enforce_key=True)
     compiled = check_oracle_statement(create, limit)
     assert compiled.startswith('CREATE TABLE "WMS_ORDER_DTL" (')
     types = dict(zip(spec.column_names, column_types(compiled), strict=True))
@@ -112,20 +114,21 @@ def test_create_table_uses_oracle_types_and_quoted_uppercase_names(strategy, spe
         assert long_name == long_property.upper()
 
 
-def test_staging_is_a_keyed_global_temporary_table_and_merge_cannot_hit_ora_30926(strategy, spec):
+def test_staging_is_a_private_temporary_table_dropped_at_the_end_of_the_load(strategy, spec):
     limit = strategy.config["max_identifier_length"]
-    [create] = strategy.create_staging(spec)
+    create = strategy.create_staging(spec)
     compiled = check_oracle_statement(create, limit)
-    assert compiled.startswith('CREATE GLOBAL TEMPORARY TABLE "WMS_ORDER_DTL_STG" (')
-    assert compiled.endswith("ON COMMIT DELETE ROWS")
-    # A duplicate key could never reach the MERGE source: the staging key refuses it.
-    assert 'PRIMARY KEY ("ID")' in compiled
-    check_oracle_statement(strategy.drop_staging(spec), limit)
+    # Private temporary tables (18c+): names start with PRIVATE_TEMP_TABLE_PREFIX
+    # (ORA$PTT_); ON COMMIT DROP DEFINITION ends them with the load's transaction.
+    assert compiled.startswith('CREATE PRIVATE TEMPORARY TABLE "ORA$PTT_WMS_ORDER_DTL" (')
+    assert compiled.endswith("ON COMMIT DROP DEFINITION")
+    # No constraint: the sink sends one row per key; PTTs cannot have indexes anyway.
+    assert "PRIMARY KEY" not in compiled and "NOT NULL" not in compiled
 
     staging = strategy.quote(strategy.staging_name(spec))
     merge = check_oracle_statement(strategy.merge(spec, staging), limit)
     assert merge.startswith(
-        'MERGE INTO "WMS_ORDER_DTL" t USING "WMS_ORDER_DTL_STG" s ON (t."ID" = s."ID")'
+        'MERGE INTO "WMS_ORDER_DTL" t USING "ORA$PTT_WMS_ORDER_DTL" s ON (t."ID" = s."ID")'
     )
     update = merge.split("WHEN MATCHED THEN UPDATE SET ", 1)[1].split(" WHEN NOT MATCHED", 1)[0]
     assert '"ID" =' not in update, "ORA-38104: columns in the ON clause cannot be updated"
@@ -144,7 +147,7 @@ def test_merge_with_only_key_columns_has_no_update_clause(strategy):
 
 def test_bulk_insert_binds_every_column_positionally_with_explicit_sizes(strategy, spec):
     staging = strategy.quote(strategy.staging_name(spec))
-    insert = check_oracle_statement(strategy._insert_sql(staging, spec))
+    insert = check_oracle_statement(strategy.array_insert_sql(staging, spec))
     assert insert.endswith(f"VALUES ({', '.join(f':{i}' for i in range(1, 14))})")
     import oracledb
 
@@ -207,14 +210,14 @@ def test_a_key_column_is_never_rebuilt(strategy, spec):
 def test_activate_version_and_overwrite_statements(strategy, spec):
     limit = strategy.config["max_identifier_length"]
     hard = check_oracle_statement(
-        strategy.delete_old_versions(spec, "SDC_TABLE_VERSION"), limit, bound=True
+        str(strategy.delete_old_versions(spec, "SDC_TABLE_VERSION")), limit, bound=True
     )
     assert hard == (
-        'DELETE FROM "WMS_ORDER_DTL" WHERE "SDC_TABLE_VERSION" IS NULL OR '
-        '"SDC_TABLE_VERSION" < :version'
+        'DELETE FROM "WMS_ORDER_DTL" WHERE ("SDC_TABLE_VERSION" IS NULL OR '
+        '"SDC_TABLE_VERSION" < :version)'
     )
     soft = check_oracle_statement(
-        strategy.soft_delete_old_versions(spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT"),
+        str(strategy.soft_delete_old_versions(spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT")),
         limit,
         bound=True,
     )
@@ -227,7 +230,7 @@ def test_default_target_schema_qualifies_every_statement(strategy):
     strategy.config["default_target_schema"] = "wms_stage"
     columns = schema_columns(strategy.config, "items", {"properties": PROPERTIES}, "oracle")
     spec = strategy.table_spec("items", columns, ["id"])
-    [create] = strategy.create_table(spec)
+    [create] = strategy.create_table(spec, enforce_key=True)
     assert check_oracle_statement(create).startswith('CREATE TABLE "WMS_STAGE"."WMS_ITEMS" (')
     merge = strategy.merge(spec, '"WMS_ITEMS_STG"')
     assert check_oracle_statement(merge).startswith('MERGE INTO "WMS_STAGE"."WMS_ITEMS" t')
@@ -248,7 +251,7 @@ def test_observed_long_strings_widen_to_clob_by_bytes_not_characters(strategy, s
     ("reflected", "kind", "width"),
     [
         (oracle.NUMBER(38, 0), Kind.INTEGER, None),
-        (oracle.NUMBER(1, 0), Kind.INTEGER, None),
+        (oracle.NUMBER(1, 0), Kind.BOOLEAN, None),  # what the target creates for booleans
         (oracle.NUMBER(), Kind.NUMBER, None),
         (oracle.VARCHAR2(20), Kind.STRING, 20),
         (sa.CLOB(), Kind.STRING, float("inf")),
@@ -258,3 +261,291 @@ def test_observed_long_strings_widen_to_clob_by_bytes_not_characters(strategy, s
 def test_reflected_oracle_types_are_read_back_as_what_the_target_created(reflected, kind, width):
     found = OracleStrategy(oracle.dialect(), {}).existing_kind(reflected)
     assert (found.kind, found.width) == (kind, width)
+
+
+# Issue 9 defects: each Oracle rule, checked on the statements the target sends -------------
+
+
+class RecordingCursor:
+    """A DB-API cursor that records what the target sends (no server runs here)."""
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+
+    def execute(self, sql, parameters=None):
+        self.calls.append(("execute", sql))
+
+    def setinputsizes(self, *sizes):
+        self.calls.append(("setinputsizes", sizes))
+
+    def executemany(self, sql, rows):
+        self.calls.append(("executemany", sql, len(rows)))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+class RecordingConnection:
+    """Stands where the strategy reaches the driver: ``conn.connection.dbapi_connection``."""
+
+    def __init__(self, version: str = "19.3.0.0.0") -> None:
+        self.calls: list = []
+        self.version = version
+        self.connection = self
+        self.dbapi_connection = self
+
+    def cursor(self) -> RecordingCursor:
+        return RecordingCursor(self.calls)
+
+
+def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(strategy, spec):
+    # Defect 1: a fresh private temporary table per load transaction; nothing is dropped.
+    import oracledb
+
+    conn = RecordingConnection()
+    rows = [tuple(range(len(spec.columns)))] * 3
+    strategy.upsert_rows(conn, spec, rows)
+    kinds = [call[0] for call in conn.calls]
+    assert kinds == ["execute", "setinputsizes", "executemany", "execute"]
+    create, sizes, insert, merge = conn.calls
+    assert create[1].startswith('CREATE PRIVATE TEMPORARY TABLE "ORA$PTT_WMS_ORDER_DTL"')
+    assert create[1].endswith("ON COMMIT DROP DEFINITION")
+    assert insert[1].startswith('INSERT INTO "ORA$PTT_WMS_ORDER_DTL" (') and insert[2] == 3
+    assert merge[1].startswith('MERGE INTO "WMS_ORDER_DTL" t USING "ORA$PTT_WMS_ORDER_DTL" s')
+    assert sizes[1][0] is oracledb.DB_TYPE_NUMBER
+    assert not any("DROP TABLE" in str(call) for call in conn.calls)
+    # Nothing at all for an empty batch (no CREATE outside a load).
+    empty = RecordingConnection()
+    strategy.upsert_rows(empty, spec, [])
+    assert empty.calls == []
+
+
+def test_staging_of_a_stream_named_like_a_staging_table_cannot_touch_that_table(strategy):
+    # Defect 1: the old `<T>_STG` name could be another stream's table; ORA$PTT_ names
+    # can only be private temporary tables (a permanent table cannot take the prefix).
+    columns = schema_columns(
+        strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, "oracle"
+    )
+    x = strategy.table_spec("x", columns, ["id"])
+    x_stg = strategy.table_spec("x_stg", columns, ["id"])
+    assert strategy.staging_name(x) != x_stg.name
+    assert strategy.staging_name(x).startswith("ORA$PTT_")
+    assert len(strategy.staging_name(x_stg).encode()) <= strategy.config["max_identifier_length"]
+
+
+def test_session_time_zone_is_an_offset_and_old_servers_are_refused():
+    # Defect 3: a region name ('UTC') stores region ids thin mode cannot read (DPY-3022).
+    conn = RecordingConnection("19.3.0.0.0")
+    OracleStrategy.setup_session(conn)
+    assert conn.calls == [("execute", "ALTER SESSION SET TIME_ZONE = '+00:00'"), ("close",)]
+    with pytest.raises(ValueError, match=r"needs Oracle 18c or later"):
+        OracleStrategy.setup_session(RecordingConnection("12.2.0.1.0"))
+
+
+def _spec_for(strategy, properties: dict, keys: list[str]):
+    columns = schema_columns(strategy.config, "t", {"properties": properties}, "oracle")
+    return strategy.table_spec("t", columns, keys)
+
+
+@pytest.mark.parametrize(
+    ("key_schemas", "plan", "in_log"),
+    [
+        pytest.param({"id": {"type": "integer"}}, "primary key", "", id="number"),
+        pytest.param(
+            {"ts": {"type": "string", "format": "date-time"}},
+            "unique index",
+            "ORA-02329",
+            id="timestamp-with-time-zone",
+        ),
+        pytest.param({"doc": {"type": "object"}}, "none", "CLOB", id="clob"),
+        pytest.param(
+            {"a": {"type": "string"}, "b": {"type": "string"}}, "none", "ORA-01450", id="2-long"
+        ),
+        pytest.param(
+            {"a": {"type": "string", "maxLength": 100}, "b": {"type": "string"}},
+            "primary key",
+            "",
+            id="fits",
+        ),
+    ],
+)
+def test_keys_oracle_cannot_constrain_get_a_unique_index_or_none(
+    strategy, key_schemas, plan, in_log
+):
+    # Defect 2: primary key only where Oracle can index it.
+    spec = _spec_for(strategy, {**key_schemas, "v": {"type": "string"}}, list(key_schemas))
+    found = strategy.key_plan(spec)
+    assert found.kind == plan
+    assert in_log in found.reason
+    statements = [check_oracle_statement(s) for s in strategy.create_table(spec, enforce_key=True)]
+    assert ("PRIMARY KEY" in statements[0]) == (plan == "primary key")
+    if plan == "unique index":
+        assert statements[1] == 'CREATE UNIQUE INDEX "WMS_T_KEY" ON "WMS_T" ("TS")'
+    else:
+        assert len(statements) == 1
+    # The staging table never carries a constraint.
+    assert "PRIMARY KEY" not in strategy.create_staging(spec)
+
+
+def test_an_interrupted_table_creation_gets_its_unique_index_next_time(strategy):
+    from target_gruponos_oracle.dialects.tables import ExistingKey
+
+    spec = _spec_for(strategy, {"ts": {"type": "string", "format": "date-time"}}, ["ts"])
+    missing = ExistingKey(primary=[], unique=[], index_names=set())
+    assert strategy.key_changes(spec, missing) == [strategy.unique_key_index(spec)]
+    # Oracle indexes TIMESTAMP WITH TIME ZONE by an expression: found by its name.
+    present = ExistingKey(primary=[], unique=[[]], index_names={"WMS_T_KEY"})
+    assert strategy.key_changes(spec, present) == []
+
+
+def test_clob_keys_are_matched_with_dbms_lob_compare(strategy):
+    spec = _spec_for(strategy, {"doc": {"type": "object"}, "v": {"type": "string"}}, ["doc"])
+    merge = check_oracle_statement(strategy.merge(spec, '"ORA$PTT_WMS_T"'))
+    assert 'ON (DBMS_LOB.COMPARE(t."DOC", s."DOC") = 0)' in merge
+
+
+def test_oracle_date_is_reflected_as_a_date_and_widened_without_ff(strategy):
+    # Defect 4: SQLAlchemy reflects Oracle DATE as a DateTime subclass; FF fails on DATE.
+    found = strategy.existing_kind(oracle.DATE())
+    assert found.kind == Kind.DATE
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "day": {"type": "string"}}, ["id"])
+    statements = strategy.column_changes(spec, {"ID": ExistingColumn(Kind.INTEGER), "DAY": found})
+    fill = next(s for s in statements if s.startswith("UPDATE"))
+    assert fill == 'UPDATE "WMS_T" SET "DAY$NEW" = TO_CHAR("DAY", \'YYYY-MM-DD\')'
+    assert "FF" not in fill
+
+
+def test_column_replacement_is_finished_by_the_next_run_wherever_it_stopped(strategy):
+    # Defect 5: ADD, UPDATE, DROP, RENAME commit separately (DDL commits implicitly).
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "ts": {"type": "string"}}, ["id"])
+    key = ExistingColumn(Kind.INTEGER)
+    zoned = ExistingColumn(Kind.DATETIME)
+    text = ExistingColumn(Kind.STRING, 4000)
+    fresh = strategy.column_changes(spec, {"ID": key, "TS": zoned})
+    assert [s.split(" ")[0] + " " + s.split(" ")[3] for s in fresh] == [
+        "ALTER ADD",
+        'UPDATE "TS$NEW"',
+        "ALTER DROP",
+        "ALTER RENAME",
+    ]
+    iso = 'TO_CHAR("TS", \'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM\')'
+    assert iso in fresh[1]
+    # Stopped after ADD (or after the UPDATE): copy again, drop, rename. Never ADD twice.
+    after_add = strategy.column_changes(spec, {"ID": key, "TS": zoned, "TS$NEW": text})
+    assert after_add == fresh[1:]
+    # Stopped after DROP: only the rename is left; the data is in TS$NEW.
+    after_drop = strategy.column_changes(spec, {"ID": key, "TS$NEW": text})
+    assert after_drop == ['ALTER TABLE "WMS_T" RENAME COLUMN "TS$NEW" TO "TS"']
+    for statement in fresh:
+        check_oracle_statement(statement, strategy.config["max_identifier_length"])
+
+
+def test_replacement_names_cannot_be_a_propertys_column_and_fit_the_limit(strategy):
+    limit = strategy.config["max_identifier_length"]
+    long_name = "A" * limit
+    name = strategy.replacement_name(long_name)
+    assert name.endswith("$NEW") and len(name) <= limit
+    assert strategy.replacement_name("B" + long_name[1:]) != name
+    # Property names never keep a `$`, so no property can own a `$NEW` column.
+    assert "$" not in column_name_for(strategy, "ts$new")
+
+
+def column_name_for(strategy, prop: str) -> str:
+    from target_gruponos_oracle.naming import column_name
+
+    return column_name(strategy.config, prop, "oracle")
+
+
+@pytest.mark.parametrize(
+    ("declared", "value", "bound"),
+    [
+        ({"type": "string", "format": "date-time"}, "2026-01-05T10:00:00Z", "2026-01-05T10:00:00Z"),
+        ({"type": "string", "format": "date"}, "2026-01-05", "2026-01-05"),
+        ({"type": "integer"}, 7, "7"),
+        ({"type": "number"}, 1.5, "1.5"),
+        ({"type": "boolean"}, True, "true"),
+    ],
+)
+def test_declared_type_changes_over_a_text_column_bind_iso_text(strategy, declared, value, bound):
+    # Defect 6: a date bound into VARCHAR2 would be converted with NLS formats (05-JAN-26).
+    import oracledb
+    from target_gruponos_oracle.columns import RowDecoder
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "v": declared}, ["id"])
+    strategy.column_changes(
+        spec, {"ID": ExistingColumn(Kind.INTEGER), "V": ExistingColumn(Kind.STRING, 4000)}
+    )
+    column = spec.columns[1]
+    assert column.kind == Kind.STRING and column.declared is not None
+    sizes = strategy.input_sizes(spec)
+    assert sizes[1] == 4000 and sizes[1] is not oracledb.DB_TYPE_TIMESTAMP
+    decoder = RowDecoder("t", spec.columns, strategy, [0])
+    raw = json.dumps({"id": 1, "v": value}).encode()
+    assert decoder.decode(raw) == (1, bound)
+
+
+def test_empty_string_keys_are_bad_input_naming_the_field(strategy):
+    # Defect 7: '' is NULL in Oracle, so a key of '' would fail the batch with ORA-01400.
+    from target_gruponos_oracle.columns import RowDecoder
+
+    spec = _spec_for(strategy, {"code": {"type": "string"}, "v": {"type": "string"}}, ["code"])
+    condition, reason = strategy.invalid_key(spec.columns[0])
+    assert "NULL" in reason
+    assert condition.format(v="v") == "v == ''"
+    decoder = RowDecoder("t", spec.columns, strategy, [0], dedupe=True)
+    rows: dict = {}
+    line = json.dumps({"type": "RECORD", "stream": "t", "record": {"code": "", "v": "x"}})
+    # The fast loop does not take the line: the general path raises the named error.
+    assert decoder.load([line], 10, rows) == (0, line)
+    assert rows == {}
+
+
+def test_rowid_cannot_be_a_column_name_so_it_gets_the_c_prefix(strategy):
+    # Defect 8: "You cannot use the uppercase word ROWID ... as a column name."
+    assert column_name_for(strategy, "rowid") == "C_ROWID"
+    assert column_name_for(strategy, "RowId") == "C_ROWID"
+    assert column_name_for(strategy, "row_id") == "ROW_ID"
+
+
+def test_a_boolean_column_later_declared_integer_or_number_is_widened(strategy):
+    # Defect 9: NUMBER(1) holds 0/1 only; raising a NUMBER's precision is allowed.
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "flag": {"type": "integer"}}, ["id"])
+    existing = {
+        "ID": ExistingColumn(Kind.INTEGER),
+        "FLAG": strategy.existing_kind(oracle.NUMBER(1, 0)),
+    }
+    assert strategy.column_changes(spec, existing) == [
+        'ALTER TABLE "WMS_T" MODIFY ("FLAG" NUMBER(38))'
+    ]
+
+
+def test_soft_delete_stamp_is_bound_as_a_timestamp_with_its_fractions(strategy, spec):
+    # Defect 9: an untyped datetime is bound as DB_TYPE_DATE (no fractional seconds).
+    import oracledb
+
+    dialect = sa.create_engine("oracle+oracledb://u:p@h/x").dialect
+    statement = strategy.soft_delete_old_versions(
+        spec, "SDC_TABLE_VERSION", "SDC_DELETED_AT", scope={"FACILITY_CODE": "DC01"}
+    )
+    compiled = statement.compile(dialect=dialect)
+    bind = compiled.binds["deleted_at"]
+    dbapi_type = bind.type.dialect_impl(dialect).get_dbapi_type(oracledb)
+    assert dbapi_type is oracledb.DB_TYPE_TIMESTAMP
+    assert dbapi_type in dialect.include_set_input_sizes  # SQLAlchemy calls setinputsizes
+    stamp = strategy.deleted_at_value()
+    assert stamp.tzinfo is None  # naive UTC: the driver ignores tzinfo; the session is +00:00
+    assert str(compiled).endswith('AND "FACILITY_CODE" = :scope_0')
+    assert compiled.binds["scope_0"].value == "DC01"
+    assert strategy.scope_params({"FACILITY_CODE": "DC01"}) == {"scope_0": "DC01"}
+    hard = strategy.delete_old_versions(spec, "SDC_TABLE_VERSION", {"FACILITY_CODE": "DC01"})
+    assert str(hard).endswith('< :version) AND "FACILITY_CODE" = :scope_0')
+
+
+@pytest.mark.parametrize(
+    ("setting", "schema"),
+    [("wms_stage", "WMS_STAGE"), ("WMS", "WMS"), ("Wms Stage", "Wms Stage")],
+)
+def test_default_target_schema_is_never_rewritten(setting, schema):
+    # Defect 9: a plain name is read as Oracle reads it unquoted; others are kept as given.
+    strategy = OracleStrategy(oracle.dialect(), {"default_target_schema": setting})
+    assert strategy.schema_name() == schema

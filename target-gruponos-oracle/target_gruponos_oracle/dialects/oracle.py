@@ -1,0 +1,383 @@
+"""Oracle (18c and later, python-oracledb thin mode): every Oracle rule the target follows.
+
+Each rule cites where it comes from; ``shared/docs/oracle-facts.md`` collects the sources
+(Oracle SQL Language Reference and Error Messages 19c/23ai, python-oracledb docs).
+
+Upserts stage each batch in a *private temporary table* created inside the load
+transaction with ``ON COMMIT DROP DEFINITION`` (Oracle 18c+): it lives only in this
+session and this transaction, so two loads of one table (two runs, or a schema change
+mid-run) never see each other's staging, and the target never drops or alters any table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+
+from target_gruponos_oracle import naming
+from target_gruponos_oracle.dialects.base import DialectStrategy, driver_cursor
+from target_gruponos_oracle.dialects.tables import (
+    PRIMARY_KEY,
+    UNBOUNDED,
+    ExistingColumn,
+    ExistingKey,
+    KeyPlan,
+    TableSpec,
+)
+from target_gruponos_oracle.kinds import Column, Kind
+from target_gruponos_oracle.values import (
+    Converter,
+    to_bool_int,
+    to_date,
+    to_int,
+    to_json,
+    to_number,
+    to_string,
+    to_utc_naive_datetime,
+)
+
+VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
+ROWS_PER_EXECUTE = 10_000  # bounded array binds keep the driver's buffers small
+# Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default).
+PRIVATE_TEMP_TABLE_PREFIX = "ORA$PTT_"
+MIN_SERVER_MAJOR = 18  # private temporary tables exist from 18c
+# Largest index key on 8 KB blocks (ORA-01450 beyond it), in bytes.
+INDEX_KEY_MAX_BYTES = 6398
+# AL32UTF8 takes up to 4 bytes per character; VARCHAR2 stays within 4000 bytes.
+_MAX_BYTES_PER_CHAR = 4
+# Bytes an index key spends per column of each kind (Oracle's internal formats).
+_KEY_BYTES = {
+    Kind.INTEGER: 22,
+    Kind.NUMBER: 22,
+    Kind.BOOLEAN: 22,
+    Kind.DATE: 7,
+    Kind.DATETIME: 13,
+}
+# Text of old values when a column becomes text: ISO 8601, as the target writes text.
+# Oracle DATE has no fractional seconds: FF in its format fails (ORA-01821).
+_AS_TEXT = {
+    Kind.DATETIME: "TO_CHAR({}, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM')",
+    Kind.DATE: "TO_CHAR({}, 'YYYY-MM-DD')",
+    Kind.BOOLEAN: "CASE {} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END",
+    Kind.STRING: "{}",
+}
+
+
+class OracleStrategy(DialectStrategy):
+    """Oracle: array-bound executemany with explicit input sizes, then one MERGE."""
+
+    name = "oracle"
+    types: ClassVar[dict[Kind, str]] = {
+        Kind.INTEGER: "NUMBER(38)",
+        Kind.NUMBER: "NUMBER",
+        Kind.STRING: "VARCHAR2({} CHAR)",
+        Kind.DATETIME: "TIMESTAMP(6) WITH TIME ZONE",
+        Kind.DATE: "DATE",
+        Kind.BOOLEAN: "NUMBER(1)",
+        Kind.JSON: "CLOB",
+    }
+    # Unquoted names are upper-cased by Oracle; the target's names follow.
+    upper_case_names = True
+    # "You cannot use the uppercase word ROWID, either quoted or nonquoted, as a column
+    # name" (SQL Language Reference, Database Object Naming Rules).
+    forbidden_column_names = frozenset({"ROWID"})
+    converters: ClassVar[dict[Kind, Converter]] = {
+        Kind.INTEGER: to_int,
+        Kind.NUMBER: to_number,
+        Kind.STRING: to_string,
+        # Naive UTC: the driver ignores tzinfo on bind (python-oracledb issue #414) and
+        # the session time zone is +00:00, so the naive value is the right instant.
+        Kind.DATETIME: to_utc_naive_datetime,
+        Kind.DATE: to_date,
+        Kind.BOOLEAN: to_bool_int,
+        Kind.JSON: to_json,
+    }
+    skip_when_typed = frozenset({Kind.INTEGER, Kind.STRING, Kind.NUMBER})
+
+    # Session -----------------------------------------------------------------------------
+
+    @classmethod
+    def engine_options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """SQLAlchemy must agree with the target on the identifier limit (30 before 12.2)."""
+        return {"max_identifier_length": naming.max_identifier_length(config, cls.name)}
+
+    @classmethod
+    def connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """TCPS: spell the address out, since the URL only carries host/port/service."""
+        if config.get("protocol") != "tcps" or not config.get("host"):
+            return {}
+        target = (
+            f"(SERVICE_NAME={config['service_name']})"
+            if config.get("service_name")
+            else f"(SID={config.get('sid')})"
+        )
+        port = config.get("port") or 1521
+        address = f"(ADDRESS=(PROTOCOL=TCPS)(HOST={config['host']})(PORT={port}))"
+        return {"dsn": f"(DESCRIPTION={address}(CONNECT_DATA={target}))"}
+
+    @classmethod
+    def session_statements(cls) -> list[str]:
+        """Set an *offset* session time zone, never a region name.
+
+        With ``TIME_ZONE = 'UTC'`` (a region) TIMESTAMP WITH TIME ZONE values that take
+        the session zone are stored with a region id, which python-oracledb thin mode
+        cannot fetch (DPY-3022). ``'+00:00'`` is an offset, which it can.
+        """
+        return ["ALTER SESSION SET TIME_ZONE = '+00:00'"]
+
+    @classmethod
+    def check_server(cls, dbapi_connection: Any) -> None:
+        """Refuse servers before 18c: staging uses private temporary tables."""
+        version = str(getattr(dbapi_connection, "version", "") or "")
+        major = version.split(".", 1)[0]
+        if major.isdigit() and int(major) < MIN_SERVER_MAJOR:
+            msg = (
+                f"Oracle {version} is not supported: the target needs Oracle 18c or later "
+                "(it stages upserts in private temporary tables)"
+            )
+            raise ValueError(msg)
+
+    # Values ------------------------------------------------------------------------------
+
+    def finishing(self, column: Column) -> Converter | None:
+        """Booleans are bound as 1/0 into NUMBER(1)."""
+        if column.kind == Kind.BOOLEAN and column.declared is None:
+            return int
+        return super().finishing(column)
+
+    def invalid_key(self, column: Column) -> tuple[str, str] | None:
+        """Refuse empty-string keys: Oracle stores '' as NULL (ORA-01400 on a key)."""
+        if column.kind == Kind.STRING and column.declared is None:
+            return "{v} == ''", "an empty string cannot be a key on Oracle, which stores '' as NULL"
+        return None
+
+    # Types -------------------------------------------------------------------------------
+
+    def column_type(self, column: Column, width: float | None = None) -> str:
+        """VARCHAR2(n CHAR) up to 4000 (declared maxLength or longest value seen), else CLOB."""
+        if column.kind != Kind.STRING:
+            return self.types[column.kind]
+        needed = max(column.max_length or 0, width or 0)
+        if needed > VARCHAR2_MAX:
+            return "CLOB"
+        # Unknown length: the widest VARCHAR2, so short strings never need a change.
+        size = int(needed) if column.max_length else VARCHAR2_MAX
+        return self.types[Kind.STRING].format(max(size, 1))
+
+    def existing_kind(self, sa_type: sa.types.TypeEngine) -> ExistingColumn:
+        """Oracle DATE first: SQLAlchemy reflects it as a DateTime subclass.
+
+        NUMBER(1,0) is what the target creates for booleans.
+        """
+        if isinstance(sa_type, oracle.DATE):
+            return ExistingColumn(Kind.DATE)
+        if isinstance(sa_type, sa.Numeric) and sa_type.precision == 1 and sa_type.scale == 0:
+            return ExistingColumn(Kind.BOOLEAN)
+        return super().existing_kind(sa_type)
+
+    def _key_bytes(self, spec: TableSpec, name: str) -> float:
+        column = next(c for c in spec.columns if c.name == name)
+        column_type = self.column_type(column, spec.widths.get(name))
+        if column_type == "CLOB":
+            return UNBOUNDED
+        if column.kind == Kind.STRING:
+            chars = int(column_type.split("(", 1)[1].split(" ", 1)[0])
+            return min(chars * _MAX_BYTES_PER_CHAR, VARCHAR2_MAX)
+        return _KEY_BYTES[column.kind]
+
+    # DDL ---------------------------------------------------------------------------------
+
+    def key_plan(self, spec: TableSpec) -> KeyPlan:
+        """Plan a primary key only where Oracle can build one; else a unique index, or none.
+
+        - LOB (CLOB) columns cannot be in any key or index: none.
+        - An index key longer than the block allows fails (ORA-01450: 6,398 bytes on 8 KB
+          blocks; ``VARCHAR2(n CHAR)`` counts 4 bytes per character in AL32UTF8): none.
+        - A primary key on TIMESTAMP WITH TIME ZONE fails (ORA-02329), a unique index on
+          it is allowed: unique index.
+        """
+        if not spec.keys:
+            return KeyPlan("none")
+        sizes = {key: self._key_bytes(spec, key) for key in spec.keys}
+        clobs = [key for key, size in sizes.items() if size == UNBOUNDED]
+        if clobs:
+            return KeyPlan("none", f"CLOB key columns {clobs} cannot be indexed")
+        total = sum(sizes.values()) + len(sizes)  # one length byte per column
+        if total > INDEX_KEY_MAX_BYTES:
+            return KeyPlan(
+                "none",
+                f"key columns take up to {int(total)} bytes, more than an Oracle index key "
+                f"holds ({INDEX_KEY_MAX_BYTES} bytes on 8 KB blocks, ORA-01450)",
+            )
+        kinds = {c.name: c.kind for c in spec.columns}
+        zoned = [key for key in spec.keys if kinds[key] == Kind.DATETIME]
+        if zoned:
+            return KeyPlan(
+                "unique index",
+                f"TIMESTAMP WITH TIME ZONE key columns {zoned} cannot be in a primary key "
+                "(ORA-02329)",
+            )
+        return PRIMARY_KEY
+
+    def key_changes(self, spec: TableSpec, existing: ExistingKey) -> list[str]:
+        """Create the unique index a table created by an interrupted run may lack."""
+        if not spec.keys or existing.enforces(spec.keys, self.unique_key_index_name(spec)):
+            return []
+        if self.key_plan(spec).kind == "unique index":
+            return [self.unique_key_index(spec)]
+        return []
+
+    def create_schema(self, schema: str) -> list[str]:
+        """Oracle schemas are users, created by a DBA (no CREATE SCHEMA IF NOT EXISTS)."""
+        del schema
+        return []
+
+    def add_column(self, spec: TableSpec, column: Column) -> list[str]:
+        """Oracle spells it ADD (column type)."""
+        column_type = self.column_type(column, spec.widths.get(column.name))
+        table = self.qualified(spec.schema, spec.name)
+        return [f"ALTER TABLE {table} ADD ({self.quote(column.name)} {column_type})"]
+
+    def retype(self, spec: TableSpec, column: Column, existing: ExistingColumn) -> list[str]:
+        """MODIFY where Oracle allows it, else a copy through a replacement column."""
+        new_type = self.column_type(column, spec.widths.get(column.name))
+        table = self.qualified(spec.schema, spec.name)
+        modify = [f"ALTER TABLE {table} MODIFY ({self.quote(column.name)} {new_type})"]
+        if existing.kind == Kind.STRING:
+            # A longer VARCHAR2 is a MODIFY; VARCHAR2 → CLOB is not allowed (ORA-22858).
+            return self.replace_column(spec, column, existing) if new_type == "CLOB" else modify
+        if existing.kind in (Kind.INTEGER, Kind.BOOLEAN) and column.kind in (
+            Kind.INTEGER,
+            Kind.NUMBER,
+        ):
+            return modify  # raising a NUMBER's precision is allowed (lowering: ORA-01440)
+        return self.replace_column(spec, column, existing)
+
+    def copy_expression(self, old: ExistingColumn, new_type: str) -> str:
+        """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB."""
+        text = _AS_TEXT.get(old.kind or Kind.STRING, "TO_CHAR({})")
+        return f"TO_CLOB({text})" if new_type == "CLOB" else text
+
+    def key_match(self, spec: TableSpec, key: str) -> str:
+        """LOBs cannot be compared with ``=`` (ORA-00932): DBMS_LOB.COMPARE returns 0 if equal."""
+        column = next(c for c in spec.columns if c.name == key)
+        quoted = self.quote(key)
+        if self.column_type(column, spec.widths.get(key)) == "CLOB":
+            return f"DBMS_LOB.COMPARE(t.{quoted}, s.{quoted}) = 0"
+        return super().key_match(spec, key)
+
+    def deleted_at_type(self) -> sa.types.TypeEngine:
+        """TIMESTAMP: bound as DB_TYPE_TIMESTAMP, fractions kept.
+
+        An untyped datetime is bound as DB_TYPE_DATE, which drops fractional seconds.
+        """
+        return sa.TIMESTAMP()
+
+    def deleted_at_value(self) -> Any:
+        """Now as naive UTC: the driver ignores tzinfo; the session zone is +00:00."""
+        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+    # Staging and loading -------------------------------------------------------------------
+
+    def staging_name(self, spec: TableSpec) -> str:
+        """``ORA$PTT_<table>``: the private temporary table staging `spec`'s batches."""
+        room = self.max_identifier_length() - len(PRIVATE_TEMP_TABLE_PREFIX)
+        return PRIVATE_TEMP_TABLE_PREFIX + naming.identifier(spec.name, self.name, room)
+
+    def staging_table(self, spec: TableSpec) -> str:
+        """Return the staging table as SQL refers to it (quoted)."""
+        return self.quote(self.staging_name(spec))
+
+    def create_staging(self, spec: TableSpec) -> str:
+        """Return a private temporary table shaped like the target, dropped when the load ends.
+
+        No constraints: rows are already unique per key (the sink dedupes), and private
+        temporary tables cannot have indexes. Creating one does not commit the load
+        transaction (it is not ON COMMIT PRESERVE DEFINITION), and ON COMMIT DROP
+        DEFINITION drops it at the end of that transaction.
+        """
+        staging = self.table_object(None, self.staging_name(spec), spec, key=False)
+        create = str(sa.schema.CreateTable(staging).compile(dialect=self.dialect)).strip()
+        private = create.replace("CREATE TABLE", "CREATE PRIVATE TEMPORARY TABLE", 1)
+        return private + " ON COMMIT DROP DEFINITION"
+
+    def array_insert_sql(self, table: str, spec: TableSpec) -> str:
+        """INSERT with positional binds for every column into `table` (quoted)."""
+        names = ", ".join(self.quote(name) for name in spec.column_names)
+        binds = ", ".join(f":{position}" for position in range(1, len(spec.columns) + 1))
+        return f"INSERT INTO {table} ({names}) VALUES ({binds})"
+
+    def input_sizes(self, spec: TableSpec) -> list[Any]:
+        """Explicit bind types per column, so python-oracledb never guesses from a row.
+
+        Strings bind as VARCHAR up to 4000 bytes, or as DB_TYPE_LONG into a CLOB (a long
+        string bound as VARCHAR into VARCHAR2 fails: ORA-01461 / ORA-12899).
+        """
+        import oracledb
+
+        sizes: dict[Kind, Any] = {
+            Kind.INTEGER: oracledb.DB_TYPE_NUMBER,
+            Kind.NUMBER: oracledb.DB_TYPE_NUMBER,
+            Kind.DATETIME: oracledb.DB_TYPE_TIMESTAMP,
+            Kind.DATE: oracledb.DB_TYPE_DATE,
+            Kind.BOOLEAN: oracledb.DB_TYPE_NUMBER,
+            Kind.JSON: oracledb.DB_TYPE_LONG,
+        }
+        result = []
+        for column in spec.columns:
+            if column.kind == Kind.STRING:
+                column_type = self.column_type(column, spec.widths.get(column.name))
+                result.append(oracledb.DB_TYPE_LONG if column_type == "CLOB" else VARCHAR2_MAX)
+            else:
+                result.append(sizes[column.kind])
+        return result
+
+    def _executemany(self, cursor: Any, sql: str, spec: TableSpec, rows: Sequence) -> None:
+        sizes = self.input_sizes(spec)
+        for start in range(0, len(rows), ROWS_PER_EXECUTE):
+            cursor.setinputsizes(*sizes)
+            cursor.executemany(sql, rows[start : start + ROWS_PER_EXECUTE])
+
+    def insert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
+        """Array-bound executemany straight into the table."""
+        table = self.qualified(spec.schema, spec.name)
+        self._executemany(driver_cursor(conn), self.array_insert_sql(table, spec), spec, rows)
+
+    def upsert_rows(self, conn: sa.Connection, spec: TableSpec, rows: Sequence[tuple]) -> None:
+        """Create the private staging table, array-bind the rows into it, MERGE."""
+        if not rows:
+            return
+        cursor = driver_cursor(conn)
+        staging = self.staging_table(spec)
+        cursor.execute(self.create_staging(spec))
+        self._executemany(cursor, self.array_insert_sql(staging, spec), spec, rows)
+        cursor.execute(self.merge(spec, staging))
+
+    def observe_widths(self, spec: TableSpec, rows: Iterable[tuple]) -> bool:
+        """Longest string per string column, in characters (CLOB past 4000 bytes)."""
+        positions = [i for i, column in enumerate(spec.columns) if column.kind == Kind.STRING]
+        if not positions:
+            return False
+        longest = dict.fromkeys(positions, 0)
+        for row in rows:
+            for i in positions:
+                value = row[i]
+                if value is not None and len(value) > longest[i]:
+                    longest[i] = len(value)
+        grew = False
+        for i, chars in longest.items():
+            name = spec.columns[i].name
+            # 1,000 characters can never exceed 4,000 bytes; longer ones are checked in bytes.
+            width: float = chars
+            if chars > VARCHAR2_MAX // _MAX_BYTES_PER_CHAR and any(
+                row[i] is not None and len(row[i].encode("utf-8")) > VARCHAR2_MAX for row in rows
+            ):
+                width = UNBOUNDED
+            if width > spec.widths.get(name, 0):
+                spec.widths[name] = width
+                grew = True
+        return grew

@@ -1,0 +1,110 @@
+"""Oracle-only behaviour, against a real Oracle (``TARGET_ORACLE_TEST_URL``).
+
+No Oracle server can run on the machines this project is built on, so these tests skip
+there; the rules they check are also covered by compiled statements in
+`test_oracle_sql.py` and, as behaviour, by `test_database_rules.py` on every database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+import sqlalchemy as sa
+
+ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
+pytestmark = pytest.mark.skipif(
+    not ORACLE_URL,
+    reason="TARGET_ORACLE_TEST_URL is not set: no Oracle server runs here; these run against "
+    "a real Oracle (README: Oracle Database Free in a container)",
+)
+
+
+def _scalar_list(db, sql: str, **params) -> list:
+    from target_gruponos_oracle import database_rules
+
+    engine = database_rules(db.config()).create_engine()
+    try:
+        with engine.connect() as conn:
+            return list(conn.exec_driver_sql(sql, params).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_date_times_read_back_in_thin_mode_with_an_offset_zone(oracle_db, h):
+    # Defect 3: with TIME_ZONE = 'UTC' values carried a region id: DPY-3022 in thin mode.
+    h.run_target(
+        oracle_db.config(),
+        [
+            h.schema(
+                "ev", {"id": {"type": "integer"}, "ts": {"type": "string", "format": "date-time"}}
+            ),
+            h.record("ev", {"id": 1, "ts": "2024-03-10T10:15:30.123456-03:00"}),
+        ],
+    )
+    table = oracle_db.table("ev")
+    assert _scalar_list(oracle_db, "SELECT SESSIONTIMEZONE FROM DUAL") == ["+00:00"]
+    assert _scalar_list(oracle_db, f'SELECT TO_CHAR("TS", \'TZR\') FROM "{table}"') == ["+00:00"]
+    (value,) = [row["ts"] for row in oracle_db.rows("ev")]  # a plain engine, thin mode
+    instant = dt.datetime(2024, 3, 10, 13, 15, 30, 123456)
+    assert value.replace(tzinfo=None) == instant
+
+
+def test_upserts_leave_no_staging_table_and_keys_get_what_oracle_can_index(oracle_db, h):
+    # Defects 1 and 2: nothing named *_STG is created; a TIMESTAMP WITH TIME ZONE key gets
+    # a unique index, a CLOB key no constraint at all.
+    h.run_target(
+        oracle_db.config(),
+        [
+            h.schema("zoned", {"ts": {"type": "string", "format": "date-time"}}, keys=["ts"]),
+            h.record("zoned", {"ts": "2026-01-05T10:00:00Z"}),
+            h.schema("docs", {"doc": {"type": "object"}}, keys=["doc"]),
+            h.record("docs", {"doc": {"a": 1}}),
+        ],
+    )
+    prefix = oracle_db.extra_config["table_prefix"]
+    tables = _scalar_list(
+        oracle_db, "SELECT table_name FROM user_tables WHERE table_name LIKE :p", p=prefix + "%"
+    )
+    assert sorted(tables) == sorted([oracle_db.table("zoned"), oracle_db.table("docs")])
+    assert _scalar_list(
+        oracle_db,
+        "SELECT uniqueness FROM user_indexes WHERE index_name = :n",
+        n=oracle_db.table("zoned") + "_KEY",
+    ) == ["UNIQUE"]
+    assert (
+        _scalar_list(
+            oracle_db,
+            "SELECT constraint_type FROM user_constraints WHERE table_name = :t "
+            "AND constraint_type IN ('P', 'U')",
+            t=oracle_db.table("docs"),
+        )
+        == []
+    )
+
+
+def test_a_column_declared_date_time_over_text_is_not_converted_with_nls_formats(oracle_db, h):
+    # Defect 6, on Oracle's own session formats: NLS_DATE_FORMAT would give 05-JAN-26.
+    engine = sa.create_engine(str(ORACLE_URL))
+    with engine.connect() as conn:
+        fmt = conn.exec_driver_sql(
+            "SELECT value FROM nls_session_parameters WHERE parameter = 'NLS_DATE_FORMAT'"
+        ).scalar_one()
+    engine.dispose()
+    assert fmt  # whatever it is, the stored text must not follow it
+    h.run_target(
+        oracle_db.config(),
+        [
+            h.schema("t", {"id": {"type": "integer"}, "d": {"type": "string"}}),
+            h.record("t", {"id": 1, "d": "x"}),
+        ],
+    )
+    h.run_target(
+        oracle_db.config(),
+        [
+            h.schema("t", {"id": {"type": "integer"}, "d": {"type": "string", "format": "date"}}),
+            h.record("t", {"id": 2, "d": "2026-01-05"}),
+        ],
+    )
+    assert [r["d"] for r in oracle_db.rows("t")] == ["x", "2026-01-05"]
