@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,3 +116,56 @@ def test_a_killed_holder_does_not_block_the_next_run(cli, simulator, platform_en
     after = cli("run", "full", "--company", "GNOS", "--facility", "DC01", "--entities", "order_hdr")
     assert after.returncode == 0, after.stdout + after.stderr
     assert "full-sync-job succeeded: GNOS/DC01" in after.stdout
+
+
+def _wait_until_started(tmp_path: Path, facility: str, pid: int, timeout: float = 60) -> None:
+    lock = tmp_path / "state" / "locks" / "GNOS" / f"{facility}.lock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads(lock.read_text() or "{}").get("pid") == pid:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{facility} never started in process {pid}")
+
+
+def test_ctrl_c_stops_every_facility_of_the_command(simulator, platform_env, tmp_path):
+    simulator.set_faults(latency_ms=250)
+    both = _start(
+        platform_env,
+        tmp_path,
+        "run",
+        "full",
+        "--company",
+        "GNOS",
+        "--facility",
+        "DC01,DC02",
+        "--parallel",
+        "2",
+    )
+    try:
+        for facility in ("DC01", "DC02"):
+            _wait_until_started(tmp_path, facility, both.pid)
+        time.sleep(1.0)  # both taps are extracting
+        both.send_signal(signal.SIGINT)
+        out, err = both.communicate(timeout=120)
+    finally:
+        both.kill()
+    assert both.returncode == 130, out[-3000:] + err[-3000:]
+    assert re.search(r"^GNOS/DC01\s+full-sync-job\s+interrupted", out, re.M), out[-3000:]
+    assert re.search(r"^GNOS/DC02\s+full-sync-job\s+interrupted", out, re.M), out[-3000:]
+
+    one_by_one = _start(
+        platform_env, tmp_path, "run", "full", "--company", "GNOS", "--facility", "DC01,DC02"
+    )
+    try:
+        _wait_until_started(tmp_path, "DC01", one_by_one.pid)
+        time.sleep(1.0)
+        one_by_one.send_signal(signal.SIGINT)
+        out, err = one_by_one.communicate(timeout=120)
+    finally:
+        one_by_one.kill()
+    assert one_by_one.returncode == 130, out[-3000:] + err[-3000:]
+    assert "1 facility; exit code 130" in out  # DC02 was never started

@@ -39,11 +39,25 @@ def run_facilities(
                 on_done(report)
         return report
 
+    orchestrator.cancel.clear()
     if parallel <= 1 or len(scopes) <= 1:
-        return [run_one(scope) for scope in scopes]
+        reports = []
+        for scope in scopes:
+            reports.append(run_one(scope))
+            if reports[-1].failure_kind == "interrupted":
+                break  # Ctrl-C stops the whole command, not just this facility's run
+        return reports
     # Threads are enough: each run spends its time waiting on its plugin processes.
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="facility") as pool:
-        return list(pool.map(run_one, scopes))
+        futures = [pool.submit(run_one, scope) for scope in scopes]
+        try:
+            return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            # Only this thread sees Ctrl-C: stop the running facilities, start no other.
+            orchestrator.cancel.set()
+            for future in futures:
+                future.cancel()
+            return [f.result() for f in futures if not f.cancelled()]
 
 
 def exit_code_of(reports: Sequence[RunReport]) -> int:
@@ -76,5 +90,6 @@ def render_summary(reports: Sequence[RunReport]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"{len(reports)} facilities; exit code {exit_code_of(reports)} (the worst)")
+    count = f"{len(reports)} facilit{'y' if len(reports) == 1 else 'ies'}"
+    lines.append(f"{count}; exit code {exit_code_of(reports)} (the worst)")
     return "\n".join(lines)

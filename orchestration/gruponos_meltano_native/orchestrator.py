@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -78,6 +79,8 @@ class Orchestrator:
             )
             settings = settings.model_copy(update={"deletions": "off"})
         self.settings = settings
+        # Set to stop every run of this orchestrator (runs in other threads never see Ctrl-C).
+        self.cancel = threading.Event()
         self.store = StateStore(settings.state_dir)
         self.redact = Redactor(settings.secret_values())
         self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
@@ -239,7 +242,9 @@ class Orchestrator:
             target = resolve_executable(self.settings.target_executable)
             target_command = [target, "--config", str(folder / "target.json")]
             gate = VersionGate(required=set(scope.record_scope()) if mirrored else None)
-            runner = PipeRunner(tap_command, target_command, log_dir, self.redact, gate=gate)
+            runner = PipeRunner(
+                tap_command, target_command, log_dir, self.redact, gate=gate, cancel=self.cancel
+            )
             log.info("run %s: %s", run_id, scope)
             return runner.run(
                 lambda value: self.store.put(scope.state_key, value, run_id), progress

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from gruponos_meltano_native.errors import ExitCode, ScopeBusy
+from gruponos_meltano_native.errors import ExitCode, InterruptedRun, ScopeBusy
 from gruponos_meltano_native.reconciliation import ReconciliationReport
 
 
@@ -41,10 +41,12 @@ class RunReport:
 
     @property
     def status(self) -> str:
-        """`succeeded`, `failed`, or `skipped` (another run held the company/facility)."""
+        """`succeeded`, `failed`, `interrupted` or `skipped` (another run held the scope)."""
         if self.success:
             return "succeeded"
-        return "skipped" if self.failure_kind == ScopeBusy.kind else "failed"
+        if self.failure_kind in (ScopeBusy.kind, InterruptedRun.kind):
+            return str(self.failure_kind)
+        return "failed"
 
     @property
     def records_processed(self) -> int:

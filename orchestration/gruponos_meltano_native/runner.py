@@ -149,12 +149,16 @@ class PipeRunner:
         redact: Redactor,
         env: dict[str, str] | None = None,
         gate: VersionGate | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         """Prepare the two commands; plugin stderr goes to `log_dir/{tap,target}.log`.
 
         `gate` decides which ACTIVATE_VERSION messages reach the target (default: none).
+        `cancel`, once set, stops the run as a Ctrl-C would (for runs in other threads, which
+        never see the KeyboardInterrupt).
         """
         self.gate = gate or VersionGate(required=None)
+        self.cancel = cancel
         self.tap_command = list(tap_command)
         self.target_command = list(target_command)
         self.log_dir = log_dir
@@ -202,12 +206,19 @@ class PipeRunner:
         extracted: dict[str, int] = {}
         streams: dict[str, StreamInfo] = {}
         interrupted = target_stopped_reading = False
+        pumped = threading.Event()
+        if self.cancel is not None:
+            args = (self.cancel, pumped, tap)
+            threading.Thread(target=_stop_on_cancel, args=args, daemon=True).start()
         try:
             target_stopped_reading = self._pump(
                 tap.stdout, target.stdin, extracted, streams, started, on_progress
             )
         except KeyboardInterrupt:
             interrupted = True
+        pumped.set()
+        if self.cancel is not None and self.cancel.is_set():
+            interrupted = True  # the tap was stopped on request: treated as a Ctrl-C
         stopping = interrupted or target_stopped_reading
         deletions: dict[str, str] = {}
         if not stopping and self.gate.held:
@@ -345,6 +356,16 @@ def _counted(
     """Attach the records extracted and loaded before a failure to its error."""
     error.extracted, error.loaded = dict(extracted), dict(loaded)  # type: ignore[attr-defined]
     return error
+
+
+def _stop_on_cancel(
+    cancel: threading.Event, pumped: threading.Event, tap: subprocess.Popen[bytes]
+) -> None:
+    # Stopping the tap ends the pump (its stdout closes) wherever the run is waiting.
+    while not pumped.is_set():
+        if cancel.wait(PROGRESS_EVERY_SECONDS):
+            _terminate(tap)
+            return
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
