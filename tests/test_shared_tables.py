@@ -55,9 +55,12 @@ def test_a_full_sync_marks_its_own_facilitys_deletions_only_and_only_when_it_suc
     assert result.returncode == 0, result.stderr[-3000:]
     purged = simulator.delete("allocation", 5, "GNOS", "DC01")
 
-    # An incremental sync mirrors no deletion.
-    incremental = cli("run", "incremental", "--company", "GNOS", "--facility", "DC01")
+    # An incremental sync mirrors no deletion; it starts from the full sync's start (the full
+    # sync, read FULL_TABLE, left no bookmarks), not from the beginning.
+    incremental = cli("run", "incremental", "--company", "GNOS", "--facility", "DC01", "--json")
     assert incremental.returncode == 0, incremental.stderr[-3000:]
+    read = json.loads(incremental.stdout)["entities"]["allocation"]["extracted"]
+    assert read < simulator.count("allocation", "GNOS", "DC01") / 3
     assert db("select count(*) from allocation where sdc_deleted_at is not null") == [(0,)]
 
     # A full sync whose extraction fails after the allocations were read in full (the WMS

@@ -189,21 +189,20 @@ class Orchestrator:
         check_facility(self.settings.tap_config(scope), scope.facility, self.redact)
         result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
-        if scope.job.mode == "full":
-            # A full sync's final state is a valid starting point for the incremental job; read
-            # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
-            seed = result.last_state
-            if not _has_bookmarks(seed):
-                timed = [
-                    name
-                    for name, info in result.streams.items()
-                    if REPLICATION_KEY in info.properties
-                ]
-                seed = incremental_seed(timed, report.started_at) if timed else None
-            if seed:
-                incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
-                self.store.put(incremental, seed, report.run_id)
+        if scope.job.mode == "full" and self.settings.runner == "standalone":
+            self._seed_incremental(report, result, scope)
         self._reconcile(report, result, scope)
+
+    def _seed_incremental(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
+        # A full sync's final state is a valid starting point for the incremental job. Read
+        # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
+        seed = result.last_state if _has_bookmarks(result.last_state) else None
+        if seed is None and self.settings.mirrors_deletions(scope):
+            timed = [n for n, info in result.streams.items() if REPLICATION_KEY in info.properties]
+            seed = incremental_seed(timed, report.started_at) if timed else None
+        if seed:
+            incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
+            self.store.put(incremental, seed, report.run_id)
 
     @staticmethod
     def _take_counts(report: RunReport, result: PipeResult) -> None:
