@@ -23,6 +23,7 @@ from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
 from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
+    InterruptedRun,
     PlatformError,
     ReconciliationError,
     ScopeBusy,
@@ -162,8 +163,11 @@ class Orchestrator:
             report.exit_code = exc.exit_code
             log.warning("run %s skipped: %s", run_id, exc)
             return report
-        except Exception as exc:
-            if not isinstance(exc, PlatformError):
+        except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                # Outside the pipe (facility check, discovery, a wait, reconciliation).
+                exc = InterruptedRun("interrupted; nothing further was started")
+            elif not isinstance(exc, PlatformError):
                 # A bug must still fail the run loudly and alert, never pass for success.
                 log.exception("run %s: internal error", run_id)
                 exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
