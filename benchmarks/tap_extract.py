@@ -1,8 +1,13 @@
 """Benchmark: records/s extracting order_dtl from the WMS simulator, and the tap's peak RSS.
 
 Runs the simulator and the tap as separate processes (as in production, the tap competes
-with nobody for its interpreter), reads the tap's stdout like a target would, and reports
-the figures for 10,000 and 40,000 records to show that memory stays flat.
+with nobody for its interpreter), reads the tap's stdout like a target would, and reports:
+
+- CPU-bound: the figures for 10,000 and 40,000 records from a simulator without latency,
+  to show the tap's own speed and that memory stays flat;
+- latency-bound: 40,000 records from a simulator whose pages take 180 us a row (a live WMS
+  is about 100 times slower) on 16 server workers, with `max_parallel_requests` 1 and 8,
+  and the speed-up; then the same on only 4 server workers (requests beyond them queue).
 """
 
 from __future__ import annotations
@@ -22,10 +27,14 @@ BIN = Path(sys.executable).parent
 PAGE_SIZE = 1250
 
 
-def start_simulator(orders: int) -> tuple[subprocess.Popen, str]:
+ROW_LATENCY_S = 0.000180
+LATENCY_RECORDS = 40_000
+
+
+def start_simulator(orders: int, *capacity: str) -> tuple[subprocess.Popen, str]:
     """Return a `wms-simulator` process and its base URL."""
     proc = subprocess.Popen(
-        [str(BIN / "wms-simulator"), "--orders", str(orders), "--seed", "7"],
+        [str(BIN / "wms-simulator"), "--orders", str(orders), "--seed", "7", *capacity],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -34,11 +43,14 @@ def start_simulator(orders: int) -> tuple[subprocess.Popen, str]:
     return proc, line.rsplit(" ", 1)[-1].strip()
 
 
-def extract(base_url: str, records: int) -> tuple[int, float, float, float, int]:
-    """Run the tap once.
+def extract(
+    base_url: str, records: int, parallel: int | None = None
+) -> tuple[int, float, float, float, int, str]:
+    """Run the tap once (`parallel`: its max_parallel_requests; None = the default).
 
     Returns records, seconds from its first message to its end (as a target sees it), the
-    tap's own `sync_duration` metric, total seconds with start-up, and peak RSS in KiB.
+    tap's own `sync_duration` metric, total seconds with start-up, peak RSS in KiB, and
+    the tap's log.
     """
     config = {
         "base_url": base_url,
@@ -49,6 +61,8 @@ def extract(base_url: str, records: int) -> tuple[int, float, float, float, int]
         # A fixed range of order lines: the simulator seeds 4 lines per order.
         "entity_filters": {"order_dtl": {"id__lte": records}},
     }
+    if parallel is not None:
+        config["max_parallel_requests"] = parallel
     with tempfile.TemporaryDirectory() as folder:
         config_path = Path(folder) / "config.json"
         config_path.write_text(json.dumps(config))
@@ -71,9 +85,10 @@ def extract(base_url: str, records: int) -> tuple[int, float, float, float, int]
             if status != 0:
                 sys.exit(f"tap-oracle-wms failed (wait status {status})")
             log.seek(0)
-            metric = re.search(rb'"metric":"sync_duration","value":([0-9.]+)', log.read())
+            text = log.read().decode(errors="replace")
+            metric = re.search(r'"metric":"sync_duration","value":([0-9.]+)', text)
     sync_seconds = float(metric.group(1)) if metric else float("nan")
-    return count, ended - (first or started), sync_seconds, ended - started, usage.ru_maxrss
+    return count, ended - (first or started), sync_seconds, ended - started, usage.ru_maxrss, text
 
 
 def serve_rate(base_url: str) -> tuple[int, float]:
@@ -92,8 +107,39 @@ def serve_rate(base_url: str) -> tuple[int, float]:
     return first["result_count"], time.perf_counter() - started
 
 
+def latency_bound(workers: int) -> None:
+    """Print rates with 1 and 8 requests in flight against a saturating simulator."""
+    sim, base_url = start_simulator(
+        LATENCY_RECORDS // 4, "--row-latency", f"{ROW_LATENCY_S}", "--workers", str(workers)
+    )
+    try:
+        rates, synced = {}, {}
+        for parallel in (1, 8):
+            count, seconds, sync_seconds, _, rss, log = extract(base_url, LATENCY_RECORDS, parallel)
+            if count != LATENCY_RECORDS:
+                sys.exit(f"expected {LATENCY_RECORDS} records, got {count}")
+            rates[parallel], synced[parallel] = count / seconds, count / sync_seconds
+            retries, cuts = log.count("Retrying "), log.count("WMS throttling")
+            print(
+                f"latency-bound ({ROW_LATENCY_S * 1e6:.0f} us/row, {workers} server workers): "
+                f"max_parallel_requests {parallel}: {count} order_dtl records at "
+                f"{rates[parallel]:,.0f} records/s as read from its stdout ({seconds:.2f} s; "
+                f"{synced[parallel]:,.0f} by its sync_duration metric), {retries} retries, "
+                f"{cuts} throttling cuts, peak RSS {rss / 1024:.1f} MiB"
+            )
+        print(
+            f"latency-bound ({workers} server workers): speed-up with 8 requests in flight: "
+            f"{rates[8] / rates[1]:.1f}x as read from stdout "
+            f"({synced[8] / synced[1]:.1f}x by sync_duration)"
+        )
+    finally:
+        sim.terminate()
+        sim.wait()
+
+
 def main() -> None:
     """Print the figures."""
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     sim, base_url = start_simulator(orders=10_000)
     try:
         served, seconds = serve_rate(base_url)
@@ -101,7 +147,7 @@ def main() -> None:
             f"wms-simulator: served {served} order_dtl records at {served / seconds:,.0f} records/s"
         )
         for records in (10_000, 40_000):
-            count, seconds, sync_seconds, total, rss = extract(base_url, records)
+            count, seconds, sync_seconds, total, rss, _ = extract(base_url, records)
             print(
                 f"tap-oracle-wms: {count} order_dtl records at page_size {PAGE_SIZE}: "
                 f"{count / seconds:,.0f} records/s as read from its stdout "
@@ -111,6 +157,9 @@ def main() -> None:
     finally:
         sim.terminate()
         sim.wait()
+    latency_bound(workers=16)
+    latency_bound(workers=4)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

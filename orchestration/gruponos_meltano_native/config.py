@@ -81,7 +81,6 @@ class OracleWMSSettings(_Group):
     entity_filters: dict[str, dict[str, Any]] | None = None
     scope_paths: dict[str, dict[str, str]] | None = None
     unscoped_entities: Annotated[list[str] | None, NoDecode] = None
-    max_parallel_requests: int | None = Field(default=None, ge=1, le=16)
     page_size: int | None = Field(default=None, ge=1, le=1250)
     page_mode: Literal["sequenced", "paged"] | None = None
     start_date: str | None = None
@@ -89,6 +88,7 @@ class OracleWMSSettings(_Group):
     request_timeout: float | None = Field(default=None, gt=0)
     max_retries: int | None = Field(default=None, ge=0)
     verify_ssl: bool | None = None
+    max_parallel_requests: int | None = Field(default=None, ge=1, le=16)
 
     _split_entities = field_validator("entities", "unscoped_entities", mode="before")(_split_list)
 

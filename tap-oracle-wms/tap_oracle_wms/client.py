@@ -1,16 +1,18 @@
 """The WMS HTTP rules in one place: URLs, auth, retries, errors, pagination, scoping.
 
-`WMSClient` is used by the streams and by other tools (e.g. the orchestrator's counts);
-`WMSStream` is the stream base that turns pages into Singer records cheaply.
+`WMSClient` is used by the streams (streams.py) and by other tools (e.g. the orchestrator's
+counts): this module imports nothing from the Singer SDK.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 import re
 import time
+import types
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
@@ -18,9 +20,6 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 import requests
 import urllib3
-from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-from singer_sdk.streams import Stream
 
 from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
 from tap_oracle_wms.discovery import resolve_schema
@@ -33,10 +32,8 @@ from tap_oracle_wms.errors import (
     WMSResponseError,
     WMSUnavailableError,
 )
-from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
-from tap_oracle_wms.records import RecordCodec
+from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS, RequestGate
 from tap_oracle_wms.scope import (
-    SCOPE_PROPERTIES,
     Scope,
     refused_path_hint,
     resolve_scope,
@@ -46,12 +43,12 @@ from tap_oracle_wms.scope import (
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from singer_sdk.helpers.types import Context
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 1250
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+THROTTLING_STATUS = frozenset({429, 503, 504})  # these cut the tap's requests in flight
 _DECODER = msgspec.json.Decoder()
 _MAX_BACKOFF_S = 60.0
 _MAX_RETRY_AFTER_S = 300.0
@@ -102,35 +99,66 @@ class WMSClient:
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
         self.session.auth = build_auth(config, self.session, self.timeout, self.verify)
+        parallel = int(config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
+        if not 1 <= parallel <= MAX_PARALLEL_REQUESTS:
+            msg = f"Setting 'max_parallel_requests' must be 1 to {MAX_PARALLEL_REQUESTS}"
+            raise WMSConfigError(msg)
+        # One gate for every thread of this client: the bound holds for the whole tap.
+        self.gate = RequestGate(parallel)
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, parallel))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self._entities: dict[str, str] | None = None
         self._schemas: dict[str, dict] = {}
 
     # -- requests ----------------------------------------------------------------------
-    def _wait(self, attempt: int, response: requests.Response | None) -> float:
-        """Seconds before retry `attempt`: Retry-After when given, else backoff with jitter."""
+    @staticmethod
+    def _retry_after(response: requests.Response | None) -> float | None:
+        """Seconds a Retry-After header asks for (capped), or None."""
         header = response.headers.get("Retry-After") if response is not None else None
         if header:
             try:
                 return min(max(float(header), 0.0), _MAX_RETRY_AFTER_S)
             except ValueError:
                 pass  # an HTTP date: fall back to backoff
+        return None
+
+    def _wait(self, attempt: int, response: requests.Response | None) -> float:
+        """Seconds before retry `attempt`: Retry-After when given, else backoff with jitter."""
+        retry_after = self._retry_after(response)
+        if retry_after is not None:
+            return retry_after
         return random.uniform(0, min(_MAX_BACKOFF_S, self.BACKOFF_BASE_S * 2**attempt))
 
     def _fetch(
-        self, url: str, params: t.Mapping[str, t.Any] | None
+        self, url: str, params: t.Mapping[str, t.Any] | None, attempt: int = 0
     ) -> tuple[requests.Response, bytes]:
-        """GET one URL; the response and, for a 200, its whole body.
+        """GET one URL through the request gate; the response and, for a 200, its body.
 
         A 200 body is read in one call rather than requests' 10 KiB chunks (a page is
-        about 1 MB), then the connection goes back to the pool for the next page.
+        about 1 MB), then the connection goes back to the pool for the next page. A
+        throttling answer or a timeout tells the gate, which slows the whole tap down.
         """
-        response = self.session.get(
-            url, params=params, timeout=self.timeout, verify=self.verify, stream=True
-        )
-        if response.status_code != 200:
-            return response, response.content
-        body = response.raw.read(decode_content=True)
-        response.raw.release_conn()
+        ticket = self.gate.acquire(wait_pause=attempt == 0)  # a retry waited already
+        try:
+            response = self.session.get(
+                url, params=params, timeout=self.timeout, verify=self.verify, stream=True
+            )
+            if response.status_code == 200:
+                body = response.raw.read(decode_content=True)
+                response.raw.release_conn()
+            else:
+                body = response.content
+        except requests.exceptions.Timeout:
+            self.gate.throttled(ticket, "request timed out")
+            raise
+        finally:
+            self.gate.release()
+        status = response.status_code
+        if status in THROTTLING_STATUS:
+            self.gate.throttled(ticket, f"HTTP {status}", self._retry_after(response))
+        elif status < 500 and status != 409:
+            self.gate.succeeded()
         return response, body
 
     def get(
@@ -148,7 +176,7 @@ class WMSClient:
             response: requests.Response | None = None
             problem: str
             try:
-                response, body = self._fetch(url, params)
+                response, body = self._fetch(url, params, attempt)
             except (
                 requests.exceptions.InvalidURL,
                 requests.exceptions.MissingSchema,
@@ -312,14 +340,20 @@ class WMSClient:
         return body["result_count"]
 
     def pages(
-        self, entity: str, params: t.Mapping[str, t.Any], decoder: msgspec.json.Decoder
+        self,
+        entity: str,
+        params: t.Mapping[str, t.Any],
+        decoder: msgspec.json.Decoder,
+        *,
+        prefetch: bool = True,
     ) -> Iterator[t.Any]:
         """Every page of a list, following `next_page` exactly as given.
 
         A 404 (or 204) on the first page of a known entity is an empty result. A `next_page`
-        seen before stops the run: the WMS would serve the same pages forever. The next
-        page is fetched in a helper thread while the caller works on the current one
-        (at most one page ahead, so memory stays flat).
+        seen before stops the run: the WMS would serve the same pages forever. With
+        `prefetch`, the next page is fetched in a helper thread while the caller works on
+        the current one (at most one page ahead, so memory stays flat); without, when the
+        caller asks for it (for callers reading several lists on threads of their own).
         """
         query: dict[str, t.Any] = {
             **params,
@@ -327,7 +361,11 @@ class WMSClient:
             "page_mode": self.page_mode,
         }
         seen: set[str] = set()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wms-prefetch")
+        pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="wms-prefetch")
+            if prefetch
+            else _OnDemand()
+        )
         try:
             pending = pool.submit(
                 self.get, self.entity_url(entity), query, decoder, not_found_ok=True
@@ -349,6 +387,17 @@ class WMSClient:
                     return
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _OnDemand:
+    """Stands in for the prefetch thread: a call is made when its result is asked for."""
+
+    def submit(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Return an object whose `result()` makes the call."""
+        return types.SimpleNamespace(result=functools.partial(fn, *args, **kwargs))
+
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Nothing runs in the background."""
 
 
 _RESULT_PATH = re.compile(r"\$\.results\[(\d+)\]\.?([A-Za-z0-9_]*)")
@@ -405,212 +454,3 @@ def parse_timestamp(text: str) -> dt.datetime:
 def utc_param(value: dt.datetime) -> str:
     """Return a timestamp filter value in UTC with an explicit offset."""
     return value.astimezone(dt.timezone.utc).isoformat()
-
-
-def not_after(earlier: str, later: str) -> bool:
-    """Whether timestamp `earlier` is at or before `later`, parsing only when it must.
-
-    ISO 8601 strings of the same length with the same offset compare correctly as text
-    (the WMS writes one offset and one precision): no datetime is built on that path.
-    """
-    if len(earlier) == len(later) and earlier[-6:] == later[-6:]:
-        return earlier <= later
-    return parse_timestamp(earlier) <= parse_timestamp(later)
-
-
-class WMSStream(Stream):
-    """A stream reading one WMS entity through `WMSClient`, with a fast record path.
-
-    Records are decoded straight into typed structs, converted by a function compiled
-    once per stream, and written as pre-framed RECORD lines; the SDK still drives
-    selection, state, STATE messages and metrics.
-    """
-
-    # Requests ask for (mod_ts, id) order; whether the WMS honours it is checked as records
-    # arrive (see `_increment_stream_state`), so the SDK's own sort check is not used.
-    is_sorted = True
-
-    def __init__(self, tap: t.Any, name: str, schema: dict, client: WMSClient) -> None:
-        """Bind the entity's schema and the shared client."""
-        self.client = client
-        super().__init__(tap=tap, name=name, schema=schema)
-        self.primary_keys = ["id"]
-        self._frame: tuple[bytes, bytes] | None = None
-        self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
-        self._key: str | None = None  # the replication key of this run (None: not incremental)
-        self._max: str | None = None  # the greatest replication key value seen
-        self._ordered = True  # every record so far came at or after the one before
-        # Set when records arrive out of order by design (e.g. id ranges read in parallel):
-        # the bookmark then waits for the end as when disorder is detected.
-        self._held = False
-        self._complete = False  # every page of the stream was read
-
-    @property
-    def metadata(self) -> t.Any:
-        """Standard metadata, with the scope properties always included (never deselected)."""
-        md = super().metadata
-        for name in SCOPE_PROPERTIES.values():
-            entry = md.get(("properties", name))
-            if entry is not None:
-                entry.inclusion = "automatic"
-        return md
-
-    # -- what to request ---------------------------------------------------------------
-    def request_params(self, context: Context | None) -> dict[str, t.Any]:
-        """Return filters and ordering for this run; subclasses add replication filters."""
-        return self.client.scope_params(self.name, self.schema.get("properties", {}))
-
-    # -- records -----------------------------------------------------------------------
-    def _selected_properties(self) -> list[str]:
-        mask = self.mask
-        return [
-            name
-            for name in self.effective_schema.get("properties", {})
-            if mask.get(("properties", name), True)
-        ]
-
-    def get_records(self, context: Context | None) -> Iterator[dict]:
-        """Return converted records of every page."""
-        codec = RecordCodec(
-            self.name,
-            self.effective_schema,
-            self._selected_properties(),
-            self.client.scope_values(),
-        )
-        saved = self.stream_state.get("replication_key_value") if self.incremental else None
-        self._bookmark = parse_timestamp(saved) if saved else None
-        self._key = self.replication_key if self.incremental else None
-        self._max, self._ordered, self._complete = None, True, False
-        if self._stream_version is not None:
-            # The SDK's version counts whole seconds: two full syncs in one second would
-            # share it and the second could not tell the first one's rows from its own.
-            self._stream_version = time.time_ns() // 1_000_000
-        convert = codec.convert
-        params = self.request_params(context)
-        try:
-            for page in self.client.pages(self.name, params, codec.decoder):
-                if self._frame is not None:
-                    self._frame = (self._frame[0], self._suffix())
-                for raw in page.results:
-                    yield convert(raw)
-        except WMSRequestError as exc:
-            properties = self.schema.get("properties", {})
-            raise self.client.explain_refusal(exc, self.name, properties) from None
-        self._complete = True
-        if self._stream_version is not None and self.emit_activate_version_messages:
-            # Every record of this full-table sync has been written: only now may the
-            # target treat rows of older versions as gone from the WMS.
-            self._write_activate_version_message(self._stream_version)
-
-    def _suffix(self) -> bytes:
-        extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
-        version = f',"version":{self._stream_version}' if self._stream_version else ""
-        return f'{version},"time_extracted":{extracted.decode()}}}\n'.encode()
-
-    def _write_activate_version_message(self, full_table_version: int) -> None:
-        """Write ACTIVATE_VERSION only once the stream's records are complete.
-
-        The SDK writes it when a FULL_TABLE stream starts, before any record: a target
-        then deletes (or marks deleted) every row of older versions at once, and a run
-        that fails halfway leaves most of the table marked deleted. Holding the message
-        until the last page has been read means only a completed full sync leads to
-        deletions; the RECORDs still carry the version from the start.
-        """
-        if self._complete:
-            super()._write_activate_version_message(full_table_version)
-
-    def _write_schema_message(self) -> None:
-        """Write SCHEMA, and decide whether records can take the fast path."""
-        super()._write_schema_message()
-        maps = self.stream_maps
-        fast = (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
-            and len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not self.config.get("flattening_enabled")
-        )
-        if fast:
-            prefix = b'{"type":"RECORD","stream":' + ENCODER.encode(maps[0].stream_alias)
-            self._frame = (prefix + b',"record":', self._suffix())
-            self._write_record = self._tap.message_writer.write_record
-        else:
-            self._frame = None
-
-    def _write_record_message(self, record: dict) -> None:
-        """Write one RECORD: pre-framed when no stream map needs the SDK's path."""
-        frame = self._frame
-        if frame is None:
-            super()._write_record_message(record)
-            return
-        self._write_record(frame[0], record, frame[1])
-        self.state_manager.is_flushed = False
-
-    def _process_record(
-        self,
-        record: dict,
-        child_context: t.Any = None,
-        partition_context: t.Any = None,
-    ) -> None:
-        """No child streams and no partitions: nothing to do per record."""
-
-    # -- state -------------------------------------------------------------------------
-    def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        """No signpost: the bookmark comes from the WMS's own clock, not ours."""
-        return
-
-    @property
-    def incremental(self) -> bool:
-        """Whether this run is incremental (a catalog may force FULL_TABLE)."""
-        return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
-
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        """Track the greatest replication key value, and whether records arrive in order.
-
-        One string comparison per record (see `not_after`): a record older than one
-        already seen shows the WMS did not honour `ordering` (unconfirmed for sequenced
-        cursors), and from then on mid-run bookmarks are held.
-        """
-        key = self._key
-        if key is None:
-            return
-        value = latest_record.get(key)
-        if value is None:
-            return
-        top = self._max
-        # `not_after`, its text fast path inlined: this runs once per record.
-        if top is None or (
-            top <= value
-            if len(top) == len(value) and top[-6:] == value[-6:]
-            else not_after(top, value)
-        ):
-            self._max = value
-        elif self._ordered:
-            self._ordered = False
-            logger.warning(
-                "Stream '%s': records arrive out of %s order (%s after %s); the bookmark "
-                "stays at its starting value until every page is read",
-                self.name,
-                key,
-                value,
-                top,
-            )
-
-    def _write_state_message(self) -> None:
-        """Move the bookmark where a resumed run cannot skip a record, then write STATE.
-
-        In order, every record not yet received is at or after the greatest value seen.
-        Out of order, nothing is known about them until the stream completes, so the
-        bookmark only moves at the end (to the greatest value seen).
-        """
-        value = self._max if (self._ordered and not self._held) or self._complete else None
-        if value is not None and self._key is not None:
-            moment = parse_timestamp(value)
-            # Compared as instants (offsets may differ), and never moved back.
-            if self._bookmark is None or moment >= self._bookmark:
-                self._bookmark = moment
-                state = self.stream_state
-                state["replication_key"] = self._key
-                state["replication_key_value"] = value
-        super()._write_state_message()

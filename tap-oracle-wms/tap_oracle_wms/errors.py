@@ -49,3 +49,7 @@ class WMSUnavailableError(WMSError):
 
 class WMSResponseError(WMSError):
     """An answer the tap cannot use (unexpected shape or types, a pagination loop)."""
+
+
+class IncompatibleSDKError(RuntimeError):
+    """The installed singer-sdk lacks a private name the tap relies on (see `sdk`)."""

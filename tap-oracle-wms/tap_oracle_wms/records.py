@@ -70,6 +70,7 @@ class RecordCodec:
             source = name[:-4] if name.endswith("_key") and name[:-4] in related else name
             if source not in sources:
                 sources.append(source)
+        self.sources = tuple(sources)  # the WMS fields a record is built from
         attrs = {source: f"f{i}" for i, source in enumerate(sources)}
         # Any `*_id` may come as an object or a bare id (status_id is bare): accept both.
         objects = {s for s in sources if s in related or s.endswith("_id")}

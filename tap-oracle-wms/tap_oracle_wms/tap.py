@@ -8,12 +8,14 @@ import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib.schema import Schema
 
 from tap_oracle_wms.auth import DEFAULT_SCOPE
 from tap_oracle_wms.client import DEFAULT_REQUEST_TIMEOUT_S, MAX_PAGE_SIZE, WMSClient
 from tap_oracle_wms.errors import WMSConfigError, WMSError
 from tap_oracle_wms.messages import BufferedSingerWriter
+from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS
 from tap_oracle_wms.scope import with_scope_properties
 from tap_oracle_wms.streams import EntityStream
 
@@ -25,6 +27,18 @@ class TapOracleWMS(Tap):
 
     name = "tap-oracle-wms"
     message_writer_class = BufferedSingerWriter
+    # Only what the tap does and its tests show; not BATCH messages nor structured
+    # logging (neither used nor tested). Flattening is the SDK's (records are flat already:
+    # a related object leaves as `x_id` and `x_id_key`).
+    capabilities: t.ClassVar[list] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+    ]
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -128,6 +142,16 @@ class TapOracleWMS(Tap):
         ),
         th.Property(
             "verify_ssl", th.BooleanType, default=True, description="Verify TLS certificates"
+        ),
+        th.Property(
+            "max_parallel_requests",
+            th.IntegerType(minimum=1, maximum=MAX_PARALLEL_REQUESTS),
+            default=DEFAULT_PARALLEL_REQUESTS,
+            description=(
+                "Requests in flight for the whole tap; each entity is read as id ranges in "
+                "parallel within this bound, fewer while the WMS throttles "
+                f"(1 to {MAX_PARALLEL_REQUESTS})"
+            ),
         ),
         th.Property(
             "emit_activate_version_messages",

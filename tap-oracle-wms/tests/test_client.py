@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import msgspec
@@ -19,6 +21,7 @@ from tap_oracle_wms.errors import (
     WMSResponseError,
     WMSUnavailableError,
 )
+from tap_oracle_wms.messages import ENCODER
 from tap_oracle_wms.records import RecordCodec
 
 BASE = "https://wms.example.com/gnos_test"
@@ -289,7 +292,7 @@ def test_record_codec_shapes_records_for_sql():
         "hazmat_flg": False,
     }
     assert second["order_id"] is None and second["order_id_key"] is None
-    encoded = client_module.ENCODER.encode(first)
+    encoded = ENCODER.encode(first)
     # Decimals leave as JSON numbers with every digit the WMS sent.
     assert b'"ord_qty":12.3400' in encoded and b'"price":0.10000000000000000001' in encoded
     assert msgspec.json.decode(encoded)["mod_ts"].endswith("-03:00")
@@ -335,3 +338,12 @@ def test_a_failed_sample_page_does_not_fail_discovery(caplog, waits):
         schema = make_client().schema("order_hdr")
     assert set(schema["properties"]) == {"id", "order_nbr"}
     assert "sample page failed" in caplog.text and "'order_hdr'" in caplog.text
+
+
+def test_the_client_needs_no_singer_sdk():
+    """The orchestration and other tools reuse the WMS rules without the SDK."""
+    code = (
+        "import sys, tap_oracle_wms.client; "
+        "sys.exit(any(m.split('.')[0] == 'singer_sdk' for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0

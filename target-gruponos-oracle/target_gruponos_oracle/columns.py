@@ -208,11 +208,14 @@ class RowDecoder:
         key_positions: Sequence[int] = (),
         *,
         dedupe: bool = False,
+        watch: str | None = None,
     ) -> None:
         """Compile the struct, the decoders, the finishing step and the line loader.
 
         `key_positions` are the row positions of the stream's key columns; with `dedupe`
         the loader keeps rows in a dict by key (last one wins), else it appends them.
+        A record with a non-null value for the property `watch` (a column or not) is left
+        to the general path: the sink watches for deletion markers that way.
         """
         self.convert = compile_row_converter(stream, columns, rules)
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
@@ -224,10 +227,18 @@ class RowDecoder:
                 fields.append((f"f{i}", typed))  # required and never null
             else:
                 fields.append((f"f{i}", typed | None, None))
+        rename = {f"f{i}": column.prop for i, column in enumerate(columns)}
+        watched = next((i for i, c in enumerate(columns) if c.prop == watch), None)
+        if watch is not None and watched is None:
+            # Not a column: decoded into one more field after the columns, only to be looked
+            # at (a substring search per line would cost more than msgspec's lookup).
+            watched = len(columns)
+            fields.append((f"f{watched}", Any, None))
+            rename[f"f{watched}"] = watch
         struct = msgspec.defstruct(
             "Record",
             fields,
-            rename={f"f{i}": column.prop for i, column in enumerate(columns)},
+            rename=rename,
             kw_only=True,  # required key fields may follow optional ones
         )
         self._typed = msgspec.json.Decoder(struct, float_hook=Decimal)
@@ -268,11 +279,16 @@ class RowDecoder:
             parts.append(f"(None if (v{i} := r[{i}]) is None else {finished})")
         finishes = any(part != f"r[{i}]" for i, part in enumerate(parts))
         row = f"({', '.join(parts)},)" if finishes else "r"
+        if not finishes and watched == len(columns):
+            row = f"r[:{watched}]"  # without the watched field
         exec(f"def finish(r):\n    return {row}\n", namespace)
         self._finish: Callable[[tuple], tuple] = namespace["finish"]
         invalid = {p: rules.invalid_key(columns[p]) for p in key_positions}
         conditions = {p: found[0] for p, found in invalid.items() if found is not None}
-        exec(_loader_source(row, columns, key_positions, conditions, dedupe=dedupe), namespace)
+        source = _loader_source(
+            row, columns, key_positions, conditions, dedupe=dedupe, watched=watched
+        )
+        exec(source, namespace)
         self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
         self.load = namespace["load"]
 
@@ -294,6 +310,7 @@ def _loader_source(
     invalid: Mapping[int, str],
     *,
     dedupe: bool,
+    watched: int | None = None,
 ) -> str:
     """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
 
@@ -317,6 +334,8 @@ def _loader_source(
         bind, store = "", f"rows[{key}] = row"
     else:
         bind, store = "    append = rows.append\n", "append(row)"
+    if watched is not None:
+        checks += f"        if r[{watched}] is not None:\n            return n, line\n"
     return (
         "def load(lines, limit, rows):\n"
         f"{bind}"

@@ -47,3 +47,14 @@ class MissingKeyError(BadInputError, MissingKeyPropertiesError):
 
 class ValueTypeError(BadInputError):
     """A value that does not fit the type its schema declares."""
+
+
+class SettingsError(Exception):
+    """Settings that cannot work with the streams received (e.g. an unknown scope property).
+
+    Reported as one line, like bad input; what was committed before stays committed.
+    """
+
+
+class IncompatibleSDKError(RuntimeError):
+    """The installed singer-sdk lacks a private name the target relies on (see `sdk`)."""

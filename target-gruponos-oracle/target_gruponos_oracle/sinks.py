@@ -18,6 +18,7 @@ import msgspec
 import sqlalchemy as sa
 from singer_sdk.sql import SQLSink
 
+from target_gruponos_oracle import naming
 from target_gruponos_oracle.columns import (
     DELETED_AT_PROPERTY,
     VERSION_PROPERTY,
@@ -25,9 +26,12 @@ from target_gruponos_oracle.columns import (
     schema_columns,
 )
 from target_gruponos_oracle.connector import GruponosConnector
-from target_gruponos_oracle.errors import InvalidMessageError, MissingKeyError
+from target_gruponos_oracle.errors import InvalidMessageError, MissingKeyError, SettingsError
+from target_gruponos_oracle.sdk import stream_key_properties
+from target_gruponos_oracle.values import Mismatch
 
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
+_MARKER = f'"{DELETED_AT_PROPERTY}"'.encode()
 
 
 class GruponosSink(SQLSink[GruponosConnector]):
@@ -48,7 +52,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.versioned = self.include_sdc_metadata_properties
         # The SDK's key_properties property returns conformed names; the target keeps the
         # stream's own property names and applies its naming rules itself.
-        self.keys = list(self._key_properties)
+        self.keys = stream_key_properties(self)
         self.max_rows = self.max_size
         method = self.config.get("load_method") or UPSERT
         self.load_method = APPEND_ONLY if method == UPSERT and not self.keys else method
@@ -58,6 +62,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
             raise ValueError(msg)
         self.spec = strategy.table_spec(self.stream_name, columns, self.keys)
+        # A record carrying `_sdc_deleted_at` marks its row deleted (log-based taps do so):
+        # `hard_delete` deletes the row by key (upserts only: appends keep every record).
+        self.deletes_rows = bool(self.config.get("hard_delete")) and self.load_method == UPSERT
+        with self.connector.engine.connect() as conn:
+            existing = self.connector.existing_columns(conn, self.spec)
+        deleted_name = naming.column_name(self.config, DELETED_AT_PROPERTY, strategy.name)
+        if existing and deleted_name in existing:
+            # Rows of this table were marked deleted before: every record written from now
+            # on sets the mark again (NULL unless the record carries one), so a row that
+            # comes back is live again even when this run sends no versions.
+            self._add_columns([DELETED_AT_PROPERTY])
         with self.connector.engine.connect() as conn:
             self._prepare_table(conn)
         self._configure()  # after: the table decides how some columns are bound
@@ -72,6 +87,9 @@ class GruponosSink(SQLSink[GruponosConnector]):
             strategy,
             positions,
             dedupe=self.load_method == UPSERT,
+            # Records carrying a deletion marker take the general path, unless the
+            # marker is simply stored as a column value.
+            watch=DELETED_AT_PROPERTY if self.checks_markers else None,
         )
         # Key values the database cannot store (Oracle: ''), each with its reason.
         self._invalid_keys: list[tuple[int, str, Callable[[Any], bool], str]] = []
@@ -86,6 +104,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self._key_positions = list(zip(positions, self.keys, strict=True))
         self._row_key = itemgetter(*positions) if positions else None
         self._rows: dict[Any, tuple] | list[tuple] = {} if self.load_method == UPSERT else []
+        self._deleted: dict[Any, tuple] = {}  # key → key values, rows to delete (hard_delete)
         self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
         self._sync_started = int(self.sync_started_at)
 
@@ -97,14 +116,42 @@ class GruponosSink(SQLSink[GruponosConnector]):
         if self.versioned:
             return
         self.versioned = True
-        have = {column.prop for column in self.spec.columns}
-        wanted = {prop: {} for prop in (VERSION_PROPERTY, DELETED_AT_PROPERTY) if prop not in have}
-        self.spec.columns += schema_columns(
-            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
-        )
+        self._add_columns([VERSION_PROPERTY, DELETED_AT_PROPERTY])
         with self.connector.engine.connect() as conn:
             self._prepare_table(conn)
         self._configure()
+
+    @property
+    def checks_markers(self) -> bool:
+        """Whether records must be looked at for a `_sdc_deleted_at` deletion marker."""
+        return self.deletes_rows or not self.keeps_deletion_markers
+
+    @property
+    def keeps_deletion_markers(self) -> bool:
+        """Whether the table has the `_sdc_deleted_at` column rows are written with."""
+        return self._has(DELETED_AT_PROPERTY)
+
+    def carries_marker(self, raw: msgspec.Raw) -> bool:
+        """Tell cheaply whether this raw record could carry a deletion marker."""
+        return self.checks_markers and _MARKER in bytes(raw)
+
+    def keep_deletion_markers(self) -> None:
+        """Add the `_sdc_deleted_at` column (called by the target with an empty buffer)."""
+        if self.keeps_deletion_markers:
+            return
+        self._add_columns([DELETED_AT_PROPERTY])
+        with self.connector.engine.connect() as conn:
+            self._prepare_table(conn)
+        self._configure()
+
+    def _has(self, prop: str) -> bool:
+        return any(column.prop == prop for column in self.spec.columns)
+
+    def _add_columns(self, props: list[str]) -> None:
+        wanted = {prop: {} for prop in props if not self._has(prop)}
+        self.spec.columns += schema_columns(
+            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
+        )
 
     def _prepare_table(self, conn: sa.Connection) -> None:
         """Create the table, or add and widen its columns; never drop a table.
@@ -184,8 +231,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
             self._add_metadata(message, record)
         self.add_row(self._decoder.convert(record))
 
-    def add_row(self, row: tuple) -> None:
-        """Check the keys and keep the row (last one per key wins)."""
+    def add_deletion(self, record: dict[str, Any]) -> None:
+        """Buffer a record carrying `_sdc_deleted_at` as the deletion of its key's row."""
+        row = self._decoder.convert(record)
+        self._check_keys(row)
+        key = self._row_key(row)  # type: ignore[misc]
+        self._rows.pop(key, None)  # type: ignore[call-overload, union-attr]
+        # Deletions run before the batch's upserts, so a later record of the key wins.
+        self._deleted[key] = tuple(row[position] for position, _ in self._key_positions)
+        self.tally_record_read()
+
+    def _check_keys(self, row: tuple) -> None:
         for position, key in self._key_positions:
             if row[position] is None:
                 raise MissingKeyError(
@@ -194,6 +250,10 @@ class GruponosSink(SQLSink[GruponosConnector]):
         for position, key, invalid, reason in self._invalid_keys:
             if row[position] is not None and invalid(row[position]):
                 raise MissingKeyError(reason, stream=self.stream_name, field=key)
+
+    def add_row(self, row: tuple) -> None:
+        """Check the keys and keep the row (last one per key wins)."""
+        self._check_keys(row)
         if self._row_key is not None and self.load_method == UPSERT:
             self._rows[self._row_key(row)] = row  # type: ignore[call-overload]
         else:
@@ -214,28 +274,30 @@ class GruponosSink(SQLSink[GruponosConnector]):
     def process_batch(self, context: dict) -> None:
         """Load the buffered rows in one transaction (the SDK's synchronous drain)."""
         del context
-        self.write_rows(self._take_rows())
+        self.write_rows(*self._take_rows())
 
-    def take_batch(self) -> list[tuple]:
-        """Hand over the buffered rows for a background write and start a new batch."""
-        rows = self._take_rows()
+    def take_batch(self) -> tuple[list[tuple], list[tuple]]:
+        """Hand over the buffered rows and deletions for a background write; start anew."""
+        batch = self._take_rows()
         self.mark_drained()
-        return rows
+        return batch
 
-    def _take_rows(self) -> list[tuple]:
+    def _take_rows(self) -> tuple[list[tuple], list[tuple]]:
         rows = list(self._rows.values()) if isinstance(self._rows, dict) else self._rows
-        self.tally_duplicate_merged(self.current_size - len(rows))
+        deleted = list(self._deleted.values())
+        self._deleted = {}
+        self.tally_duplicate_merged(self.current_size - len(rows) - len(deleted))
         # Every record taken in counts, superseded ones too: callers compare this with the
         # records the tap extracted, and a record replaced by a newer one was not lost.
         self.record_counter_metric.increment(self.current_size)
         self._rows = {} if isinstance(self._rows, dict) else []
         self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
-        return rows
+        return rows, deleted
 
-    def write_rows(self, rows: Sequence[tuple]) -> None:
-        """Load `rows` in one transaction (safe to run in the writer thread)."""
-        if rows or self._needs_overwrite():
-            self._load(rows)
+    def write_rows(self, rows: Sequence[tuple], deleted: Sequence[tuple] = ()) -> None:
+        """Delete the `deleted` keys' rows, load `rows`: one transaction (writer-thread safe)."""
+        if rows or deleted or self._needs_overwrite():
+            self._load(rows, deleted)
 
     def _needs_overwrite(self) -> bool:
         return (
@@ -243,7 +305,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
             and self.spec.name not in self.connector.tables_overwritten
         )
 
-    def _load(self, rows: Sequence[tuple]) -> None:
+    def _load(self, rows: Sequence[tuple], deleted: Sequence[tuple] = ()) -> None:
         strategy = self.connector.strategy
         with self.connector.engine.connect() as conn:
             if strategy.observe_widths(self.spec, rows):
@@ -251,6 +313,11 @@ class GruponosSink(SQLSink[GruponosConnector]):
             with conn.begin():
                 if self._needs_overwrite():
                     conn.exec_driver_sql(strategy.delete_all(self.spec))
+                if deleted:
+                    conn.execute(
+                        sa.text(strategy.delete_keys(self.spec)),
+                        [strategy.key_params(key) for key in deleted],
+                    )
                 if self.load_method == UPSERT:
                     strategy.upsert_rows(conn, self.spec, rows)
                 elif rows:
@@ -259,21 +326,64 @@ class GruponosSink(SQLSink[GruponosConnector]):
             self.connector.tables_overwritten.add(self.spec.name)
 
     def activate_version(self, new_version: int) -> None:
-        """Delete (``hard_delete``) or stamp ``_sdc_deleted_at`` on rows of older versions."""
+        """Delete (``hard_delete``) or stamp ``_sdc_deleted_at`` on rows of older versions.
+
+        With `activate_version_scope` only rows whose scope columns hold the configured
+        values are touched, so other scopes sharing the table keep their rows.
+        """
         self.enable_versions()
         strategy = self.connector.strategy
         names = {column.prop: column.name for column in self.spec.columns}
         version_column = names[VERSION_PROPERTY]
+        scope = self.version_scope()
         if self.config.get("hard_delete"):
-            statement = strategy.delete_old_versions(self.spec, version_column)
+            statement = strategy.delete_old_versions(self.spec, version_column, scope)
             params: dict[str, Any] = {"version": new_version}
         else:
             statement = strategy.soft_delete_old_versions(
-                self.spec, version_column, names[DELETED_AT_PROPERTY]
+                self.spec, version_column, names[DELETED_AT_PROPERTY], scope
             )
             params = {"version": new_version, "deleted_at": strategy.deleted_at_value()}
         with self.connector.engine.begin() as conn:
-            conn.execute(statement, params)
+            result = conn.execute(statement, params)
+        self.logger.info(
+            "ACTIVATE_VERSION %s for %r%s: %s older rows %s",
+            new_version,
+            self.stream_name,
+            f" in scope {self.config.get('activate_version_scope')}" if scope else "",
+            result.rowcount,
+            "deleted" if self.config.get("hard_delete") else "marked deleted",
+        )
+
+    def version_scope(self) -> dict[str, Any]:
+        """`activate_version_scope` as column name → value bound for this database.
+
+        Raises:
+            SettingsError: a scope property is not a property of this stream; deleting
+                without it would reach other scopes' rows.
+
+        """
+        wanted = self.config.get("activate_version_scope") or {}
+        by_prop = {column.prop: column for column in self.spec.columns}
+        missing = [prop for prop in wanted if prop not in by_prop]
+        if missing:
+            msg = (
+                f"activate_version_scope: stream {self.stream_name!r} has no property "
+                f"{', '.join(repr(p) for p in missing)}; its rows cannot be told apart by "
+                "scope, so nothing was deleted (declare the property in the stream's "
+                "schema, or remove it from the setting)"
+            )
+            raise SettingsError(msg)
+        strategy = self.connector.strategy
+        scope = {}
+        for prop, value in wanted.items():
+            column = by_prop[prop]
+            try:  # bound as a record's value for the column is
+                scope[column.name] = strategy.converter(column)(value)
+            except Mismatch as exc:
+                msg = f"activate_version_scope: {prop!r} expects {exc}, got {value!r}"
+                raise SettingsError(msg) from None
+        return scope
 
     def clean_up(self) -> None:
         """End of the run: empty overwritten tables that got no rows."""

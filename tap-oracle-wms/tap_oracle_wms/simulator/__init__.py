@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 import types
 
+from tap_oracle_wms.simulator.capacity import Capacity
 from tap_oracle_wms.simulator.server import SimulatorServer
 from tap_oracle_wms.simulator.state import SimulatorState
 from tap_oracle_wms.simulator.store import Store
@@ -36,6 +37,9 @@ class WMSSimulator:
         oauth_client_secret: str = "demo-secret",
         token_ttl: float = 3600,
         start: dt.datetime | None = None,
+        page_latency: float = 0,
+        row_latency: float = 0,
+        workers: int = 0,
         cursor_ignores_ordering: bool = False,
         profile: str = "default",
     ) -> None:
@@ -45,6 +49,8 @@ class WMSSimulator:
         observed on a live instance: see live.py and wms-lgf-api.md).
         `cursor_ignores_ordering`: sequenced cursors return rows in id order whatever
         `ordering` asks (unconfirmed on a live WMS either way); paged mode still orders.
+        `page_latency`, `row_latency` (seconds) and `workers` set the capacity model
+        (see `set_capacity`); all off by default.
         """
         self.username, self.password = username, password
         self.oauth_client_id, self.oauth_client_secret = oauth_client_id, oauth_client_secret
@@ -63,6 +69,7 @@ class WMSSimulator:
             },
             token_ttl,
         )
+        self._state.capacity.set(page_latency, row_latency, workers)
         self._state.cursor_ignores_ordering = cursor_ignores_ordering
         self._address = (host, port)
         self._server: SimulatorServer | None = None
@@ -159,6 +166,27 @@ class WMSSimulator:
         `drop_every` requests.
         """
         self._state.faults.set(latency_ms, fail_every, fail_status, retry_after, drop_every)
+
+    def set_capacity(
+        self, page_latency: float = 0, row_latency: float = 0, workers: int = 0
+    ) -> None:
+        """Model a WMS's capacity (0 = off).
+
+        Each list page takes `page_latency` seconds plus `row_latency` per row on the
+        server, and at most `workers` entity API requests are served at once (the others
+        queue).
+        """
+        self._state.capacity.set(page_latency, row_latency, workers)
+
+    @property
+    def capacity(self) -> Capacity:
+        """The capacity model, with its counters (`peak_busy`: most requests served at once)."""
+        return self._state.capacity
+
+    @property
+    def request_log(self) -> list[str]:
+        """The latest entity API requests (path and query, oldest first; up to 10,000)."""
+        return list(self._state.capacity.log)
 
     def expire_tokens(self) -> None:
         """Invalidate every issued OAuth2 token (the next API call answers 401)."""

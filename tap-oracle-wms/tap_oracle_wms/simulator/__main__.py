@@ -18,6 +18,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1000, help="orders to seed (~4 lines each)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--page-latency", type=float, default=0, help="seconds each list page takes (0 = off)"
+    )
+    parser.add_argument(
+        "--row-latency", type=float, default=0, help="seconds each row of a page adds (0 = off)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="requests served at once; more queue (0 = unbounded)",
+    )
+    parser.add_argument(
         "--profile",
         choices=("default", "live"),
         default="default",
@@ -32,11 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    for name in ("page_latency", "row_latency", "workers"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 (off) or positive")
     sim = WMSSimulator(
         orders=args.orders,
         seed=args.seed,
         host=args.host,
         port=args.port,
+        page_latency=args.page_latency,
+        row_latency=args.row_latency,
+        workers=args.workers,
         cursor_ignores_ordering=args.cursor_ignores_ordering,
         profile=args.profile,
     )

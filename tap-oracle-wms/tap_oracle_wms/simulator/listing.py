@@ -83,6 +83,7 @@ def list_page(state: SimulatorState, entity: str, query: str) -> tuple[int, byte
             "previous_page": _link(base, kept, f"page={page - 1}") if page > 1 else None,
         }
     chunk = ids[offset : offset + page_size]
+    state.capacity.hold(len(chunk))
     store = state.store
     if fields:  # the slow path: only asked-for fields, encoded per request
         wanted = set(fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import operator
 import typing as t
@@ -83,12 +84,17 @@ class Query:
         self.store = store
         self.entity = entity
         self.predicates: list[Predicate] = []
+        self._residual: list[Predicate] = []  # those the id range does not answer already
         for key, raw in params.items():
             if key in CONTROL_PARAMS:
                 continue
             negate = key.endswith("!")
-            self.predicates.append(self._compile(key.rstrip("!"), raw, negate))
+            predicate = self._compile(key.rstrip("!"), raw, negate)
+            self.predicates.append(predicate)
+            if key not in _ID_BOUND_KEYS or not raw.lstrip("-").isdigit():
+                self._residual.append(predicate)
         self.ordering = self._ordering(params.get("ordering", ""))
+        self.id_bounds = _id_bounds(params)
 
     def _path(self, parts: list[str]) -> tuple[list[tuple[str, str]], Field]:
         """Resolve `a__b__c` to (entity, field) hops and the final field."""
@@ -176,14 +182,52 @@ class Query:
     def run(self) -> list[int]:
         """Return the ids of matching rows, in the requested order (id order when none asked)."""
         rows = self.store.rows[self.entity]
-        preds = self.predicates
-        ids = [i for i, row in rows.items() if all(p(row) for p in preds)]
+        preds = self._residual
+        low, high = self.id_bounds
+        if low is None and high is None:
+            candidates: t.Iterable[int] = rows
+        else:  # the primary key's index: only rows inside the id range are looked at
+            keys = sorted(rows)
+            start = 0 if low is None else bisect.bisect_left(keys, low)
+            stop = len(keys) if high is None else bisect.bisect_right(keys, high)
+            candidates = keys[start:stop]
+        if preds:
+            ids = [i for i in candidates if all(p(rows[i]) for p in preds)]
+        else:
+            ids = list(candidates)
         # Stable sorts from the last key to the first give a multi-key order with mixed
         # directions; nulls sort first ascending (the pair's first item keeps None
         # from ever being compared with a value).
         for name, descending in reversed(self.ordering):
+            if name == "id":  # never null: the ids themselves are the key
+                ids.sort(reverse=descending)
+                continue
             ids.sort(
                 key=lambda i: (rows[i].get(name) is not None, rows[i].get(name)),
                 reverse=descending,
             )
         return ids
+
+
+_ID_BOUND_KEYS = frozenset({"id", "id__exact", "id__gte", "id__gt", "id__lte", "id__lt"})
+
+
+def _id_bounds(params: dict[str, str]) -> tuple[int | None, int | None]:
+    """Return the inclusive id range that filters on `id` allow (None = open).
+
+    The filters themselves still apply: this only narrows the rows looked at.
+    """
+    low: int | None = None
+    high: int | None = None
+    for key, raw in params.items():
+        try:
+            value = int(raw)
+        except ValueError:
+            continue  # not an integer: the filter's own check answers for it
+        if key in ("id", "id__exact", "id__gte", "id__gt"):
+            bound = value + 1 if key == "id__gt" else value
+            low = bound if low is None else max(low, bound)
+        if key in ("id", "id__exact", "id__lte", "id__lt"):
+            bound = value - 1 if key == "id__lt" else value
+            high = bound if high is None else min(high, bound)
+    return low, high

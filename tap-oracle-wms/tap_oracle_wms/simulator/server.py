@@ -84,7 +84,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 with state.lock:
                     state.api_requests += 1
-                self._api(parts.path, parts.query)
+                with state.capacity.serving(self.path):
+                    self._api(parts.path, parts.query)
         except WMSHTTPError as exc:
             self._error(exc)
         except (BrokenPipeError, ConnectionResetError):

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from tap_oracle_wms.simulator.capacity import Capacity
 from tap_oracle_wms.simulator.errors import WMSHTTPError
 from tap_oracle_wms.simulator.faults import Faults
 from tap_oracle_wms.simulator.query import CONTROL_PARAMS, Query
@@ -34,6 +35,7 @@ class SimulatorState:
         self.token_requests = 0
         self.api_requests = 0
         self.faults = Faults()
+        self.capacity = Capacity()
         self.cursor_ignores_ordering = False  # sequenced cursors: ids in storage order
         self.lock = threading.Lock()
         self._queries: OrderedDict[tuple, tuple[int, list[int]]] = OrderedDict()

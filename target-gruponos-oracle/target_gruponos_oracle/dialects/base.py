@@ -434,6 +434,20 @@ class DialectStrategy:
         """Empty the table inside the load transaction (overwrite)."""
         return f"DELETE FROM {self.qualified(spec.schema, spec.name)}"
 
+    def delete_keys(self, spec: TableSpec) -> str:
+        """Delete one row by its key (records carrying `_sdc_deleted_at`, `hard_delete`).
+
+        Executed once per key with `key_params`.
+        """
+        table = self.qualified(spec.schema, spec.name)
+        where = " AND ".join(f"{self.quote(key)} = :key_{i}" for i, key in enumerate(spec.keys))
+        return f"DELETE FROM {table} WHERE {where}"
+
+    @staticmethod
+    def key_params(key: Sequence[Any]) -> dict[str, Any]:
+        """Bind values for `delete_keys`, in key column order."""
+        return {f"key_{i}": value for i, value in enumerate(key)}
+
     def _scope_condition(
         self, scope: Mapping[str, Any] | None
     ) -> tuple[str, list[sa.BindParameter]]:

@@ -1,0 +1,187 @@
+"""The SDK fence: the only module that touches singer-sdk's private names.
+
+The target takes messages straight from the SDK's reader and keeps its own batches, so it
+hooks into a few private methods and attributes of singer-sdk's `Target` and `Sink`. They
+are listed here and checked when this module is imported (methods) or when the target is
+created (attributes set in the SDK's constructors), so an SDK release that renamed one
+stops the target at start-up with a message naming it, never in the middle of a load.
+`FencedSQLTarget` forwards the private hooks to public methods the target implements;
+nothing else in the package uses a private SDK name.
+
+pyproject.toml pins singer-sdk to `TESTED_SERIES`; moving the pin means re-running the
+tests, and this check names whatever the new release changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from singer_sdk.sinks import Sink
+from singer_sdk.sql import SQLTarget
+
+from target_gruponos_oracle.errors import IncompatibleSDKError
+
+TESTED_SERIES = "0.54"
+
+# Methods the target overrides or calls, per SDK class.
+PRIVATE_METHODS: dict[type, tuple[str, ...]] = {
+    SQLTarget: (
+        "_process_schema_message",
+        "_process_record_message",
+        "_process_state_message",
+        "_process_activate_version_message",
+        "_process_batch_message",
+        "_handle_max_record_age",
+        "_drain_all",
+        "_write_state_message",
+    ),
+}
+# Attributes the SDK's constructors set, per SDK class (checked on the first instance).
+PRIVATE_ATTRIBUTES: dict[type, tuple[str, ...]] = {
+    SQLTarget: ("_sinks_active", "_sinks_to_clear", "_latest_state"),
+    Sink: ("_key_properties",),
+}
+
+
+def _sdk_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("singer-sdk")
+    except PackageNotFoundError:  # pragma: no cover - the SDK is a dependency
+        return "unknown"
+
+
+def _fail(missing: Sequence[str]) -> None:
+    major, minor = TESTED_SERIES.split(".")
+    msg = (
+        f"needs singer-sdk {TESTED_SERIES}.x, but the installed singer-sdk "
+        f"{_sdk_version()} lacks {', '.join(missing)}; install the tested series: "
+        f'pip install "singer-sdk>={TESTED_SERIES},<{major}.{int(minor) + 1}"'
+    )
+    raise IncompatibleSDKError(msg)
+
+
+def check_methods(required: Mapping[type, Iterable[str]] = PRIVATE_METHODS) -> None:
+    """Raise `IncompatibleSDKError` naming every listed method the SDK classes lack."""
+    missing = [
+        f"{cls.__name__}.{name}"
+        for cls, names in required.items()
+        for name in names
+        if not callable(getattr(cls, name, None))
+    ]
+    if missing:
+        _fail(missing)
+
+
+def check_attributes(instance: object, cls: type) -> None:
+    """Raise `IncompatibleSDKError` if `instance` lacks an attribute listed for `cls`."""
+    missing = [
+        f"{cls.__name__}.{name}"
+        for name in PRIVATE_ATTRIBUTES.get(cls, ())
+        if not hasattr(instance, name)
+    ]
+    if missing:
+        _fail(missing)
+
+
+check_methods()  # at import: before any setting is read or any message taken
+
+
+class FencedSQLTarget(SQLTarget):
+    """`SQLTarget` whose private hooks call public methods of the subclass.
+
+    Subclasses implement `handle_schema`, `handle_record`, `handle_state`,
+    `handle_activate_version`, `handle_batch`, `write_state` and `drain_sinks`; they reach
+    the SDK's own state through the properties and methods below.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Create the target, then check the SDK set the attributes it relies on."""
+        super().__init__(**kwargs)
+        check_attributes(self, SQLTarget)
+
+    # Private hooks → public methods --------------------------------------------------------
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        self.handle_schema(message_dict)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        self.handle_record(message_dict)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        self.handle_state(message_dict)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self.handle_activate_version(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        self.handle_batch(message_dict)
+
+    def _write_state_message(self, state: dict) -> None:
+        self.write_state(state)
+
+    def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
+        self.drain_sinks(sink_list, parallelism)
+
+    # What subclasses implement -------------------------------------------------------------
+
+    def handle_schema(self, message_dict: dict) -> None:
+        """Handle a SCHEMA message."""
+        raise NotImplementedError
+
+    def handle_record(self, message_dict: dict) -> None:
+        """Handle a RECORD message given as a dict."""
+        raise NotImplementedError
+
+    def handle_state(self, message_dict: dict) -> None:
+        """Handle a STATE message; `remember_state` keeps it as the SDK does."""
+        self.remember_state(message_dict)
+
+    def handle_activate_version(self, message_dict: dict) -> None:
+        """Handle an ACTIVATE_VERSION message."""
+        raise NotImplementedError
+
+    def handle_batch(self, message_dict: dict) -> None:
+        """Handle a BATCH message."""
+        raise NotImplementedError
+
+    def write_state(self, state: dict) -> None:
+        """Emit a STATE whose rows are committed."""
+        SQLTarget._write_state_message(self, state)
+
+    def drain_sinks(self, sink_list: Iterable[Sink], parallelism: int) -> None:
+        """Drain `sink_list` (the SDK's drain by default)."""
+        SQLTarget._drain_all(self, sink_list, parallelism)
+
+    # The SDK's state, for subclasses -------------------------------------------------------
+
+    @property
+    def active_sinks(self) -> dict[str, Sink]:
+        """Current sink per stream name (the SDK's own registry)."""
+        return self._sinks_active
+
+    @property
+    def replaced_sinks(self) -> list[Sink]:
+        """Sinks replaced by a schema change, not drained yet."""
+        return self._sinks_to_clear
+
+    @property
+    def latest_state(self) -> dict | None:
+        """The last STATE value received."""
+        return self._latest_state
+
+    def remember_state(self, message_dict: dict) -> None:
+        """Keep a STATE message's value as the SDK does (emitted after the next drain)."""
+        SQLTarget._process_state_message(self, message_dict)
+
+    def check_record_age(self) -> None:
+        """Drain everything if the oldest buffered record is older than the SDK allows."""
+        self._handle_max_record_age()
+
+
+def stream_key_properties(sink: Sink) -> list[str]:
+    """Return the stream's own key property names (the public property conforms them)."""
+    check_attributes(sink, Sink)
+    return list(sink._key_properties)
