@@ -56,3 +56,22 @@ def test_all_configured_facilities_through_the_cli_and_the_api(cli, simulator, s
     # Each facility continued from its own state, committed by the CLI's run above.
     assert result.results["DC02"].data["entities"]["order_hdr"]["extracted"] < hdr / 3
     assert "2 facilities; exit code 0" in result.summary
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_settings_error_naming_it(cli, tmp_path):
+    not_a_folder = tmp_path / "state-file"
+    not_a_folder.write_text("a file where the state folder should be")
+    env = {"GRUPONOS_MELTANO_STATE_DIR": str(not_a_folder)}
+    result = cli("run", "incremental", "--company", "GNOS", "--facility", "DC01", env=env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"cannot create lock file {not_a_folder}/locks/GNOS/DC01.lock" in result.stderr
+
+
+def test_the_worst_exit_code_wins():
+    from gruponos_meltano_native.errors import worst_exit_code
+
+    assert worst_exit_code([]) == 0
+    assert worst_exit_code([0, 9]) == 9
+    assert worst_exit_code([9, 7, 0]) == 7  # a failed check outranks a skipped overlap
+    assert worst_exit_code([7, 5, 6]) == 5
+    assert worst_exit_code([3, 130, 1]) == 130
