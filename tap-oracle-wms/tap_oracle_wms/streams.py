@@ -20,6 +20,7 @@ from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used
 from tap_oracle_wms.client import WMSClient, parse_timestamp, utc_param
 from tap_oracle_wms.errors import WMSRequestError
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
+from tap_oracle_wms.ordering import ReceivedOrder
 from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.records import RecordCodec
 from tap_oracle_wms.scope import SCOPE_PROPERTIES
@@ -53,8 +54,8 @@ class WMSStream(Stream):
     selection, state, STATE messages and metrics.
     """
 
-    # Requests ask for (mod_ts, id) order; whether the WMS honours it is checked as records
-    # arrive (see `_increment_stream_state`), so the SDK's own sort check is not used.
+    # Requests ask for (mod_ts, id) order; whether the WMS honours it is decided from the
+    # records received (see `ReceivedOrder`), so the SDK's own sort check is not used.
     is_sorted = True
 
     def __init__(self, tap: t.Any, name: str, schema: dict, client: WMSClient) -> None:
@@ -66,7 +67,7 @@ class WMSStream(Stream):
         self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
         self._key: str | None = None  # the replication key of this run (None: not incremental)
         self._max: str | None = None  # the greatest replication key value seen
-        self._ordered = True  # every record so far came at or after the one before
+        self._order = ReceivedOrder()  # what the records received prove about their order
         # Set when records arrive out of order by design (e.g. id ranges read in parallel):
         # the bookmark then waits for the end as when disorder is detected.
         self._held = False
@@ -121,7 +122,7 @@ class WMSStream(Stream):
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = parse_timestamp(saved) if saved else None
         self._key = self.replication_key if self.incremental else None
-        self._max, self._ordered, self._complete = None, True, False
+        self._max, self._order, self._complete = None, ReceivedOrder(), False
         if self._stream_version is not None:
             # The SDK's version counts whole seconds: two full syncs in one second would
             # share it and the second could not tell the first one's rows from its own.
@@ -136,6 +137,8 @@ class WMSStream(Stream):
             # Interleaved id ranges: the bookmark waits for the end (see _write_state_message).
             self._held = read.partitioned
             for page in read.pages():
+                # Every record of the pages before was processed (and maybe a STATE written).
+                self._order.page_done()
                 if self._frame is not None:
                     self._frame = (self._frame[0], self._suffix())
                 for raw in page.results:
@@ -144,6 +147,13 @@ class WMSStream(Stream):
             properties = self.schema.get("properties", {})
             raise self.client.explain_refusal(exc, self.name, properties) from None
         self._complete = True
+        if self._key is not None and not self._order.confirmed and not self._held:
+            logger.info(
+                "Stream '%s': the records never proved a %s order, so mid-run bookmarks were "
+                "held; the final bookmark is the greatest value seen",
+                self.name,
+                self._key,
+            )
         if self._stream_version is not None and self.emit_activate_version_messages:
             # Every record of this full-table sync has been written: only now may the
             # target treat rows of older versions as gone from the WMS.
@@ -213,11 +223,12 @@ class WMSStream(Stream):
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
-        """Track the greatest replication key value, and whether records arrive in order.
+        """Track the greatest replication key value, and what the order received proves.
 
-        One string comparison per record (see `not_after`): a record older than one
-        already seen shows the WMS did not honour `ordering` (unconfirmed for sequenced
-        cursors), and from then on mid-run bookmarks are held.
+        One string comparison per record (see `not_after`), plus an integer comparison
+        while the order is not yet confirmed (see `ReceivedOrder`). A record older than
+        one already seen shows the WMS did not honour `ordering`: from then on mid-run
+        bookmarks are held.
         """
         key = self._key
         if key is None:
@@ -233,25 +244,31 @@ class WMSStream(Stream):
             else not_after(top, value)
         ):
             self._max = value
-        elif self._ordered and not self._held:  # ranges read in parallel interleave by design
-            self._ordered = False
-            logger.warning(
-                "Stream '%s': records arrive out of %s order (%s after %s); the bookmark "
-                "stays at its starting value until every page is read",
-                self.name,
-                key,
-                value,
-                top,
-            )
+            order = self._order
+            if order.watching:
+                order.saw(latest_record.get("id"))
+        elif not self._order.disordered:
+            self._order.disorder()
+            if not self._held:  # ranges read in parallel interleave by design
+                logger.warning(
+                    "Stream '%s': records arrive out of %s order (%s after %s); the bookmark "
+                    "stays at its starting value until every page is read",
+                    self.name,
+                    key,
+                    value,
+                    top,
+                )
 
     def _write_state_message(self) -> None:
         """Move the bookmark where a resumed run cannot skip a record, then write STATE.
 
-        In order, every record not yet received is at or after the greatest value seen.
-        Out of order, nothing is known about them until the stream completes, so the
-        bookmark only moves at the end (to the greatest value seen).
+        Once the data has proved the WMS sorts by the replication key (`ReceivedOrder`),
+        every record not yet received is at or after the greatest value seen. Until then,
+        and after any disorder, nothing is known about them until the stream completes, so
+        the bookmark only moves at the end (to the greatest value seen).
         """
-        value = self._max if (self._ordered and not self._held) or self._complete else None
+        advance = (self._order.confirmed and not self._held) or self._complete
+        value = self._max if advance else None
         if value is not None and self._key is not None:
             moment = parse_timestamp(value)
             # Compared as instants (offsets may differ), and never moved back.
