@@ -14,9 +14,7 @@ import typing as t
 
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-from singer_sdk.streams import Stream
 
-from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used below
 from tap_oracle_wms.client import WMSClient, parse_timestamp, utc_param
 from tap_oracle_wms.errors import WMSRequestError
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
@@ -24,6 +22,7 @@ from tap_oracle_wms.ordering import ReceivedOrder
 from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.records import RecordCodec
 from tap_oracle_wms.scope import SCOPE_PROPERTIES
+from tap_oracle_wms.sdk import FencedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,7 +45,7 @@ def not_after(earlier: str, later: str) -> bool:
     return parse_timestamp(earlier) <= parse_timestamp(later)
 
 
-class WMSStream(Stream):
+class WMSStream(FencedStream):
     """A stream reading one WMS entity through `WMSClient`, with a fast record path.
 
     Records are decoded straight into typed structs, converted by a function compiled
@@ -123,10 +122,10 @@ class WMSStream(Stream):
         self._bookmark = parse_timestamp(saved) if saved else None
         self._key = self.replication_key if self.incremental else None
         self._max, self._order, self._complete = None, ReceivedOrder(), False
-        if self._stream_version is not None:
+        if self.stream_version is not None:
             # The SDK's version counts whole seconds: two full syncs in one second would
             # share it and the second could not tell the first one's rows from its own.
-            self._stream_version = time.time_ns() // 1_000_000
+            self.stream_version = time.time_ns() // 1_000_000
         convert = codec.convert
         params = self.request_params(context)
         fields = self._fields_param(codec)
@@ -134,7 +133,7 @@ class WMSStream(Stream):
             params["fields"] = fields
         try:
             read = PartitionedRead(self.client, self.name, params, codec.decoder)
-            # Interleaved id ranges: the bookmark waits for the end (see _write_state_message).
+            # Interleaved id ranges: the bookmark waits for the end (see write_state).
             self._held = read.partitioned
             for page in read.pages():
                 # Every record of the pages before was processed (and maybe a STATE written).
@@ -154,17 +153,17 @@ class WMSStream(Stream):
                 self.name,
                 self._key,
             )
-        if self._stream_version is not None and self.emit_activate_version_messages:
+        if self.stream_version is not None and self.emit_activate_version_messages:
             # Every record of this full-table sync has been written: only now may the
             # target treat rows of older versions as gone from the WMS.
-            self._write_activate_version_message(self._stream_version)
+            self.write_activate_version(self.stream_version)
 
     def _suffix(self) -> bytes:
         extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
-        version = f',"version":{self._stream_version}' if self._stream_version else ""
+        version = f',"version":{self.stream_version}' if self.stream_version else ""
         return f'{version},"time_extracted":{extracted.decode()}}}\n'.encode()
 
-    def _write_activate_version_message(self, full_table_version: int) -> None:
+    def write_activate_version(self, full_table_version: int) -> None:
         """Write ACTIVATE_VERSION only once the stream's records are complete.
 
         The SDK writes it when a FULL_TABLE stream starts, before any record: a target
@@ -174,14 +173,14 @@ class WMSStream(Stream):
         deletions; the RECORDs still carry the version from the start.
         """
         if self._complete:
-            super()._write_activate_version_message(full_table_version)
+            super().write_activate_version(full_table_version)
 
-    def _write_schema_message(self) -> None:
+    def write_schema(self) -> None:
         """Write SCHEMA, and decide whether records can take the fast path."""
-        super()._write_schema_message()
+        super().write_schema()
         maps = self.stream_maps
         fast = (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
+            isinstance(self.message_writer, BufferedSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not self.config.get("flattening_enabled")
@@ -189,20 +188,20 @@ class WMSStream(Stream):
         if fast:
             prefix = b'{"type":"RECORD","stream":' + ENCODER.encode(maps[0].stream_alias)
             self._frame = (prefix + b',"record":', self._suffix())
-            self._write_record = self._tap.message_writer.write_record
+            self._emit_record = self.message_writer.write_record
         else:
             self._frame = None
 
-    def _write_record_message(self, record: dict) -> None:
+    def write_record(self, record: dict) -> None:
         """Write one RECORD: pre-framed when no stream map needs the SDK's path."""
         frame = self._frame
         if frame is None:
-            super()._write_record_message(record)
+            super().write_record(record)
             return
-        self._write_record(frame[0], record, frame[1])
+        self._emit_record(frame[0], record, frame[1])
         self.state_manager.is_flushed = False
 
-    def _process_record(
+    def process_record(
         self,
         record: dict,
         child_context: t.Any = None,
@@ -220,9 +219,7 @@ class WMSStream(Stream):
         """Whether this run is incremental (a catalog may force FULL_TABLE)."""
         return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
 
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
+    def track_record(self, latest_record: dict, *, context: Context | None = None) -> None:
         """Track the greatest replication key value, and what the order received proves.
 
         One string comparison per record (see `not_after`), plus an integer comparison
@@ -259,7 +256,7 @@ class WMSStream(Stream):
                     top,
                 )
 
-    def _write_state_message(self) -> None:
+    def write_state(self) -> None:
         """Move the bookmark where a resumed run cannot skip a record, then write STATE.
 
         Once the data has proved the WMS sorts by the replication key (`ReceivedOrder`),
@@ -277,7 +274,7 @@ class WMSStream(Stream):
                 state = self.stream_state
                 state["replication_key"] = self._key
                 state["replication_key_value"] = value
-        super()._write_state_message()
+        super().write_state()
 
 
 class EntityStream(WMSStream):
