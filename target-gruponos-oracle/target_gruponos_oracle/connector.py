@@ -50,7 +50,11 @@ def create_engine(config: Mapping[str, Any], url: str, **options: Any) -> sa.Eng
     options = {**strategy.engine_options(config), **options}
     options["connect_args"] = {**strategy.connect_args(config), **options.get("connect_args", {})}
     engine = sa.create_engine(parsed, **options)
-    sa.event.listen(engine, "connect", strategy.setup_session)
+
+    def setup_session(dbapi_connection: Any, record: Any) -> None:
+        strategy.setup_session(dbapi_connection, record, config)
+
+    sa.event.listen(engine, "connect", setup_session)
     return engine
 
 

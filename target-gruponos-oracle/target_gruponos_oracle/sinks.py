@@ -32,6 +32,10 @@ from target_gruponos_oracle.values import Mismatch
 
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
 _MARKER = f'"{DELETED_AT_PROPERTY}"'.encode()
+# Seconds between attempts of a schema change while another load still holds the table's
+# lock (Oracle ORA-00054 after DDL_LOCK_TIMEOUT, SQLite "database is locked"): ~1 minute
+# in all, on top of the database's own wait.
+LOCK_RETRY_DELAYS = (1, 2, 4, 8, 16, 30)
 
 
 class GruponosSink(SQLSink[GruponosConnector]):
@@ -62,6 +66,17 @@ class GruponosSink(SQLSink[GruponosConnector]):
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
             raise ValueError(msg)
         self.spec = strategy.table_spec(self.stream_name, columns, self.keys)
+        unmatchable = strategy.unmatchable_keys(self.spec) if self.load_method == UPSERT else []
+        if unmatchable:
+            props = [c.prop for c in self.spec.columns if c.name in unmatchable]
+            msg = (
+                f"stream {self.stream_name!r}: key properties {props} would be stored as "
+                f"{strategy.name} large objects (an object or array, or a string with "
+                "maxLength over 4000), which upserts cannot match rows on at any size; "
+                "declare them as strings with maxLength up to 4000, choose other key "
+                "properties, or use load_method append-only"
+            )
+            raise ValueError(msg)
         # A record carrying `_sdc_deleted_at` marks its row deleted (log-based taps do so):
         # `hard_delete` deletes the row by key (upserts only: appends keep every record).
         self.deletes_rows = bool(self.config.get("hard_delete")) and self.load_method == UPSERT
@@ -156,20 +171,43 @@ class GruponosSink(SQLSink[GruponosConnector]):
     def _prepare_table(self, conn: sa.Connection) -> None:
         """Create the table, or add and widen its columns; never drop a table.
 
-        Another load of the same table (another run) may make the same change at the same
-        moment, and one of the two then fails (table or column already exists): the table
-        is inspected again and whatever is still missing is done, once.
+        Another load of the same table (another run) may hold it: a schema change waits
+        for its lock (Oracle: up to `ddl_lock_timeout`; PostgreSQL: until it commits;
+        SQLite: the busy timeout) and, if the lock is still held, is retried after
+        `LOCK_RETRY_DELAYS`. Another load may also make the same change at the same
+        moment, and one of the two then fails (table or column already exists): the
+        table is inspected again and whatever is still missing is done, once.
         """
-        try:
-            self._apply_table_changes(conn)
-        except sa.exc.DatabaseError as exc:
-            self.logger.warning(
-                "Schema change on %s failed (%s); inspecting the table again, in case "
-                "another load made the change at the same moment",
-                self.spec.name,
-                str(exc.orig).splitlines()[0] if exc.orig else exc,
-            )
-            self._apply_table_changes(conn)
+        waits = iter(LOCK_RETRY_DELAYS)
+        raced = False
+        while True:
+            try:
+                self._apply_table_changes(conn)
+                return
+            except sa.exc.DatabaseError as exc:
+                reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+                if self.connector.strategy.lock_timed_out(exc):
+                    delay = next(waits, None)
+                    if delay is None:
+                        raise
+                    self.logger.warning(
+                        "Schema change on %s waits: another load holds the table (%s); "
+                        "trying again in %s s",
+                        self.spec.name,
+                        reason,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    continue
+                if raced:
+                    raise
+                raced = True
+                self.logger.warning(
+                    "Schema change on %s failed (%s); inspecting the table again, in case "
+                    "another load made the change at the same moment",
+                    self.spec.name,
+                    reason,
+                )
 
     def _apply_table_changes(self, conn: sa.Connection) -> None:
         with conn.begin():  # one transaction: inspection and DDL (Oracle commits DDL itself)
@@ -315,7 +353,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
                     conn.exec_driver_sql(strategy.delete_all(self.spec))
                 if deleted:
                     conn.execute(
-                        sa.text(strategy.delete_keys(self.spec)),
+                        strategy.delete_keys(self.spec),
                         [strategy.key_params(key) for key in deleted],
                     )
                 if self.load_method == UPSERT:

@@ -22,6 +22,7 @@ from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform, Stream
 from singer_sdk.sinks import Sink
 
 from target_gruponos_oracle.columns import DELETED_AT_PROPERTY
+from target_gruponos_oracle.dialects.oracle import DDL_LOCK_TIMEOUT_DEFAULT, DDL_LOCK_TIMEOUT_MAX
 from target_gruponos_oracle.errors import (
     BadInputError,
     InvalidMessageError,
@@ -119,6 +120,15 @@ class TargetGruponosOracle(FencedSQLTarget):
             th.BooleanType,
             default=False,
             description="Add the `_sdc_*` record metadata columns.",
+        ),
+        th.Property(
+            "ddl_lock_timeout",
+            th.IntegerType(minimum=0, maximum=DDL_LOCK_TIMEOUT_MAX),
+            default=DDL_LOCK_TIMEOUT_DEFAULT,
+            description="Oracle: seconds a schema change (ALTER TABLE) waits for another "
+            "session's uncommitted changes to the table before ORA-00054 "
+            "(DDL_LOCK_TIMEOUT; Oracle's own default 0 fails at once); the target then "
+            "retries with backoff.",
         ),
         th.Property(
             "max_identifier_length",

@@ -90,3 +90,22 @@ def test_marks_read_from_a_text_file_input(db, h, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert [r["id"] for r in db.rows("items")] == [2]
+
+
+def test_hard_delete_by_a_date_time_key_with_fractions_deletes_the_row(db, h):
+    # Review finding 3: on Oracle the key bind was the driver's guess (DB_TYPE_DATE, no
+    # fractions), so the TIMESTAMP WITH TIME ZONE key never matched and nothing was deleted.
+    schema = h.schema(
+        "ev",
+        {"ts": {"type": "string", "format": "date-time"}, "v": {"type": "string"}},
+        keys=["ts"],
+    )
+    first, second = "2026-01-05T10:00:00.123456-03:00", "2026-01-05T10:00:00.654321Z"
+    config = db.config(hard_delete=True)
+    h.run_target(
+        config,
+        [schema, h.record("ev", {"ts": first, "v": "a"}), h.record("ev", {"ts": second, "v": "b"})],
+    )
+    marker = {"ts": first, "_sdc_deleted_at": "2026-01-06T00:00:00Z"}
+    h.run_target(config, [schema, h.record("ev", marker)])
+    assert [row["v"] for row in db.rows("ev", order_by=None)] == ["b"]

@@ -53,21 +53,21 @@ def test_date_times_read_back_in_thin_mode_with_an_offset_zone(oracle_db, h):
 
 def test_upserts_leave_no_staging_table_and_keys_get_what_oracle_can_index(oracle_db, h):
     # Defects 1 and 2: nothing named *_STG is created; a TIMESTAMP WITH TIME ZONE key gets
-    # a unique index, a CLOB key no constraint at all.
+    # a unique index; two unbounded string keys (ORA-01450) no constraint at all.
     h.run_target(
         oracle_db.config(),
         [
             h.schema("zoned", {"ts": {"type": "string", "format": "date-time"}}, keys=["ts"]),
             h.record("zoned", {"ts": "2026-01-05T10:00:00Z"}),
-            h.schema("docs", {"doc": {"type": "object"}}, keys=["doc"]),
-            h.record("docs", {"doc": {"a": 1}}),
+            h.schema("wide", {"a": {"type": "string"}, "b": {"type": "string"}}, keys=["a", "b"]),
+            h.record("wide", {"a": "x", "b": "y"}),
         ],
     )
     prefix = oracle_db.extra_config["table_prefix"]
     tables = _scalar_list(
         oracle_db, "SELECT table_name FROM user_tables WHERE table_name LIKE :p", p=prefix + "%"
     )
-    assert sorted(tables) == sorted([oracle_db.table("zoned"), oracle_db.table("docs")])
+    assert sorted(tables) == sorted([oracle_db.table("zoned"), oracle_db.table("wide")])
     assert _scalar_list(
         oracle_db,
         "SELECT uniqueness FROM user_indexes WHERE index_name = :n",
@@ -78,10 +78,37 @@ def test_upserts_leave_no_staging_table_and_keys_get_what_oracle_can_index(oracl
             oracle_db,
             "SELECT constraint_type FROM user_constraints WHERE table_name = :t "
             "AND constraint_type IN ('P', 'U')",
-            t=oracle_db.table("docs"),
+            t=oracle_db.table("wide"),
         )
         == []
     )
+
+
+def test_a_clob_key_is_refused_before_any_table_is_made(oracle_db, h, tmp_path):
+    # Review finding 5: CLOB keys could only be matched LOB by LOB (DBMS_LOB.COMPARE).
+    schema = h.schema("docs", {"doc": {"type": "object"}}, keys=["doc"])
+    result = h.run_cli(oracle_db.config(), [schema, h.record("docs", {"doc": {"a": 1}})], tmp_path)
+    assert result.returncode != 0
+    assert "stream 'docs': key properties ['doc']" in result.stderr
+    prefix = oracle_db.extra_config["table_prefix"]
+    assert (
+        _scalar_list(
+            oracle_db, "SELECT table_name FROM user_tables WHERE table_name LIKE :p", p=prefix + "%"
+        )
+        == []
+    )
+
+
+def test_deletion_by_a_timestamp_with_time_zone_key_keeps_the_fractions(oracle_db, h):
+    # Review finding 3: the key bound as DB_TYPE_DATE lost its fractions: never matched.
+    schema = h.schema(
+        "ev", {"ts": {"type": "string", "format": "date-time"}, "v": {"type": "string"}}, ["ts"]
+    )
+    config = oracle_db.config(hard_delete=True)
+    when = "2026-01-05T10:00:00.123456Z"
+    h.run_target(config, [schema, h.record("ev", {"ts": when, "v": "a"})])
+    h.run_target(config, [schema, h.record("ev", {"ts": when, "_sdc_deleted_at": when})])
+    assert oracle_db.rows("ev", order_by=None) == []
 
 
 def test_a_column_declared_date_time_over_text_is_not_converted_with_nls_formats(oracle_db, h):
@@ -108,3 +135,66 @@ def test_a_column_declared_date_time_over_text_is_not_converted_with_nls_formats
         ],
     )
     assert [r["d"] for r in oracle_db.rows("t")] == ["x", "2026-01-05"]
+
+
+def test_a_column_is_added_while_another_session_holds_an_uncommitted_insert(oracle_db, h):
+    # Review finding 1: DDL_LOCK_TIMEOUT defaults to 0 (NOWAIT), so ALTER TABLE beside
+    # another session's uncommitted DML failed at once with ORA-00054. Now the session
+    # waits (ddl_lock_timeout) and the sink retries with backoff.
+    import threading
+    import time
+
+    items = {"id": {"type": "integer"}, "qty": {"type": "integer"}}
+    h.run_target(oracle_db.config(), [h.schema("items", items), h.record("items", {"id": 1})])
+    table = oracle_db.table("items")
+    engine = sa.create_engine(str(ORACLE_URL))
+    conn = engine.connect()
+    transaction = conn.begin()
+    conn.exec_driver_sql(f'INSERT INTO "{table}" ("ID", "QTY") VALUES (2, 2)')  # row lock + TM
+    holder = threading.Timer(3.0, transaction.commit)
+    started = time.monotonic()
+    holder.start()
+    try:
+        wider = {**items, "note": {"type": ["null", "string"]}}
+        h.run_target(
+            oracle_db.config(ddl_lock_timeout=10),
+            [h.schema("items", wider), h.record("items", {"id": 3, "note": "n"})],
+        )
+    finally:
+        holder.join()
+        conn.close()
+        engine.dispose()
+    assert time.monotonic() - started >= 3.0  # the ALTER waited for the other session
+    assert [(r["id"], r["note"]) for r in oracle_db.rows("items")] == [
+        (1, None),
+        (2, None),
+        (3, "n"),
+    ]
+
+
+def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_db, h):
+    # Review finding 7: CREATE PRIVATE TEMPORARY TABLE ... ON COMMIT DROP DEFINITION must
+    # not commit (other DDL does): a row written earlier in the same transaction is
+    # rolled back with the upsert, and the staging table is gone.
+    from target_gruponos_oracle import database_rules
+    from target_gruponos_oracle.columns import schema_columns
+    from target_gruponos_oracle.dialects.oracle import OracleStrategy
+
+    items = {"id": {"type": "integer"}, "v": {"type": "string"}}
+    h.run_target(oracle_db.config(), [h.schema("items", items), h.record("items", {"id": 1})])
+    config = oracle_db.config()
+    engine = database_rules(config).create_engine()
+    strategy = OracleStrategy(engine.dialect, config)
+    spec = strategy.table_spec(
+        "items", schema_columns(config, "items", {"properties": items}, "oracle"), ["id"]
+    )
+    table = oracle_db.table("items")
+    try:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            conn.exec_driver_sql(f'INSERT INTO "{table}" ("ID", "V") VALUES (2, \'before\')')
+            strategy.upsert_rows(conn, spec, [(3, "staged")])
+            transaction.rollback()
+    finally:
+        engine.dispose()
+    assert [row["id"] for row in oracle_db.rows("items")] == [1]

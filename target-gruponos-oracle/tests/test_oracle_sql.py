@@ -7,6 +7,7 @@ sink does (create, evolve, stage, merge, delete versions) and check each stateme
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -297,9 +298,20 @@ class RecordingConnection:
     def cursor(self) -> RecordingCursor:
         return RecordingCursor(self.calls)
 
+    def commit(self) -> None:
+        self.calls.append(("commit",))
 
-def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(strategy, spec):
-    # Defect 1: a fresh private temporary table per load transaction; nothing is dropped.
+    def rollback(self) -> None:
+        self.calls.append(("rollback",))
+
+
+def test_upsert_sends_create_private_temporary_table_insert_merge_and_never_commits(strategy, spec):
+    # Defect 1: a fresh private temporary table per load; nothing is dropped. What this
+    # checks is the statement sequence the strategy sends and that it never commits or
+    # rolls back itself (the sink's `with conn.begin()` owns the transaction). That the
+    # CREATE PRIVATE TEMPORARY TABLE ... ON COMMIT DROP DEFINITION does not commit the
+    # load's transaction is Oracle's documented rule, not something a recording cursor can
+    # show: it is checked against a real Oracle in test_oracle_live.py.
     import oracledb
 
     conn = RecordingConnection()
@@ -314,6 +326,7 @@ def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(
     assert merge[1].startswith('MERGE INTO "WMS_ORDER_DTL" t USING "ORA$PTT_WMS_ORDER_DTL" s')
     assert sizes[1][0] is oracledb.DB_TYPE_NUMBER
     assert not any("DROP TABLE" in str(call) for call in conn.calls)
+    assert ("commit",) not in conn.calls and ("rollback",) not in conn.calls
     # Nothing at all for an empty batch (no CREATE outside a load).
     empty = RecordingConnection()
     strategy.upsert_rows(empty, spec, [])
@@ -322,7 +335,8 @@ def test_upsert_stages_in_a_private_temporary_table_inside_the_load_transaction(
 
 def test_staging_of_a_stream_named_like_a_staging_table_cannot_touch_that_table(strategy):
     # Defect 1: the old `<T>_STG` name could be another stream's table; ORA$PTT_ names
-    # can only be private temporary tables (a permanent table cannot take the prefix).
+    # can only be private temporary tables (a permanent table cannot take the prefix:
+    # ORA-32463; Oracle Database Reference, PRIVATE_TEMP_TABLE_PREFIX).
     columns = schema_columns(
         strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, "oracle"
     )
@@ -337,9 +351,51 @@ def test_session_time_zone_is_an_offset_and_old_servers_are_refused():
     # Defect 3: a region name ('UTC') stores region ids thin mode cannot read (DPY-3022).
     conn = RecordingConnection("19.3.0.0.0")
     OracleStrategy.setup_session(conn)
-    assert conn.calls == [("execute", "ALTER SESSION SET TIME_ZONE = '+00:00'"), ("close",)]
+    assert conn.calls[0] == ("execute", "ALTER SESSION SET TIME_ZONE = '+00:00'")
+    assert conn.calls[-1] == ("close",)
     with pytest.raises(ValueError, match=r"needs Oracle 18c or later"):
         OracleStrategy.setup_session(RecordingConnection("12.2.0.1.0"))
+
+
+def test_ddl_waits_for_other_sessions_locks_instead_of_failing_with_ora_00054():
+    # DDL_LOCK_TIMEOUT defaults to 0 = NOWAIT (Oracle Database Reference): an ALTER TABLE
+    # beside another load's uncommitted MERGE failed at once. Range 0 to 1,000,000 s.
+    from target_gruponos_oracle.connector import create_engine
+
+    conn = RecordingConnection()
+    OracleStrategy.setup_session(conn)
+    assert ("execute", "ALTER SESSION SET DDL_LOCK_TIMEOUT = 60") in conn.calls
+    configured = RecordingConnection()
+    OracleStrategy.setup_session(configured, None, {"ddl_lock_timeout": 5})
+    assert [call[1] for call in configured.calls if call[0] == "execute"] == [
+        "ALTER SESSION SET TIME_ZONE = '+00:00'",
+        "ALTER SESSION SET DDL_LOCK_TIMEOUT = 5",
+    ]
+    for wrong in (-1, 1_000_001, "60", 1.5):
+        with pytest.raises(ValueError, match="ddl_lock_timeout"):
+            OracleStrategy.session_statements({"ddl_lock_timeout": wrong})
+    # The engine's connect hook passes the target's settings to the session setup.
+    engine = create_engine({"ddl_lock_timeout": 7}, "oracle+oracledb://u:p@h/x")
+    hooked = RecordingConnection()
+    # The pool calls these on a new connection (the dialect's own hooks query the server).
+    (setup,) = [f for f in engine.pool.dispatch.connect if f.__name__ == "setup_session"]
+    setup(hooked, None)
+    assert ("execute", "ALTER SESSION SET DDL_LOCK_TIMEOUT = 7") in hooked.calls
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("message", "busy"),
+    [
+        ("ORA-00054: resource busy and acquire with NOWAIT specified or timeout expired", True),
+        ("ORA-00955: name is already used by an existing object", False),
+    ],
+)
+def test_only_ora_00054_is_retried_as_a_lock_held_by_another_load(message, busy):
+    import oracledb
+
+    error = sa.exc.DatabaseError("ALTER TABLE", {}, oracledb.DatabaseError(message))
+    assert OracleStrategy.lock_timed_out(error) is busy
 
 
 def _spec_for(strategy, properties: dict, keys: list[str]):
@@ -398,10 +454,53 @@ def test_an_interrupted_table_creation_gets_its_unique_index_next_time(strategy)
     assert strategy.key_changes(spec, present) == []
 
 
-def test_clob_keys_are_matched_with_dbms_lob_compare(strategy):
-    spec = _spec_for(strategy, {"doc": {"type": "object"}, "v": {"type": "string"}}, ["doc"])
-    merge = check_oracle_statement(strategy.merge(spec, '"ORA$PTT_WMS_T"'))
-    assert 'ON (DBMS_LOB.COMPARE(t."DOC", s."DOC") = 0)' in merge
+@pytest.mark.parametrize(
+    "key",
+    [{"type": "object"}, {"type": "array"}, {"type": "string", "maxLength": 4001}],
+    ids=["object", "array", "long string"],
+)
+def test_clob_keys_are_refused_for_upserts_never_matched_lob_by_lob(strategy, key):
+    # Review finding 5: a LOB cannot be compared with = (ORA-00932) nor indexed; matching
+    # with DBMS_LOB.COMPARE compares every staged row with every row of the table.
+    spec = _spec_for(strategy, {"doc": key, "v": {"type": "string"}}, ["doc"])
+    assert strategy.unmatchable_keys(spec) == ["DOC"]
+    bounded = _spec_for(strategy, {"doc": {"type": "string"}, "v": {"type": "string"}}, ["doc"])
+    assert strategy.unmatchable_keys(bounded) == []  # VARCHAR2(4000 CHAR)
+
+
+def test_deletion_by_key_matches_like_the_merge_with_typed_binds(strategy):
+    # Review finding 3: sa.text binds were the driver's guess: a datetime went in as
+    # DB_TYPE_DATE (fractions lost, the TIMESTAMP WITH TIME ZONE key never matched).
+    import oracledb
+
+    properties = {
+        "ts": {"type": "string", "format": "date-time"},
+        "day": {"type": "string", "format": "date"},
+        "code": {"type": "string", "maxLength": 20},
+        "n": {"type": "integer"},
+        "v": {"type": "string"},
+    }
+    spec = _spec_for(strategy, properties, ["ts", "day", "code", "n"])
+    dialect = sa.create_engine("oracle+oracledb://u:p@h/x").dialect
+    compiled = strategy.delete_keys(spec).compile(dialect=dialect)
+    where = 'WHERE "TS" = :key_0 AND "DAY" = :key_1 AND "CODE" = :key_2 AND "N" = :key_3'
+    assert str(compiled) == f'DELETE FROM "WMS_T" {where}'
+    check_oracle_statement(str(compiled), strategy.config["max_identifier_length"])
+    merge = strategy.merge(spec, '"ORA$PTT_WMS_T"')
+    assert 'ON (t."TS" = s."TS" AND t."DAY" = s."DAY" AND t."CODE" = s."CODE"' in merge
+
+    def dbapi_type(name: str):
+        return compiled.binds[name].type.dialect_impl(dialect).get_dbapi_type(oracledb)
+
+    assert dbapi_type("key_0") is oracledb.DB_TYPE_TIMESTAMP
+    assert dbapi_type("key_0") in dialect.include_set_input_sizes  # setinputsizes is called
+    assert compiled.binds["key_2"].type._type_affinity is sa.String
+    # Numbers keep the driver's exact NUMBER bind (int / Decimal).
+    assert compiled.binds["key_3"].type._isnull
+    # The sink converts a date-time key to naive UTC, as the session zone (+00:00) takes it.
+    ts_column = spec.columns[0]
+    value = strategy.converter(ts_column)("2026-01-05T10:00:00.123456-03:00")
+    assert value == dt.datetime(2026, 1, 5, 13, 0, 0, 123456)
 
 
 def test_oracle_date_is_reflected_as_a_date_and_widened_without_ff(strategy):
@@ -549,3 +648,65 @@ def test_default_target_schema_is_never_rewritten(setting, schema):
     # Defect 9: a plain name is read as Oracle reads it unquoted; others are kept as given.
     strategy = OracleStrategy(oracle.dialect(), {"default_target_schema": setting})
     assert strategy.schema_name() == schema
+
+
+def test_a_date_column_declared_date_time_is_replaced_by_a_utc_timestamp_with_time_zone(
+    strategy,
+):
+    # Review finding 2: DATE keeps no fractions and no zone; FROM_TZ(CAST(d AS TIMESTAMP),
+    # '+00:00') makes each old date its midnight in UTC, through the resumable replacement.
+    spec = _spec_for(
+        strategy,
+        {"id": {"type": "integer"}, "d": {"type": "string", "format": "date-time"}},
+        ["id"],
+    )
+    existing = {"ID": ExistingColumn(Kind.INTEGER), "D": strategy.existing_kind(oracle.DATE())}
+    statements = strategy.column_changes(spec, existing)
+    copy = "FROM_TZ(CAST(\"D\" AS TIMESTAMP), '+00:00')"
+    assert statements == [
+        'ALTER TABLE "WMS_T" ADD "D$NEW" TIMESTAMP(6) WITH TIME ZONE',
+        f'UPDATE "WMS_T" SET "D$NEW" = {copy}',
+        'ALTER TABLE "WMS_T" DROP COLUMN "D"',
+        'ALTER TABLE "WMS_T" RENAME COLUMN "D$NEW" TO "D"',
+    ]
+    for statement in statements:
+        check_oracle_statement(statement, strategy.config["max_identifier_length"])
+    # Interrupted after the ADD: the next run copies again, drops and renames.
+    replacement = strategy.existing_kind(oracle.TIMESTAMP(timezone=True))
+    resumed = strategy.column_changes(
+        _spec_for(
+            strategy,
+            {"id": {"type": "integer"}, "d": {"type": "string", "format": "date-time"}},
+            ["id"],
+        ),
+        {**existing, "D$NEW": replacement},
+    )
+    assert resumed == statements[1:]
+
+
+def test_an_upsert_stream_with_an_object_key_stops_naming_the_stream_and_key(h, tmp_path):
+    # Review finding 5, through the real executable: refused at SCHEMA, before any
+    # connection (nothing listens on port 9 here), as bad input naming stream and key.
+    config = {"sqlalchemy_url": "oracle+oracledb://u:p@127.0.0.1:9/?service_name=x"}
+    schema = h.schema("docs", {"doc": {"type": "object"}, "v": {"type": "string"}}, keys=["doc"])
+    result = h.run_cli(config, [schema], tmp_path)
+    assert result.returncode != 0
+    assert "stream 'docs': key properties ['doc'] would be stored as oracle large objects" in (
+        result.stderr
+    )
+    assert "DPY-" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_number_column_becomes_text_with_a_leading_zero_and_a_fixed_decimal_point(strategy):
+    # Review finding 4: bare TO_CHAR(0.5) is '.5', with the session's decimal character.
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])
+    existing = {"ID": ExistingColumn(Kind.INTEGER), "V": ExistingColumn(Kind.NUMBER)}
+    fill = next(s for s in strategy.column_changes(spec, existing) if s.startswith("UPDATE"))
+    nls = "'NLS_NUMERIC_CHARACTERS=''.,'''"
+    fixed = "'FM" + "9" * 37 + "0D" + "9" * 38 + "'"
+    assert fill == (
+        'UPDATE "WMS_T" SET "V$NEW" = CASE WHEN ABS("V") < 1E38 AND "V" = ROUND("V", 38) '
+        f"THEN RTRIM(TO_CHAR(\"V\", {fixed}, {nls}), '.') "
+        f"ELSE REGEXP_REPLACE(TO_CHAR(\"V\", 'TM9', {nls}), '^(-?)[.]', '\\10.') END"
+    )
+    assert 'TO_CHAR("V")' not in fill  # never the session's number format

@@ -4,7 +4,6 @@ rows that come back are live again. Real SQLite and PostgreSQL; Oracle as compil
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle.columns import schema_columns
 from target_gruponos_oracle.dialects.oracle import OracleStrategy
@@ -171,7 +170,7 @@ def test_deletion_by_key_compiles_for_oracle():
     strategy = OracleStrategy(oracle.dialect(), config)
     columns = schema_columns(config, "order_dtl", {"properties": ALLOCATION}, "oracle")
     spec = strategy.table_spec("order_dtl", columns, ["id", "scope_facility_code"])
-    compiled = str(sa.text(strategy.delete_keys(spec)).compile(dialect=oracle.dialect()))
+    compiled = str(strategy.delete_keys(spec).compile(dialect=oracle.dialect()))
     assert compiled == (
         'DELETE FROM "WMS_ORDER_DTL" WHERE "ID" = :key_0 AND "SCOPE_FACILITY_CODE" = :key_1'
     )

@@ -85,8 +85,9 @@ class DialectStrategy:
         return {}
 
     @classmethod
-    def session_statements(cls) -> list[str]:
-        """Statements run once on every new connection."""
+    def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
+        """Statements run once on every new connection (under the target `config`)."""
+        del config
         return []
 
     @classmethod
@@ -95,15 +96,23 @@ class DialectStrategy:
         del dbapi_connection
 
     @classmethod
-    def setup_session(cls, dbapi_connection: Any, _: Any = None) -> None:
+    def setup_session(
+        cls, dbapi_connection: Any, _: Any = None, config: Mapping[str, Any] | None = None
+    ) -> None:
         """Engine "connect" hook: check the server, run the session statements."""
         cls.check_server(dbapi_connection)
-        statements = cls.session_statements()
+        statements = cls.session_statements(config)
         if statements:
             cursor = dbapi_connection.cursor()
             for statement in statements:
                 cursor.execute(statement)
             cursor.close()
+
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """Tell whether `error` means another session held a lock too long (retry later)."""
+        del error
+        return False
 
     # Names -------------------------------------------------------------------------------
 
@@ -340,12 +349,16 @@ class DialectStrategy:
     def widen(self, spec: TableSpec, column: Column, existing: ExistingColumn) -> list[str]:
         """Statements that let `existing` hold what `column` now declares; [] if it can.
 
-        Widening only: boolean → integer → number, any scalar → string, a longer string.
+        Widening only: boolean → integer → number, date → date-time, any scalar → string,
+        a longer string.
         """
         wanted = column.kind
         have = existing.kind
         if have is None or (wanted == have and wanted != Kind.STRING):
             return []
+        if wanted == Kind.DATETIME and have == Kind.DATE:
+            # A date column keeps only the day: date-times bound into it lose their time.
+            return self.retype(spec, column, existing)
         if wanted in (Kind.INTEGER, Kind.NUMBER) and have == Kind.BOOLEAN:
             return self.retype(spec, column, existing)
         if wanted == Kind.NUMBER and have == Kind.INTEGER:
@@ -434,14 +447,35 @@ class DialectStrategy:
         """Empty the table inside the load transaction (overwrite)."""
         return f"DELETE FROM {self.qualified(spec.schema, spec.name)}"
 
-    def delete_keys(self, spec: TableSpec) -> str:
+    def delete_keys(self, spec: TableSpec) -> sa.TextClause:
         """Delete one row by its key (records carrying `_sdc_deleted_at`, `hard_delete`).
 
-        Executed once per key with `key_params`.
+        Executed once per key with `key_params`. Each key column is matched as the MERGE
+        matches it (`key_condition`), and bound with `key_bind_type` where the driver's
+        own guess would be wrong.
         """
         table = self.qualified(spec.schema, spec.name)
-        where = " AND ".join(f"{self.quote(key)} = :key_{i}" for i, key in enumerate(spec.keys))
-        return f"DELETE FROM {table} WHERE {where}"
+        where = " AND ".join(
+            self.key_condition(spec, key, self.quote(key), f":key_{i}")
+            for i, key in enumerate(spec.keys)
+        )
+        kinds = {column.name: column for column in spec.columns}
+        binds = [
+            sa.bindparam(f"key_{i}", type_=bind_type)
+            for i, key in enumerate(spec.keys)
+            if (bind_type := self.key_bind_type(kinds[key])) is not None
+        ]
+        return sa.text(f"DELETE FROM {table} WHERE {where}").bindparams(*binds)
+
+    def key_bind_type(self, column: Column) -> sa.types.TypeEngine | None:
+        """SQLAlchemy type a key value of `column` is bound with (None: the driver's guess)."""
+        del column
+        return None
+
+    def unmatchable_keys(self, spec: TableSpec) -> list[str]:
+        """Key columns this database cannot match rows on at scale (upserts refuse them)."""
+        del spec
+        return []
 
     @staticmethod
     def key_params(key: Sequence[Any]) -> dict[str, Any]:
@@ -519,7 +553,10 @@ class DialectStrategy:
     def merge(self, spec: TableSpec, source: str) -> str:
         """One MERGE from the (duplicate-free) staging table into the target."""
         table = self.qualified(spec.schema, spec.name)
-        on = " AND ".join(self.key_match(spec, key) for key in spec.keys)
+        on = " AND ".join(
+            self.key_condition(spec, key, f"t.{self.quote(key)}", f"s.{self.quote(key)}")
+            for key in spec.keys
+        )
         names = [self.quote(name) for name in spec.column_names]
         # Key columns are matched on, never updated (Oracle refuses it: ORA-38104).
         values = [self.quote(name) for name in spec.column_names if name not in spec.keys]
@@ -532,10 +569,14 @@ class DialectStrategy:
             f"VALUES ({', '.join('s.' + name for name in names)})"
         )
 
-    def key_match(self, spec: TableSpec, key: str) -> str:
-        """Return the MERGE condition matching one key column of target ``t`` and source ``s``."""
-        del spec
-        return f"t.{self.quote(key)} = s.{self.quote(key)}"
+    def key_condition(self, spec: TableSpec, key: str, left: str, right: str) -> str:
+        """Return the condition matching key column `key` (SQL `left`) with `right`.
+
+        The MERGE matches target ``t`` with source ``s``; deletion by key matches the
+        column with a bind: both go through here, so they match alike.
+        """
+        del spec, key
+        return f"{left} = {right}"
 
     def changed_condition(self, quoted_columns: list[str]) -> str:
         """Extra MERGE condition so rows that did not change are not rewritten ('': none)."""

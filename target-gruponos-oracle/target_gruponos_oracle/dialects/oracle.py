@@ -42,8 +42,14 @@ from target_gruponos_oracle.values import (
 
 VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
 ROWS_PER_EXECUTE = 10_000  # bounded array binds keep the driver's buffers small
-# Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default).
+# Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default), and
+# no other object can take it (ORA-32463; Oracle Database Reference: "regular table, view,
+# and object names cannot use the same prefix").
 PRIVATE_TEMP_TABLE_PREFIX = "ORA$PTT_"
+# Seconds a schema change waits for another session's uncommitted changes to the table
+# (DDL_LOCK_TIMEOUT; Oracle's default 0 is NOWAIT). One minute outlasts a batch's MERGE.
+DDL_LOCK_TIMEOUT_DEFAULT = 60
+DDL_LOCK_TIMEOUT_MAX = 1_000_000  # Oracle Database Reference: range 0 to 1,000,000
 MIN_SERVER_MAJOR = 18  # private temporary tables exist from 18c
 # Largest index key on 8 KB blocks (ORA-01450 beyond it), in bytes.
 INDEX_KEY_MAX_BYTES = 6398
@@ -57,6 +63,21 @@ _KEY_BYTES = {
     Kind.DATE: 7,
     Kind.DATETIME: 13,
 }
+# Numbers as the decimal text new rows carry (0.5, -0.25, 12): bare TO_CHAR gives .5 and
+# uses the session's decimal character. Fixed format: FM drops the padding and trailing
+# zeros, the 0 keeps the leading zero, D is the decimal character, which the nlsparam
+# fixes to '.' (SQL Language Reference: TO_CHAR (number), Format Models); RTRIM drops the
+# '.' left after whole numbers. NUMBER holds up to 38 significant digits: values the fixed
+# format cannot show exactly (1E38 and beyond, more than 38 decimals) take the TM (text
+# minimum) format.
+_NUMERIC_CHARACTERS = "'NLS_NUMERIC_CHARACTERS=''.,'''"
+_NUMBER_FORMAT = "'FM" + "9" * 37 + "0D" + "9" * 38 + "'"
+_NUMBER_AS_TEXT = (
+    "CASE WHEN ABS({0}) < 1E38 AND {0} = ROUND({0}, 38) "
+    f"THEN RTRIM(TO_CHAR({{0}}, {_NUMBER_FORMAT}, {_NUMERIC_CHARACTERS}), '.') "
+    # TM may leave out the leading zero too: REGEXP_REPLACE puts it back (\\1: the sign).
+    f"ELSE REGEXP_REPLACE(TO_CHAR({{0}}, 'TM9', {_NUMERIC_CHARACTERS}), '^(-?)[.]', '\\10.') END"
+)
 # Text of old values when a column becomes text: ISO 8601, as the target writes text.
 # Oracle DATE has no fractional seconds: FF in its format fails (ORA-01821).
 _AS_TEXT = {
@@ -64,7 +85,19 @@ _AS_TEXT = {
     Kind.DATE: "TO_CHAR({}, 'YYYY-MM-DD')",
     Kind.BOOLEAN: "CASE {} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END",
     Kind.STRING: "{}",
+    Kind.INTEGER: _NUMBER_AS_TEXT,
+    Kind.NUMBER: _NUMBER_AS_TEXT,
 }
+
+
+def ddl_lock_timeout(config: Mapping[str, Any]) -> int:
+    """Return the `ddl_lock_timeout` setting in seconds, checked against Oracle's range."""
+    value = config.get("ddl_lock_timeout")
+    seconds = DDL_LOCK_TIMEOUT_DEFAULT if value is None else value
+    if type(seconds) is not int or not 0 <= seconds <= DDL_LOCK_TIMEOUT_MAX:
+        msg = f"ddl_lock_timeout must be whole seconds from 0 to {DDL_LOCK_TIMEOUT_MAX}: {value!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 class OracleStrategy(DialectStrategy):
@@ -120,14 +153,28 @@ class OracleStrategy(DialectStrategy):
         return {"dsn": f"(DESCRIPTION={address}(CONNECT_DATA={target}))"}
 
     @classmethod
-    def session_statements(cls) -> list[str]:
-        """Set an *offset* session time zone, never a region name.
+    def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
+        """Set an *offset* session time zone, and let DDL wait for other sessions' locks.
 
         With ``TIME_ZONE = 'UTC'`` (a region) TIMESTAMP WITH TIME ZONE values that take
         the session zone are stored with a region id, which python-oracledb thin mode
         cannot fetch (DPY-3022). ``'+00:00'`` is an offset, which it can.
+
+        DDL_LOCK_TIMEOUT "specifies a time limit for how long DDL statements will wait in
+        a DML lock queue"; its default 0 means NOWAIT, 0 to 1,000,000 seconds (Oracle
+        Database Reference, DDL_LOCK_TIMEOUT). With 0, an ALTER TABLE while another load
+        of the table has an uncommitted MERGE fails at once with ORA-00054.
         """
-        return ["ALTER SESSION SET TIME_ZONE = '+00:00'"]
+        seconds = ddl_lock_timeout(config or {})
+        return [
+            "ALTER SESSION SET TIME_ZONE = '+00:00'",
+            f"ALTER SESSION SET DDL_LOCK_TIMEOUT = {seconds}",
+        ]
+
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """ORA-00054: resource busy and acquire with NOWAIT specified or timeout expired."""
+        return "ORA-00054" in str(getattr(error, "orig", error))
 
     @classmethod
     def check_server(cls, dbapi_connection: Any) -> None:
@@ -180,7 +227,7 @@ class OracleStrategy(DialectStrategy):
         return super().existing_kind(sa_type)
 
     def _key_bytes(self, spec: TableSpec, name: str) -> float:
-        column = next(c for c in spec.columns if c.name == name)
+        column = _column(spec, name)
         column_type = self.column_type(column, spec.widths.get(name))
         if column_type == "CLOB":
             return UNBOUNDED
@@ -258,17 +305,48 @@ class OracleStrategy(DialectStrategy):
         return self.replace_column(spec, column, existing)
 
     def copy_expression(self, old: ExistingColumn, new_type: str) -> str:
-        """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB."""
+        """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB.
+
+        A DATE becoming a date-time is that moment in UTC: FROM_TZ "converts a timestamp
+        value and a time zone to a TIMESTAMP WITH TIME ZONE value" (SQL Language
+        Reference, FROM_TZ), so the DATE is CAST to TIMESTAMP first; '+00:00' is an offset,
+        which thin mode reads back (a region name would not be: DPY-3022).
+        """
+        if old.kind == Kind.DATE and new_type == self.types[Kind.DATETIME]:
+            return "FROM_TZ(CAST({} AS TIMESTAMP), '+00:00')"
         text = _AS_TEXT.get(old.kind or Kind.STRING, "TO_CHAR({})")
         return f"TO_CLOB({text})" if new_type == "CLOB" else text
 
-    def key_match(self, spec: TableSpec, key: str) -> str:
-        """LOBs cannot be compared with ``=`` (ORA-00932): DBMS_LOB.COMPARE returns 0 if equal."""
-        column = next(c for c in spec.columns if c.name == key)
-        quoted = self.quote(key)
-        if self.column_type(column, spec.widths.get(key)) == "CLOB":
-            return f"DBMS_LOB.COMPARE(t.{quoted}, s.{quoted}) = 0"
-        return super().key_match(spec, key)
+    def unmatchable_keys(self, spec: TableSpec) -> list[str]:
+        """Key columns stored as CLOB: upserts refuse them.
+
+        A LOB cannot be compared with ``=`` (ORA-00932) nor indexed, so a MERGE could only
+        match it with DBMS_LOB.COMPARE, row by row: every staged row against every row of
+        the table, which no table of any size survives.
+        """
+        return [
+            key
+            for key in spec.keys
+            if self.column_type(_column(spec, key), spec.widths.get(key)) == "CLOB"
+        ]
+
+    def key_bind_type(self, column: Column) -> sa.types.TypeEngine | None:
+        """Bind keys by their column's type, never by the driver's guess.
+
+        An untyped datetime is bound as DB_TYPE_DATE: no fractional seconds, so a
+        TIMESTAMP WITH TIME ZONE key with fractions would never match (python-oracledb
+        binds by the Python type; SQLAlchemy's TIMESTAMP sets DB_TYPE_TIMESTAMP). The value
+        is naive UTC, taken in the session zone +00:00. Numbers (int, Decimal) bind as
+        NUMBER exactly either way.
+        """
+        if column.declared is not None:
+            return sa.String()  # declared over a text column: bound as ISO / decimal text
+        types: dict[Kind, sa.types.TypeEngine[Any]] = {
+            Kind.DATETIME: sa.TIMESTAMP(),
+            Kind.DATE: sa.Date(),
+            Kind.STRING: sa.String(),
+        }
+        return types.get(column.kind)
 
     def deleted_at_type(self) -> sa.types.TypeEngine:
         """TIMESTAMP: bound as DB_TYPE_TIMESTAMP, fractions kept.
@@ -381,3 +459,7 @@ class OracleStrategy(DialectStrategy):
                 spec.widths[name] = width
                 grew = True
         return grew
+
+
+def _column(spec: TableSpec, name: str) -> Column:
+    return next(column for column in spec.columns if column.name == name)

@@ -74,6 +74,11 @@ class PostgresStrategy(DialectStrategy):
         del config
         return {"options": "-c TimeZone=UTC"}
 
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """SQLSTATE 55P03 lock_not_available (only if a `lock_timeout` is set on the server)."""
+        return getattr(getattr(error, "orig", error), "sqlstate", None) == "55P03"
+
     def finishing(self, column: Column) -> Converter | None:
         """Strings lose NUL characters (inlined by the generated code)."""
         if column.kind == Kind.STRING and not column.mixed and column.declared is None:
@@ -92,6 +97,8 @@ class PostgresStrategy(DialectStrategy):
         """ISO 8601 text for date-times (UTC) and dates; booleans become integers via int."""
         if old.kind == Kind.BOOLEAN and new_type != "TEXT":
             return "{}::integer"  # there is no boolean → bigint/numeric cast
+        if old.kind == Kind.DATE and new_type == self.types[Kind.DATETIME]:
+            return "{}::timestamp AT TIME ZONE 'UTC'"  # the day's midnight, in UTC
         return _AS_TEXT.get(old.kind or Kind.STRING, f"{{}}::{new_type}")
 
     def changed_condition(self, quoted_columns: list[str]) -> str:

@@ -63,9 +63,15 @@ class SqliteStrategy(DialectStrategy):
     text_kinds = frozenset({Kind.STRING, Kind.NUMBER, Kind.DATETIME, Kind.DATE, Kind.JSON})
 
     @classmethod
-    def session_statements(cls) -> list[str]:
+    def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
         """WAL lets readers (the orchestrator's checks) work while a batch loads."""
+        del config
         return ["PRAGMA journal_mode=WAL"]
+
+    @classmethod
+    def lock_timed_out(cls, error: BaseException) -> bool:
+        """Another connection kept its write lock past the busy timeout (SQLITE_BUSY)."""
+        return "database is locked" in str(getattr(error, "orig", error))
 
     @classmethod
     def schema_for(cls, config: Mapping[str, Any]) -> str | None:
