@@ -25,7 +25,7 @@ from tap_oracle_wms.errors import IncompatibleSDKError
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-    from singer_sdk.io_base import SingerWriter
+    from singer_sdk.io_base import GenericSingerWriter
 
 TESTED_SERIES = "0.54"
 
@@ -174,7 +174,7 @@ class FencedStream(Stream):
         self._stream_version = value
 
     @property
-    def message_writer(self) -> SingerWriter:
+    def message_writer(self) -> GenericSingerWriter[t.Any, t.Any]:
         """The tap's message writer."""
-        writer: SingerWriter = self._tap.message_writer
+        writer: GenericSingerWriter[t.Any, t.Any] = self._tap.message_writer
         return writer

@@ -13,7 +13,7 @@ import time
 import typing as t
 
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL, Metadata
 
 from tap_oracle_wms.client import WMSClient, parse_timestamp, utc_param
 from tap_oracle_wms.errors import WMSRequestError
@@ -79,7 +79,7 @@ class WMSStream(FencedStream):
         for name in SCOPE_PROPERTIES.values():
             entry = md.get(("properties", name))
             if entry is not None:
-                entry.inclusion = "automatic"
+                entry.inclusion = Metadata.InclusionType.AUTOMATIC
         return md
 
     # -- what to request ---------------------------------------------------------------
@@ -179,16 +179,16 @@ class WMSStream(FencedStream):
         """Write SCHEMA, and decide whether records can take the fast path."""
         super().write_schema()
         maps = self.stream_maps
-        fast = (
-            isinstance(self.message_writer, BufferedSingerWriter)
+        writer = self.message_writer
+        if (
+            isinstance(writer, BufferedSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not self.config.get("flattening_enabled")
-        )
-        if fast:
+        ):
             prefix = b'{"type":"RECORD","stream":' + ENCODER.encode(maps[0].stream_alias)
             self._frame = (prefix + b',"record":', self._suffix())
-            self._emit_record = self.message_writer.write_record
+            self._emit_record = writer.write_record
         else:
             self._frame = None
 

@@ -28,7 +28,8 @@ class FaultSettings:
 
         An unknown name is a `ValueError` naming it and the known ones.
         """
-        fields = {f.name: type(f.default) for f in dataclasses.fields(cls)}
+        hints = t.get_type_hints(cls)
+        fields = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
         unknown = sorted(set(params) - set(fields))
         if unknown:
             msg = f"unknown fault {', '.join(unknown)}; known: {', '.join(fields)}"
