@@ -74,6 +74,8 @@ def test_entities_option_and_dry_run(cli, tmp_path):
     assert shown["entities"] == ["order_hdr", "allocation"]
     assert shown["tap"]["password"] == "********"
     assert shown["tap"]["facility_code"] == "DC02" and shown["tap"]["username"] == "demo"
+    assert shown["deletions"] == "off"  # incremental runs never mirror deletions
+    assert shown["lock_path"].endswith("locks/GNOS/DC02.lock")
     assert not (tmp_path / "wms.db").exists()  # nothing ran
 
     only = cli(

@@ -139,3 +139,28 @@ def test_meltano_yml_declares_the_platforms_jobs_and_schedules():
         assert schedules[job.schedule_name] == (job.name, job.schedule)
         assert extractors[job.meltano_extractor]["inherit_from"] == "tap-oracle-wms"
     assert {e["name"] for e in project["environments"]} == {"dev", "staging", "prod"}
+
+
+def test_deletions_are_mirrored_per_facility_through_meltano(
+    meltano_bin, meltano_installed, cli, simulator, tmp_path, db
+):
+    from target_gruponos_oracle.target import TargetGruponosOracle
+
+    if "activate_version_scope" not in TargetGruponosOracle.config_jsonschema["properties"]:
+        pytest.fail("needs target-gruponos-oracle with activate_version_scope (issue 9/10 merge)")
+    env = {
+        "GRUPONOS_MELTANO_RUNNER": "meltano",
+        "GRUPONOS_MELTANO_MELTANO_EXECUTABLE": str(meltano_bin),
+        "GRUPONOS_MELTANO_MELTANO_PROJECT_DIR": str(REPO),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+    }
+    both = cli("run", "full", "--company", "GNOS", "--facility", "DC01,DC02", env=env, timeout=600)
+    assert both.returncode == 0, both.stdout[-3000:] + both.stderr[-3000:]
+    purged = simulator.delete("allocation", 3, "GNOS", "DC02")
+    again = cli("run", "full", "--company", "GNOS", "--facility", "DC02", "--json", env=env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    allocation = json.loads(again.stdout)["validation"]["entities"]["allocation"]
+    assert allocation["marked_deleted"] == 3
+    assert allocation["db_rows"] == allocation["wms_count"]
+    marked = db("select id, scope_facility_code from allocation where sdc_deleted_at is not null")
+    assert sorted(marked) == [(i, "DC02") for i in purged]

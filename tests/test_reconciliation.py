@@ -11,12 +11,17 @@ from gruponos_meltano_native.testing import http_receiver
 
 def test_planted_row_fails_the_full_sync_and_alerts(cli, simulator, db, tmp_path):
     assert cli("run", "full", "--company", "GNOS", "--facility", "DC01").returncode == 0
-    # A row the WMS does not have (deleted there, still here): the database no longer matches.
+    # A row the WMS does not have, in DC01's scope: the database no longer matches. (With
+    # deletions mirrored the full sync would mark it deleted: switched off here.)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'wms.db'}")
     with engine.begin() as conn:
+        columns = {row[1] for row in conn.exec_driver_sql("pragma table_info(order_hdr)")}
+        planted = {"id": 999999, "facility_id_key": "DC01", "company_id_key": "GNOS"}
+        if "scope_facility_code" in columns:
+            planted.update(scope_company_code="GNOS", scope_facility_code="DC01")
         conn.exec_driver_sql(
-            "insert into order_hdr (id, facility_id_key, company_id_key)"
-            " values (999999, 'DC01', 'GNOS')"
+            f"insert into order_hdr ({', '.join(planted)}) values"
+            f" ({', '.join(repr(v) for v in planted.values())})"
         )
     engine.dispose()
     wms = simulator.count("order_hdr", "GNOS", "DC01")
@@ -25,6 +30,7 @@ def test_planted_row_fails_the_full_sync_and_alerts(cli, simulator, db, tmp_path
         env = {
             "GRUPONOS_MELTANO_ALERTS__WEBHOOK_URL": hook.url,
             "GRUPONOS_MELTANO_ALERTS__COOLDOWN_MINUTES": "0",
+            "GRUPONOS_MELTANO_DELETIONS": "off",
         }
         failed = cli("run", "full", "--company", "GNOS", "--facility", "DC01", env=env)
         assert failed.returncode == 7, failed.stdout + failed.stderr

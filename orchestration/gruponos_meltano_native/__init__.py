@@ -1,6 +1,7 @@
 """GrupoNOS platform: orchestration of the WMS to Oracle pipeline."""
 
 from gruponos_meltano_native.api import (
+    FacilitiesResult,
     GruponosMeltanoPlatform,
     SyncResult,
     create_gruponos_meltano_oracle_manager,
@@ -9,6 +10,7 @@ from gruponos_meltano_native.api import (
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 
 __all__ = [
+    "FacilitiesResult",
     "GruponosMeltanoPlatform",
     "GruponosMeltanoSettings",
     "SyncResult",

@@ -9,10 +9,13 @@ though every run is a new process.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -22,7 +25,7 @@ from typing import Any
 import requests
 
 from gruponos_meltano_native.config import AlertSettings
-from gruponos_meltano_native.runner import Redactor
+from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.state import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,10 @@ class AlertManager:
         """Send `alert` unless filtered or cooling down; returns the channels that took it."""
         alert.summary = self.redact(alert.summary)
         alert.error = self.redact(alert.error) if alert.error else None
+        with self._memory_lock():
+            return self._send(alert)
+
+    def _send(self, alert: Alert) -> list[str]:
         memory = self._load()
         scope = memory.setdefault(alert.scope, {})
         if alert.kind != RECOVERY:
@@ -121,6 +128,10 @@ class AlertManager:
 
     def recovered(self, alert: Alert) -> list[str]:
         """After a good run: send the recovery alert if this scope had been failing."""
+        with self._memory_lock():
+            return self._recovered(alert)
+
+    def _recovered(self, alert: Alert) -> list[str]:
         memory = self._load()
         scope = memory.get(alert.scope, {})
         if not scope.get("failing"):
@@ -151,6 +162,23 @@ class AlertManager:
             return True
         cooldown = timedelta(minutes=self.settings.cooldown_minutes)
         return datetime.fromisoformat(alert.created_at) - datetime.fromisoformat(last) >= cooldown
+
+    @contextlib.contextmanager
+    def _memory_lock(self) -> Iterator[None]:
+        # Runs of several facilities (threads or processes) share the memory file: one
+        # read-modify-write at a time, or one run's update is lost and an alert repeats.
+        try:
+            self.memory_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{self.memory_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            log.warning("cannot lock alert memory %s: %s", self.memory_path, exc)
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _load(self) -> dict[str, Any]:
         try:

@@ -15,7 +15,11 @@ from typing import Any
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.database import OracleConnectionManager
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
+from gruponos_meltano_native.jobs import RunScope
+from gruponos_meltano_native.orchestrator import Orchestrator
+from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import ProgressCallback
 
 
@@ -34,6 +38,20 @@ class SyncResult:
         return cls(success=report.success, error=report.error, data=report.to_dict(), report=report)
 
 
+@dataclass
+class FacilitiesResult:
+    """Outcome of one job over several facilities: one `SyncResult` per facility code."""
+
+    results: dict[str, SyncResult]
+    exit_code: int
+    summary: str
+
+    @property
+    def success(self) -> bool:
+        """True when every facility's run succeeded."""
+        return all(result.success for result in self.results.values())
+
+
 class GruponosMeltanoPlatform:
     """Runs full and incremental syncs per company and facility."""
 
@@ -48,9 +66,14 @@ class GruponosMeltanoPlatform:
         facility_code: str,
         entities: list[str] | None = None,
         progress: ProgressCallback | None = None,
+        wait_seconds: float = 0,
     ) -> SyncResult:
-        """Extract every record and check the database against the WMS's own counts."""
-        return await self._run("full", company_code, facility_code, entities, progress)
+        """Extract every record, mirror deletions, check the database against the WMS's counts.
+
+        Another run holding the company/facility: wait up to `wait_seconds`, then skip.
+        """
+        scope = RunScope.of("full", company_code, facility_code, entities)
+        return await self._run(scope, progress, wait_seconds)
 
     async def execute_incremental_sync(
         self,
@@ -58,22 +81,47 @@ class GruponosMeltanoPlatform:
         facility_code: str,
         entities: list[str] | None = None,
         progress: ProgressCallback | None = None,
+        wait_seconds: float = 0,
     ) -> SyncResult:
-        """Extract what changed since the last committed state."""
-        return await self._run("incremental", company_code, facility_code, entities, progress)
+        """Extract what changed since the last committed state (`wait_seconds`: as above)."""
+        scope = RunScope.of("incremental", company_code, facility_code, entities)
+        return await self._run(scope, progress, wait_seconds)
 
-    async def _run(
+    async def execute_facilities(
         self,
         mode: str,
-        company: str,
-        facility: str,
-        entities: list[str] | None,
-        progress: ProgressCallback | None,
+        company_code: str,
+        facility_codes: list[str] | None = None,
+        *,
+        entities: list[str] | None = None,
+        parallel: int = 1,
+        wait_seconds: float = 0,
+    ) -> FacilitiesResult:
+        """Run `full` or `incremental` for several facilities (default: the configured ones).
+
+        Each facility runs with its own lock, state, report and alert, `parallel` at a time;
+        `exit_code` is the worst of them, `summary` the table the CLI prints.
+        """
+        codes = list(facility_codes or self.settings.facilities)
+        if not codes:
+            raise SettingsError(
+                "no facilities given and GRUPONOS_MELTANO_FACILITIES is not set (e.g. DC01,DC02)"
+            )
+        scopes = [RunScope.of(mode, company_code, code, entities) for code in codes]
+        reports = await asyncio.to_thread(
+            run_facilities, self.orchestrator, scopes, parallel, wait_seconds
+        )
+        return FacilitiesResult(
+            results={r.facility: SyncResult.from_report(r) for r in reports},
+            exit_code=exit_code_of(reports),
+            summary=render_summary(reports),
+        )
+
+    async def _run(
+        self, scope: RunScope, progress: ProgressCallback | None, wait_seconds: float
     ) -> SyncResult:
         # The run is process and I/O bound; a thread keeps the caller's event loop free.
-        report = await asyncio.to_thread(
-            self.orchestrator.run, mode, company, facility, entities, progress
-        )
+        report = await asyncio.to_thread(self.orchestrator.run, scope, progress, wait_seconds)
         return SyncResult.from_report(report)
 
 

@@ -1,7 +1,8 @@
 """`gruponos-meltano`: run jobs, check settings and connectivity, show config and state.
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 settings, 4 connectivity, 5 extract (tap) failed,
-6 load (target) failed, 7 reconciliation failed, 8 state unreadable/unwritable, 130 interrupted.
+6 load (target) failed, 7 reconciliation failed, 8 state unreadable/unwritable, 9 skipped (another
+run holds the company/facility), 130 interrupted. Several facilities: the worst of their codes.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import click
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
-from gruponos_meltano_native.jobs import JOBS
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport, resolve_executable
+from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
+from gruponos_meltano_native.jobs import JOBS, RunScope
+from gruponos_meltano_native.orchestrator import Orchestrator, resolve_executable
 from gruponos_meltano_native.progress import Progress
+from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.state import StateKey, StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,17 +67,36 @@ def main(verbose: bool) -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
-def _scope(
-    settings: GruponosMeltanoSettings, company: str | None, facility: str | None
-) -> tuple[str, str]:
+def _scopes(
+    settings: GruponosMeltanoSettings,
+    mode: str,
+    company: str | None,
+    facility: str | None,
+    all_facilities: bool,
+    entities: list[str] | None,
+) -> list[RunScope]:
     company = company or settings.oracle_wms.company_code
-    facility = facility or settings.oracle_wms.facility_code
-    if not company or not facility:
+    if all_facilities:
+        if facility:
+            raise click.UsageError("--facility and --all-facilities exclude each other")
+        if not settings.facilities:
+            raise click.UsageError(
+                "--all-facilities needs GRUPONOS_MELTANO_FACILITIES (e.g. DC01,DC02)"
+            )
+        codes = list(settings.facilities)
+    else:
+        text = facility or settings.oracle_wms.facility_code or ""
+        codes = [code.strip() for code in text.split(",") if code.strip()]
+    if not company or not codes:
         raise click.UsageError(
-            "--company and --facility are required (or GRUPONOS_MELTANO_ORACLE_WMS__COMPANY_CODE "
-            "and GRUPONOS_MELTANO_ORACLE_WMS__FACILITY_CODE)"
+            "--company and --facility (or --all-facilities) are required (or "
+            "GRUPONOS_MELTANO_ORACLE_WMS__COMPANY_CODE and "
+            "GRUPONOS_MELTANO_ORACLE_WMS__FACILITY_CODE)"
         )
-    return company, facility
+    duplicated = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicated:
+        raise click.UsageError(f"facility named twice: {', '.join(duplicated)}")
+    return [RunScope.of(mode, company, code, entities) for code in codes]
 
 
 def _entities(values: tuple[str, ...]) -> list[str] | None:
@@ -85,8 +107,28 @@ def _entities(values: tuple[str, ...]) -> list[str] | None:
 @main.command()
 @click.argument("mode", type=click.Choice(sorted(JOBS)))
 @click.option("--company", help="WMS company code, e.g. GNOS.")
-@click.option("--facility", help="WMS facility code, e.g. DC01.")
+@click.option("--facility", help="WMS facility code(s): DC01, or DC01,DC02 for several.")
+@click.option(
+    "--all-facilities",
+    is_flag=True,
+    help="Every facility in GRUPONOS_MELTANO_FACILITIES.",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=1,
+    metavar="N",
+    help="Run up to N facilities at once (default: one after another).",
+)
 @click.option("--entities", multiple=True, help="Entities to sync (repeat or comma-separate).")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="When another run holds the company/facility, wait up to this long (default: skip).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would run, run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @platform_errors
@@ -94,36 +136,70 @@ def run(
     mode: str,
     company: str | None,
     facility: str | None,
+    all_facilities: bool,
+    parallel: int,
     entities: tuple[str, ...],
+    wait_seconds: float,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Run the full or incremental sync for a company and facility."""
+    """Run the full or incremental sync for a company and one or several facilities."""
     settings = load_settings()
-    company, facility = _scope(settings, company, facility)
+    scopes = _scopes(settings, mode, company, facility, all_facilities, _entities(entities))
     orchestrator = Orchestrator(settings)
     if dry_run:
-        click.echo(
-            json.dumps(orchestrator.plan(mode, company, facility, _entities(entities)), indent=2)
-        )
+        plans = [orchestrator.plan(scope) for scope in scopes]
+        click.echo(json.dumps(plans[0] if len(plans) == 1 else plans, indent=2))
         return
-    progress = Progress()
-    try:
-        report = orchestrator.run(mode, company, facility, _entities(entities), progress)
-    finally:
-        progress.finish()
+    if len(scopes) == 1:
+        progress = Progress()
+        try:
+            report = orchestrator.run(scopes[0], progress, wait_seconds)
+        finally:
+            progress.finish()
+        _show(report, as_json)
+        sys.exit(int(report.exit_code))
+    shown: dict[str, Progress] = {}
+
+    def progress_for(scope: RunScope) -> Progress:
+        # Side by side, redrawn lines would overwrite each other: log lines instead.
+        shown[scope.facility] = Progress(tty=False if parallel > 1 else None, label=scope.facility)
+        return shown[scope.facility]
+
+    def done(report: RunReport) -> None:
+        shown[report.facility].finish()
+        if not as_json:
+            _show(report, False)
+
+    reports = run_facilities(orchestrator, scopes, parallel, wait_seconds, progress_for, done)
+    if as_json:
+        runs = [report.to_dict() for report in reports]
+        output = {"exit_code": exit_code_of(reports), "runs": runs}
+        click.echo(json.dumps(output, indent=2, default=str))
+    else:
+        click.echo("\n" + render_summary(reports))
+    sys.exit(exit_code_of(reports))
+
+
+def _show(report: RunReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         click.echo(render_report(report))
-    if not report.success:
-        click.echo(f"error ({report.failure_kind}): {report.error}", err=True)
-    sys.exit(int(report.exit_code))
+    if report.status == "skipped":
+        click.echo(f"skipped: {report.error}", err=True)
+    elif not report.success:
+        click.echo(
+            f"error ({report.failure_kind}, {report.company}/{report.facility}): {report.error}",
+            err=True,
+        )
 
 
 def render_report(report: RunReport) -> str:
     """Render the human summary printed at the end of a run."""
-    status = "succeeded" if report.success else f"FAILED ({report.failure_kind})"
+    status = {"succeeded": "succeeded", "skipped": "SKIPPED"}.get(
+        report.status, f"FAILED ({report.failure_kind})"
+    )
     lines = [
         f"{report.job} {status}: {report.company}/{report.facility}, run {report.run_id}",
         f"{report.records_processed:,} records in {report.duration_seconds:.1f}s "
@@ -170,7 +246,7 @@ def validate() -> None:
     orchestrator = Orchestrator(settings)
     problems = []
     try:
-        count = len(WMSClient(settings.tap_config(None, None, None)).list_entities())
+        count = len(WMSClient(settings.tap_config()).list_entities())
         click.echo(f"wms: ok ({settings.oracle_wms.base_url}, {count} entities)")
     except (WMSError, OSError) as exc:
         problems.append(f"wms: {orchestrator.redact(str(exc))}")

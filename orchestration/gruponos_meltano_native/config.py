@@ -9,17 +9,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.jobs import RunScope
+from gruponos_meltano_native.masking import (
+    MASK,
+    mask_http_url,
+    mask_url,
+    url_password,
+    with_encoded_forms,
+)
 from gruponos_meltano_native.observe_settings import HistorySettings, MetricsSettings
 
 ENV_PREFIX = "GRUPONOS_MELTANO_"
-MASK = "********"
 Severity = Literal["info", "warning", "error", "critical"]
 
 
@@ -74,6 +79,8 @@ class OracleWMSSettings(_Group):
     facility_code: str | None = None
     entities: Annotated[list[str] | None, NoDecode] = None
     entity_filters: dict[str, dict[str, Any]] | None = None
+    scope_paths: dict[str, dict[str, str]] | None = None
+    unscoped_entities: Annotated[list[str] | None, NoDecode] = None
     page_size: int | None = Field(default=None, ge=1, le=1250)
     page_mode: Literal["sequenced", "paged"] | None = None
     start_date: str | None = None
@@ -83,7 +90,7 @@ class OracleWMSSettings(_Group):
     verify_ssl: bool | None = None
     max_parallel_requests: int | None = Field(default=None, ge=1, le=16)
 
-    _split_entities = field_validator("entities", mode="before")(_split_list)
+    _split_entities = field_validator("entities", "unscoped_entities", mode="before")(_split_list)
 
     @field_validator("base_url")
     @classmethod
@@ -112,7 +119,6 @@ class OracleDBSettings(_Group):
     load_method: Literal["upsert", "append-only", "overwrite"] | None = None
     batch_size_rows: int | None = Field(default=None, ge=1)
     max_identifier_length: int | None = Field(default=None, ge=30)
-    hard_delete: bool | None = None
     add_record_metadata: bool | None = None
 
     def plugin_config(self) -> dict[str, Any]:
@@ -176,6 +182,8 @@ class GruponosMeltanoSettings(BaseSettings):
     runner: Literal["standalone", "meltano"] = "standalone"
     meltano_executable: str = "meltano"
     meltano_project_dir: Path | None = None
+    facilities: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    deletions: Literal["mark", "remove", "off"] = "mark"
     tap_executable: str = "tap-oracle-wms"
     target_executable: str = "target-gruponos-oracle"
     oracle_wms: OracleWMSSettings = Field(default_factory=OracleWMSSettings)
@@ -185,33 +193,47 @@ class GruponosMeltanoSettings(BaseSettings):
     history: HistorySettings = Field(default_factory=HistorySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
-    def tap_config(
-        self, company: str | None, facility: str | None, entities: list[str] | None
-    ) -> dict[str, Any]:
-        """Return the tap's config for one run, scoped to a company and facility."""
+    _split_facilities = field_validator("facilities", mode="before")(_split_list)
+
+    def tap_config(self, scope: RunScope | None = None) -> dict[str, Any]:
+        """Return the tap's config, for one run's company, facility and entities when given."""
         config = self.oracle_wms.plugin_config()
-        if company:
-            config["company_code"] = company
-        if facility:
-            config["facility_code"] = facility
-        if entities:
-            config["entities"] = list(entities)
+        if scope is None:
+            return config
+        config["company_code"] = scope.company
+        config["facility_code"] = scope.facility
+        if scope.entities:
+            config["entities"] = list(scope.entities)
+        if self.mirrors_deletions(scope):
+            config["emit_activate_version_messages"] = True
         if "entity_filters" in config:
             config["entity_filters"] = {
                 entity: {
-                    name: _fill(value, company or "", facility or "")
+                    name: _fill(value, scope.company, scope.facility)
                     for name, value in params.items()
                 }
                 for entity, params in config["entity_filters"].items()
             }
         return config
 
-    def target_config(self) -> dict[str, Any]:
-        """Return the target's config; SQLite in `state_dir` when no database is configured."""
+    def target_config(self, scope: RunScope | None = None) -> dict[str, Any]:
+        """Return the target's config; SQLite in `state_dir` when no database is configured.
+
+        For a full sync that mirrors deletions, ACTIVATE_VERSION is confined to the run's
+        own company/facility (the scope columns the tap adds to every record), so a full
+        sync of one facility never marks or removes another's rows in a shared table.
+        """
         config = self.oracle_db.plugin_config()
         if not self.oracle_db.configured:
             config["sqlalchemy_url"] = default_sqlite_url(self.state_dir)
+        if scope is not None and self.mirrors_deletions(scope):
+            config["activate_version_scope"] = scope.record_scope()
+            config["hard_delete"] = self.deletions == "remove"
         return config
+
+    def mirrors_deletions(self, scope: RunScope) -> bool:
+        """Whether this run marks/removes rows the WMS no longer has: full syncs only."""
+        return scope.job.mode == "full" and self.deletions != "off"
 
     def require_runnable(self) -> None:
         """Fail with the setting's name when a run cannot start."""
@@ -233,11 +255,10 @@ class GruponosMeltanoSettings(BaseSettings):
                     secrets.append(value.get_secret_value())
         url = self.oracle_db.sqlalchemy_url
         if url is not None:
-            password = _url_password(url.get_secret_value())
+            password = url_password(url.get_secret_value())
             if password:
                 secrets.append(password)
-        # A secret can also show up URL-encoded (inside a URL or a form body).
-        return secrets + [quote(s, safe="") for s in secrets if quote(s, safe="") != s]
+        return with_encoded_forms(secrets)
 
     def masked(self) -> dict[str, Any]:
         """Return the settings as a plain dict with every secret replaced by a mask."""
@@ -260,28 +281,6 @@ class GruponosMeltanoSettings(BaseSettings):
 def default_sqlite_url(state_dir: Path) -> str:
     """Return the embedded default database: a SQLite file next to the state."""
     return f"sqlite:///{(state_dir / 'gruponos.db').resolve()}"
-
-
-def _url_password(url: str) -> str | None:
-    try:
-        return make_url(url).password
-    except Exception:
-        return None
-
-
-def mask_url(url: str) -> str:
-    """Return a database URL fit for display: everything but its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return MASK
-
-
-def mask_http_url(url: str) -> str:
-    """Return a webhook URL fit for display: its host only, since its path is the secret."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}/{MASK}" if host else MASK
 
 
 def load_settings(**overrides: Any) -> GruponosMeltanoSettings:

@@ -1,8 +1,12 @@
-"""`make demo`: a full sync, a change in the WMS, an incremental sync, and the proof.
+"""`make demo`: two facilities into one database, changes and purges in the WMS, the proof.
 
-Without settings it runs on the embedded default: the WMS simulator on loopback and a SQLite
-file in `demo-output/`. With `GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL` (and the database settings)
-set, the same steps run against the real WMS and database, minus the simulated changes.
+Without settings it runs on the embedded default: the WMS simulator on loopback and one SQLite
+file in `demo-output/` for both facilities (DC01, DC02): a full sync of each, then changes in
+DC01 (updates, new orders, purged allocations), an incremental sync (changes, no deletions),
+and a second full sync that marks the purged allocations deleted (`_sdc_deleted_at`) with
+reconciliation PASSED per facility. With `GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL` (and the
+database settings) set, the full and incremental syncs run against the real WMS and database
+for `GRUPONOS_MELTANO_FACILITIES`, minus the simulated changes.
 """
 
 from __future__ import annotations
@@ -20,16 +24,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import sqlalchemy as sa
 from pydantic import SecretStr
 
 from gruponos_meltano_native.api import SyncResult, create_gruponos_meltano_platform
 from gruponos_meltano_native.cli import render_report
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.errors import PlatformError
-from gruponos_meltano_native.progress import Progress
 
 DEMO_DIR = Path("demo-output")
 DEMO_ORDERS = 2000
+DELETED = 7  # allocations purged in the WMS between the two full syncs
 STARTUP_TIMEOUT_SECONDS = 60
 
 
@@ -68,22 +73,15 @@ def _print_result(title: str, result: SyncResult) -> None:
     print(render_report(result.report), flush=True)
 
 
-async def _sync_twice(
-    settings: GruponosMeltanoSettings, company: str, facility: str, change: object
+async def _sync_facilities(
+    settings: GruponosMeltanoSettings, mode: str, company: str, facilities: list[str]
 ) -> bool:
     platform = create_gruponos_meltano_platform(settings)
-    progress = Progress()
-    full = await platform.execute_full_sync(company, facility, progress=progress)
-    progress.finish()
-    _print_result(f"full sync {company}/{facility}", full)
-    if not full.success:
-        return False
-    if callable(change):
-        change()
-    incremental = await platform.execute_incremental_sync(company, facility, progress=progress)
-    progress.finish()
-    _print_result(f"incremental sync {company}/{facility}", incremental)
-    return incremental.success
+    outcome = await platform.execute_facilities(mode, company, facilities)
+    for facility, result in outcome.results.items():
+        _print_result(f"{mode} sync {company}/{facility}", result)
+    print(f"\n{outcome.summary}", flush=True)
+    return outcome.success
 
 
 def _change_simulated_data(base_url: str, company: str, facility: str) -> None:
@@ -91,15 +89,35 @@ def _change_simulated_data(base_url: str, company: str, facility: str) -> None:
     simulator_admin(base_url, "advance", minutes=30)
     touched = simulator_admin(base_url, "touch", entity="order_hdr", count=25, **scope)
     inserted = simulator_admin(base_url, "insert", entity="order_hdr", count=10, **scope)
-    allocations = simulator_admin(
-        base_url, "touch", entity="allocation", count=15, facility=facility
-    )
+    allocations = simulator_admin(base_url, "touch", entity="allocation", count=15, **scope)
+    deleted = simulator_admin(base_url, "delete", entity="allocation", count=DELETED, **scope)
     print(
-        f"\n=== changes in the WMS: 30 minutes later, {len(touched['ids'])} orders updated, "  # type: ignore[arg-type]
+        f"\n=== changes in the WMS ({facility}): 30 minutes later, "
+        f"{len(touched['ids'])} orders updated, "  # type: ignore[arg-type]
         f"{len(inserted['ids'])} new orders with lines and allocations, "  # type: ignore[arg-type]
-        f"{len(allocations['ids'])} allocations updated ===",  # type: ignore[arg-type]
+        f"{len(allocations['ids'])} allocations updated, "  # type: ignore[arg-type]
+        f"{len(deleted['ids'])} allocations purged (ids {deleted['ids']}) ===",
         flush=True,
     )
+
+
+def _show_shared_table(database: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "select scope_facility_code, count(*), count(sdc_deleted_at) from allocation"
+                " group by scope_facility_code order by 1"
+            ).fetchall()
+    except sa.exc.SQLAlchemyError as exc:
+        print(f"(shared allocation table not shown: {str(exc).splitlines()[0]})", flush=True)
+        return
+    finally:
+        engine.dispose()
+    print("\n=== one allocation table, both facilities ===", flush=True)
+    print("facility  rows  marked deleted", flush=True)
+    for facility, count, marked in rows:
+        print(f"{facility:8}  {count:4}  {marked:14}", flush=True)
 
 
 def _write_report(settings: GruponosMeltanoSettings, out: Path) -> None:
@@ -115,10 +133,11 @@ def main() -> int:
     """Run the demo; exit non-zero if a sync failed."""
     settings = load_settings()
     company = settings.oracle_wms.company_code or "GNOS"
-    facility = settings.oracle_wms.facility_code or "DC01"
+    facilities = list(settings.facilities) or ["DC01", "DC02"]
     if settings.oracle_wms.base_url:
-        print(f"Real WMS {settings.oracle_wms.base_url}: full then incremental sync", flush=True)
-        ok = asyncio.run(_sync_twice(settings, company, facility, None))
+        print(f"Real WMS {settings.oracle_wms.base_url}: full then incremental syncs", flush=True)
+        ok = asyncio.run(_sync_facilities(settings, "full", company, facilities))
+        ok = ok and asyncio.run(_sync_facilities(settings, "incremental", company, facilities))
         _write_report(settings, DEMO_DIR / "report.html")
         return 0 if ok else 1
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
@@ -133,10 +152,6 @@ def main() -> int:
                         "base_url": base_url,
                         "username": "demo",
                         "password": SecretStr("demo-password"),
-                        # Order lines have no facility of their own: scope them by their order's.
-                        "entity_filters": {
-                            "order_dtl": {"order_id__facility_id__code": "{facility}"}
-                        },
                     }
                 ),
                 "oracle_db": settings.oracle_db.model_copy(
@@ -144,13 +159,20 @@ def main() -> int:
                 ),
             }
         )
-        ok = asyncio.run(
-            _sync_twice(
-                demo, company, facility, lambda: _change_simulated_data(base_url, company, facility)
-            )
-        )
+        print(f"\n##### 1. full sync of {', '.join(facilities)} into one database", flush=True)
+        ok = asyncio.run(_sync_facilities(demo, "full", company, facilities))
+        _change_simulated_data(base_url, company, facilities[0])
+        print("\n##### 2. incremental sync: the changes, no deletions", flush=True)
+        ok = asyncio.run(_sync_facilities(demo, "incremental", company, facilities)) and ok
+        print("\n##### 3. second full sync: purged allocations marked deleted", flush=True)
+        ok = asyncio.run(_sync_facilities(demo, "full", company, facilities)) and ok
+    _show_shared_table(database)
     print(f"\nDatabase: {database}", flush=True)
-    print(f"Try: sqlite3 {database} 'select count(*) from order_dtl'", flush=True)
+    print(
+        f"Try: sqlite3 {database} 'select id, scope_facility_code, sdc_deleted_at from allocation"
+        " where sdc_deleted_at is not null'",
+        flush=True,
+    )
     print("WMS simulator stopped.", flush=True)
     _write_report(demo, DEMO_DIR / "report.html")
     return 0 if ok else 1

@@ -17,7 +17,30 @@ class ExitCode(enum.IntEnum):
     LOAD = 6
     RECONCILIATION = 7
     STATE = 8
+    BUSY = 9
     INTERRUPTED = 130
+
+
+# From best to worst: the exit code of several runs (one per facility) is their worst.
+# A skipped run is no failure of its own; a run stopped by a signal outranks everything.
+_SEVERITY = [
+    ExitCode.OK,
+    ExitCode.BUSY,
+    ExitCode.RECONCILIATION,
+    ExitCode.STATE,
+    ExitCode.LOAD,
+    ExitCode.EXTRACT,
+    ExitCode.CONNECTIVITY,
+    ExitCode.SETTINGS,
+    ExitCode.USAGE,
+    ExitCode.INTERNAL,
+    ExitCode.INTERRUPTED,
+]
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """Return the worst of several runs' exit codes (OK for none)."""
+    return max(codes, key=lambda code: _SEVERITY.index(ExitCode(code)), default=ExitCode.OK)
 
 
 class PlatformError(Exception):
@@ -67,6 +90,13 @@ class StateError(PlatformError):
 
     exit_code = ExitCode.STATE
     kind = "state"
+
+
+class ScopeBusy(PlatformError):
+    """Another run holds the company/facility: this run was skipped, nothing was done."""
+
+    exit_code = ExitCode.BUSY
+    kind = "skipped"
 
 
 class InterruptedRun(PlatformError):

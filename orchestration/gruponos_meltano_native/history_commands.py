@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from gruponos_meltano_native.config import GruponosMeltanoSettings, mask_url
+from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import database_url
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.history import (
@@ -17,7 +17,7 @@ from gruponos_meltano_native.history import (
     dump_rows,
     render_runs,
 )
-from gruponos_meltano_native.runner import Redactor
+from gruponos_meltano_native.masking import Redactor, mask_url
 
 
 class ReportPathError(PlatformError):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from gruponos_meltano_native.state import StateKey
+
 Mode = Literal["full", "incremental"]
+# Properties tap-oracle-wms adds to every record when company_code/facility_code are set.
+SCOPE_COMPANY_PROPERTY = "scope_company_code"
+SCOPE_FACILITY_PROPERTY = "scope_facility_code"
 
 
 @dataclass(frozen=True)
@@ -51,3 +57,32 @@ def job_for(mode: str) -> Job:
         return JOBS[mode]  # type: ignore[index]
     except KeyError:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(JOBS)}") from None
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """What one run covers: a job, for one company and facility, optionally some entities."""
+
+    job: Job
+    company: str
+    facility: str
+    entities: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(
+        cls, mode: str, company: str, facility: str, entities: Sequence[str] | None = None
+    ) -> RunScope:
+        """Build the scope of a `full` or `incremental` run."""
+        return cls(job_for(mode), company, facility, tuple(entities) if entities else None)
+
+    def record_scope(self) -> dict[str, str]:
+        """Return the scope properties the tap adds to every record, with this run's values."""
+        return {SCOPE_COMPANY_PROPERTY: self.company, SCOPE_FACILITY_PROPERTY: self.facility}
+
+    @property
+    def state_key(self) -> StateKey:
+        """Where this run's Singer state is kept."""
+        return StateKey(self.job.name, self.company, self.facility)
+
+    def __str__(self) -> str:
+        return f"{self.job.name}/{self.company}/{self.facility}"

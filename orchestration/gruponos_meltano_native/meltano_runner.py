@@ -19,14 +19,15 @@ from typing import Any
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ExtractError, LoadError
-from gruponos_meltano_native.jobs import Job
-from gruponos_meltano_native.runner import PipeResult, ProgressCallback, Redactor, StreamInfo
+from gruponos_meltano_native.jobs import Job, RunScope
+from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.metric_lines import MARKER, add_to, record_count
+from gruponos_meltano_native.runner import PipeResult, ProgressCallback, StreamInfo
 
 log = logging.getLogger(__name__)
 
 TAP = "tap-oracle-wms"
 TARGET = "target-gruponos-oracle"
-_JSON = json.JSONDecoder()
 _TELLING = re.compile(r"error|exception|failed|traceback", re.IGNORECASE)
 
 
@@ -53,7 +54,7 @@ class MeltanoRunner:
         self.log_dir = log_dir
         self.redact = redact
 
-    def command(self, job: Job, company: str, facility: str) -> list[str]:
+    def command(self, scope: RunScope) -> list[str]:
         """Return the `meltano run` command line for a job."""
         return [
             self.settings.meltano_executable,
@@ -61,16 +62,14 @@ class MeltanoRunner:
             self.settings.environment,
             "run",
             "--state-id-suffix",
-            state_id_suffix(company, facility),
-            job.meltano_extractor,
+            state_id_suffix(scope.company, scope.facility),
+            scope.job.meltano_extractor,
             TARGET,
         ]
 
     def run(
         self,
-        job: Job,
-        company: str,
-        facility: str,
+        scope: RunScope,
         tap_config: dict[str, Any],
         target_config: dict[str, Any],
         on_progress: ProgressCallback | None = None,
@@ -86,7 +85,7 @@ class MeltanoRunner:
         }
         # Meltano masks secrets when printing config: those come from the orchestrator's own.
         effective_tap_config = {
-            **self._effective_config(job.meltano_extractor, env),
+            **self._effective_config(scope.job.meltano_extractor, env),
             **tap_config,
         }
         started = time.monotonic()
@@ -96,7 +95,7 @@ class MeltanoRunner:
         tail: list[str] = []
         try:
             process = subprocess.Popen(
-                self.command(job, company, facility),
+                self.command(scope),
                 cwd=self.project_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -112,8 +111,13 @@ class MeltanoRunner:
                 line = self.redact(raw.decode("utf-8", "replace").rstrip())
                 out.write(line + "\n")
                 tail = [*tail[-199:], line]
-                if "METRIC: " in line:
-                    _add_metric(line, extracted, loaded)
+                increment = record_count(line)
+                if increment is not None:
+                    # Meltano names the plugin that wrote each relayed line (before the
+                    # message, or as tags): the consumer's counts are the loaded ones.
+                    before = line[: line.index(MARKER)]
+                    consumer = TARGET in before or "consumer=True" in line
+                    add_to(loaded if consumer else extracted, increment)
                     if on_progress:
                         on_progress(extracted, time.monotonic() - started)
                 elif "state has been updated" in line.lower():
@@ -129,7 +133,7 @@ class MeltanoRunner:
         return PipeResult(
             extracted=extracted,
             loaded=loaded,
-            streams=self._streams(job),
+            streams=self._streams(scope.job),
             states_committed=states,
             last_state=None,
             duration_seconds=duration,
@@ -168,19 +172,3 @@ class MeltanoRunner:
             properties = (entry.get("schema") or {}).get("properties") or {}
             streams[name] = StreamInfo(list(entry.get("key_properties") or []), set(properties))
         return streams
-
-
-def _add_metric(line: str, extracted: dict[str, int], loaded: dict[str, int]) -> None:
-    try:
-        point, _ = _JSON.raw_decode(line, line.index("METRIC: ") + len("METRIC: "))
-    except ValueError:
-        return
-    if point.get("metric") != "record_count":
-        return
-    stream = (point.get("tags") or {}).get("stream")
-    if not stream:
-        return
-    # Meltano names the plugin that wrote each relayed line (before the message, or as tags).
-    before = line[: line.index("METRIC: ")]
-    counts = loaded if TARGET in before or "consumer=True" in line else extracted
-    counts[stream] = counts.get(stream, 0) + int(point["value"])

@@ -23,8 +23,8 @@ from gruponos_meltano_native.history import (
     as_utc,
     write_with_pending,
 )
+from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metrics import RunSample, publish
-from gruponos_meltano_native.runner import Redactor
 
 if TYPE_CHECKING:
     from gruponos_meltano_native.config import GruponosMeltanoSettings

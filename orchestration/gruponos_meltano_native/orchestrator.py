@@ -8,9 +8,9 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,79 +18,34 @@ from typing import Any
 from pydantic import SecretStr
 
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
-from gruponos_meltano_native.config import MASK, GruponosMeltanoSettings, mask_url
+from gruponos_meltano_native.catalog import full_table_catalog
+from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
-from gruponos_meltano_native.errors import ExitCode, PlatformError, ReconciliationError
-from gruponos_meltano_native.jobs import JOBS, Job, job_for
+from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
+from gruponos_meltano_native.errors import (
+    InterruptedRun,
+    PlatformError,
+    ReconciliationError,
+    ScopeBusy,
+)
+from gruponos_meltano_native.jobs import JOBS, RunScope
+from gruponos_meltano_native.lock import ScopeLock, lock_path
+from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.observe import recorded
-from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback, Redactor
-from gruponos_meltano_native.state import StateKey, StateStore
-from gruponos_meltano_native.validation import Reconciler, ValidationReport
+from gruponos_meltano_native.reconciliation import Reconciler
+from gruponos_meltano_native.run_report import RunReport
+from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
+from gruponos_meltano_native.state import (
+    REPLICATION_KEY,
+    StateKey,
+    StateStore,
+    incremental_seed,
+)
+from gruponos_meltano_native.wms_checks import check_facility, wms_counter
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class RunReport:
-    """Everything a run did; `success` is False whenever any part failed."""
-
-    run_id: str
-    job: str
-    mode: str
-    company: str
-    facility: str
-    success: bool = False
-    error: str | None = None
-    failure_kind: str | None = None
-    exit_code: int = ExitCode.OK
-    extracted: dict[str, int] = field(default_factory=dict)
-    loaded: dict[str, int] = field(default_factory=dict)
-    duration_seconds: float = 0.0
-    states_committed: int = 0
-    state_path: str | None = None
-    log_dir: str | None = None
-    database: str | None = None
-    validation: ValidationReport | None = None
-    alerts_sent: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def records_processed(self) -> int:
-        """Records extracted and handed to the target in this run."""
-        return sum(self.extracted.values())
-
-    @property
-    def records_per_second(self) -> float:
-        """Throughput of the pipe."""
-        return self.records_processed / self.duration_seconds if self.duration_seconds else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, as the API's `result.data` and `--json` output carry it."""
-        entities = {
-            name: {"extracted": count, "loaded": self.loaded.get(name)}
-            for name, count in sorted(self.extracted.items())
-        }
-        return {
-            "run_id": self.run_id,
-            "job": self.job,
-            "mode": self.mode,
-            "company": self.company,
-            "facility": self.facility,
-            "success": self.success,
-            "error": self.error,
-            "failure_kind": self.failure_kind,
-            "records_processed": self.records_processed,
-            "entities": entities,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "records_per_second": round(self.records_per_second, 1),
-            "states_committed": self.states_committed,
-            "state_path": self.state_path,
-            "log_dir": self.log_dir,
-            "database": self.database,
-            "validation": self.validation.to_dict() if self.validation else None,
-            "alerts_sent": self.alerts_sent,
-            "warnings": self.warnings,
-        }
+__all__ = ["Orchestrator", "RunReport", "resolve_executable"]
 
 
 def resolve_executable(name: str) -> str:
@@ -99,6 +54,11 @@ def resolve_executable(name: str) -> str:
     if os.sep not in name and sibling.exists():
         return str(sibling)
     return shutil.which(name) or name
+
+
+def _has_bookmarks(state: dict[str, Any] | None) -> bool:
+    bookmarks = (state or {}).get("bookmarks") or {}
+    return any(isinstance(b, dict) and b.get("replication_key_value") for b in bookmarks.values())
 
 
 def _write_private_json(path: Path, payload: Any) -> None:
@@ -113,7 +73,15 @@ class Orchestrator:
 
     def __init__(self, settings: GruponosMeltanoSettings) -> None:
         """Use `settings` for every run."""
+        if settings.deletions != "off" and not target_confines_versions():
+            log.warning(
+                "deletions not mirrored: the installed target-gruponos-oracle has no "
+                "activate_version_scope setting (it would touch every facility's rows)"
+            )
+            settings = settings.model_copy(update={"deletions": "off"})
         self.settings = settings
+        # Set to stop every run of this orchestrator (runs in other threads never see Ctrl-C).
+        self.cancel = threading.Event()
         self.store = StateStore(settings.state_dir)
         self.redact = Redactor(settings.secret_values())
         self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
@@ -122,70 +90,84 @@ class Orchestrator:
         """Return the target database's URL without its password."""
         return mask_url(str(database_url(self.settings.target_config())))
 
-    def plan(
-        self, mode: str, company: str, facility: str, entities: list[str] | None = None
-    ) -> dict[str, Any]:
+    def plan(self, scope: RunScope) -> dict[str, Any]:
         """Describe what a run would do (for `--dry-run`), without running anything."""
-        job = job_for(mode)
-        key = StateKey(job.name, company, facility)
-        start_state = self._start_state(job, key)
-        tap_config = self.settings.tap_config(company, facility, entities)
+        start_state = self._start_state(scope)
+        tap_config = self.settings.tap_config(scope)
         secret = {
             name
             for name in tap_config
             if isinstance(getattr(self.settings.oracle_wms, name, None), SecretStr)
         }
         return {
-            "job": job.name,
-            "mode": job.mode,
+            "job": scope.job.name,
+            "mode": scope.job.mode,
             "runner": self.settings.runner,
-            "company": company,
-            "facility": facility,
+            "company": scope.company,
+            "facility": scope.facility,
             "entities": tap_config.get("entities", "tap default"),
             "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
-            "state_path": str(self.store.path(key)),
+            "state_path": str(self.store.path(scope.state_key)),
+            "lock_path": str(lock_path(self.settings.state_dir, scope.company, scope.facility)),
+            "deletions": self.settings.deletions
+            if self.settings.mirrors_deletions(scope)
+            else "off",
             "starts_from_state": start_state is not None,
         }
 
-    def _start_state(self, job: Job, key: StateKey) -> dict[str, Any] | None:
-        return self.store.get(key) if job.uses_state else None
+    def _start_state(self, scope: RunScope) -> dict[str, Any] | None:
+        return self.store.get(scope.state_key) if scope.job.uses_state else None
 
     @recorded  # history rows and metrics, once the report is complete
     def run(
         self,
-        mode: str,
-        company: str,
-        facility: str,
-        entities: list[str] | None = None,
+        scope: RunScope,
         progress: ProgressCallback | None = None,
+        wait_seconds: float = 0,
     ) -> RunReport:
-        """Run one job for a company and facility; never raises for a failed run."""
-        job = job_for(mode)
+        """Run one job for a company and facility; never raises for a failed run.
+
+        Another run holding the company/facility makes this one wait up to `wait_seconds`,
+        then skip (status "skipped", exit code 9, logged, not alerted).
+        """
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-        key = StateKey(job.name, company, facility)
         report = RunReport(
-            run_id=run_id, job=job.name, mode=job.mode, company=company, facility=facility
+            run_id=run_id,
+            job=scope.job.name,
+            mode=scope.job.mode,
+            company=scope.company,
+            facility=scope.facility,
         )
-        report.state_path = str(self.store.path(key))
+        report.state_path = str(self.store.path(scope.state_key))
+        if self.settings.mirrors_deletions(scope):
+            report.deletions_mode = self.settings.deletions
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
         started = time.monotonic()
+        lock = ScopeLock(
+            self.settings.state_dir,
+            scope.company,
+            scope.facility,
+            {"job": scope.job.name, "run_id": run_id},
+        )
         try:
             self.settings.require_runnable()
-            report.database = self.database_display()
-            result = self._run_pipe(
-                job, key, run_id, company, facility, entities, Path(report.log_dir), progress
-            )
-            report.extracted, report.loaded = result.extracted, result.loaded
-            report.states_committed = result.states_committed
-            report.duration_seconds = result.duration_seconds
-            if job.mode == "full" and result.last_state is not None:
-                # A full sync's final state is a valid starting point for the incremental job.
-                incremental = StateKey(JOBS["incremental"].name, company, facility)
-                self.store.put(incremental, result.last_state, run_id)
-            self._reconcile(report, result, company, facility, entities)
-        except Exception as exc:
-            if not isinstance(exc, PlatformError):
+            lock.acquire(wait_seconds)
+            try:
+                self._run_locked(report, scope, progress)
+            finally:
+                lock.release()
+        except ScopeBusy as exc:
+            # Not a failure: the other run does the work. Logged for the operator, no alert.
+            report.error, report.failure_kind = str(exc), exc.kind
+            report.exit_code = exc.exit_code
+            log.warning("run %s skipped: %s", run_id, exc)
+            return report
+        except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                # Outside the pipe (facility check, discovery, a wait, reconciliation).
+                exc = InterruptedRun("interrupted; nothing further was started")
+            elif not isinstance(exc, PlatformError):
                 # A bug must still fail the run loudly and alert, never pass for success.
                 log.exception("run %s: internal error", run_id)
                 exc = PlatformError(f"internal error: {type(exc).__name__}: {exc}")
@@ -203,26 +185,48 @@ class Orchestrator:
         )
         return report
 
+    def _run_locked(
+        self, report: RunReport, scope: RunScope, progress: ProgressCallback | None
+    ) -> None:
+        report.database = self.database_display()
+        assert report.log_dir is not None
+        check_facility(self.settings.tap_config(scope), scope.facility, self.redact)
+        result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
+        self._take_counts(report, result)
+        if scope.job.mode == "full" and self.settings.runner == "standalone":
+            self._seed_incremental(report, result, scope)
+        self._reconcile(report, result, scope)
+
+    def _seed_incremental(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
+        # A full sync's final state is a valid starting point for the incremental job. Read
+        # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
+        seed = result.last_state if _has_bookmarks(result.last_state) else None
+        if seed is None and self.settings.mirrors_deletions(scope):
+            timed = [n for n, info in result.streams.items() if REPLICATION_KEY in info.properties]
+            seed = incremental_seed(timed, report.started_at) if timed else None
+        if seed:
+            incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
+            self.store.put(incremental, seed, report.run_id)
+
+    @staticmethod
+    def _take_counts(report: RunReport, result: PipeResult) -> None:
+        report.extracted, report.loaded = result.extracted, result.loaded
+        report.states_committed = result.states_committed
+        report.duration_seconds = result.duration_seconds
+        report.deletions = result.deletions
+
     def _run_pipe(
-        self,
-        job: Job,
-        key: StateKey,
-        run_id: str,
-        company: str,
-        facility: str,
-        entities: list[str] | None,
-        log_dir: Path,
-        progress: ProgressCallback | None,
+        self, scope: RunScope, run_id: str, log_dir: Path, progress: ProgressCallback | None
     ) -> PipeResult:
-        tap_config = self.settings.tap_config(company, facility, entities)
-        target_config = self.settings.target_config()
+        tap_config = self.settings.tap_config(scope)
+        target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
 
             return MeltanoRunner(self.settings, log_dir, self.redact).run(
-                job, company, facility, tap_config, target_config, progress
+                scope, tap_config, target_config, progress
             )
-        start_state = self._start_state(job, key)
+        start_state = self._start_state(scope)
         with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
             folder = Path(tmp)
             _write_private_json(folder / "tap.json", tap_config)
@@ -232,37 +236,46 @@ class Orchestrator:
             if start_state is not None:
                 _write_private_json(folder / "state.json", start_state)
                 tap_command += ["--state", str(folder / "state.json")]
+            mirrored = self.settings.mirrors_deletions(scope)
+            if mirrored:
+                catalog = full_table_catalog(
+                    tap, folder / "tap.json", folder / "catalog.json", self.redact
+                )
+                tap_command += ["--catalog", str(catalog)]
             target = resolve_executable(self.settings.target_executable)
             target_command = [target, "--config", str(folder / "target.json")]
-            runner = PipeRunner(tap_command, target_command, log_dir, self.redact)
-            log.info("run %s: %s for %s/%s", run_id, job.name, company, facility)
-            return runner.run(lambda value: self.store.put(key, value, run_id), progress)
+            gate = VersionGate(required=set(scope.record_scope()) if mirrored else None)
+            runner = PipeRunner(
+                tap_command, target_command, log_dir, self.redact, gate=gate, cancel=self.cancel
+            )
+            log.info("run %s: %s", run_id, scope)
+            return runner.run(
+                lambda value: self.store.put(scope.state_key, value, run_id), progress
+            )
 
-    def _reconcile(
-        self,
-        report: RunReport,
-        result: PipeResult,
-        company: str,
-        facility: str,
-        entities: list[str] | None,
-    ) -> None:
+    def _reconcile(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
         checks = self.settings.validation
         if not checks.enabled:
             return
         target_config = self.settings.target_config()
+        tap_config = result.tap_config or self.settings.tap_config(scope)
         wms_count = None
         if report.mode == "full" and checks.compare_wms_counts:
-            from tap_oracle_wms.client import WMSClient
-
-            tap_config = result.tap_config or self.settings.tap_config(company, facility, entities)
-            wms_count = WMSClient(tap_config).count
+            wms_count = wms_counter(tap_config)
         try:
             engine = create_db_engine(target_config)
             try:
                 with engine.connect() as connection:
                     validation = Reconciler(
-                        checks, connection, dialect_of(engine), target_config, wms_count
-                    ).reconcile(result.extracted, result.loaded, result.streams, company, facility)
+                        checks,
+                        connection,
+                        dialect_of(engine),
+                        target_config,
+                        wms_count,
+                        unscoped=tap_config.get("unscoped_entities") or (),
+                        # Rows stamped from the run's start on were marked by this run.
+                        marked_since=report.started_at if report.deletions_mode == "mark" else None,
+                    ).reconcile(result.extracted, result.loaded, result.streams, scope)
             finally:
                 engine.dispose()
         except PlatformError:

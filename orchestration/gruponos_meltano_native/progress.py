@@ -14,9 +14,17 @@ class Progress:
     """A progress callback for the runner: records and records/s per entity."""
 
     def __init__(
-        self, stream: TextIO | None = None, tty: bool | None = None, log_every: float = 10.0
+        self,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        log_every: float = 10.0,
+        label: str = "",
     ) -> None:
-        """Draw on `stream` (stderr) when it is a terminal; else log every `log_every` seconds."""
+        """Draw on `stream` (stderr) when it is a terminal; else log every `log_every` seconds.
+
+        `label` (e.g. the facility) starts every line, for runs side by side.
+        """
+        self.label = f"{label}: " if label else ""
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.log_every = log_every
@@ -42,12 +50,12 @@ class Progress:
         """Show the counts so far."""
         text = self.describe(extracted, elapsed)
         if self.tty:
-            self.stream.write(f"\r\x1b[2K{elapsed:6.1f}s  {text}")
+            self.stream.write(f"\r\x1b[2K{self.label}{elapsed:6.1f}s  {text}")
             self.stream.flush()
             self._drawn = True
         elif time.monotonic() >= self._next_log:
             self._next_log = time.monotonic() + self.log_every
-            log.info("progress %.0fs: %s", elapsed, text)
+            log.info("%sprogress %.0fs: %s", self.label, elapsed, text)
 
     def finish(self) -> None:
         """End the redrawn line."""

@@ -25,7 +25,10 @@ from typing import IO, Any
 
 import msgspec
 
+from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
+from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.metric_lines import add_to, record_count
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +66,12 @@ class PipeResult:
     target_exit: int
     # The tap's effective config when it differs from the orchestrator's (Meltano merges its own).
     tap_config: dict[str, Any] | None = None
+    # Per stream: "activated" when its ACTIVATE_VERSION reached the target, else why not.
+    deletions: dict[str, str] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[dict[str, int], float], None]
 StateCallback = Callable[[dict[str, Any]], None]
-
-
-class Redactor:
-    """Replaces every known secret value in a text with a mask."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        """Mask these values (longest first, so a secret inside another is masked whole)."""
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        """`text` without any secret."""
-        for secret in self._secrets:
-            text = text.replace(secret, "********")
-        return text
 
 
 class _StderrWatcher(threading.Thread):
@@ -102,20 +93,9 @@ class _StderrWatcher(threading.Thread):
                 out.write(line + "\n")
                 if line:
                     self.tail.append(line)
-                if "METRIC: " in line:
-                    self._count_metric(line)
-
-    def _count_metric(self, line: str) -> None:
-        # Singer SDK counters log the increment since their previous log line: sum them.
-        try:
-            point = json.loads(line.split("METRIC: ", 1)[1])
-        except ValueError:
-            return
-        if point.get("metric") != "record_count":
-            return
-        stream = (point.get("tags") or {}).get("stream")
-        if stream:
-            self.record_counts[stream] = self.record_counts.get(stream, 0) + int(point["value"])
+                increment = record_count(line)
+                if increment is not None:
+                    add_to(self.record_counts, increment)
 
     def error_summary(self, lines: int = 6) -> str:
         """Return the last lines the plugin wrote, where its error usually is."""
@@ -168,8 +148,17 @@ class PipeRunner:
         log_dir: Path,
         redact: Redactor,
         env: dict[str, str] | None = None,
+        gate: VersionGate | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
-        """Prepare the two commands; plugin stderr goes to `log_dir/{tap,target}.log`."""
+        """Prepare the two commands; plugin stderr goes to `log_dir/{tap,target}.log`.
+
+        `gate` decides which ACTIVATE_VERSION messages reach the target (default: none).
+        `cancel`, once set, stops the run as a Ctrl-C would (for runs in other threads, which
+        never see the KeyboardInterrupt).
+        """
+        self.gate = gate or VersionGate(required=None)
+        self.cancel = cancel
         self.tap_command = list(tap_command)
         self.target_command = list(target_command)
         self.log_dir = log_dir
@@ -217,13 +206,27 @@ class PipeRunner:
         extracted: dict[str, int] = {}
         streams: dict[str, StreamInfo] = {}
         interrupted = target_stopped_reading = False
+        pumped = threading.Event()
+        if self.cancel is not None:
+            args = (self.cancel, pumped, tap)
+            threading.Thread(target=_stop_on_cancel, args=args, daemon=True).start()
         try:
             target_stopped_reading = self._pump(
                 tap.stdout, target.stdin, extracted, streams, started, on_progress
             )
         except KeyboardInterrupt:
             interrupted = True
+        pumped.set()
+        if self.cancel is not None and self.cancel.is_set():
+            interrupted = True  # the tap was stopped on request: treated as a Ctrl-C
         stopping = interrupted or target_stopped_reading
+        deletions: dict[str, str] = {}
+        if not stopping and self.gate.held:
+            try:
+                if tap.wait() == 0:  # the whole extraction succeeded: deletions may follow
+                    deletions = self._release_versions(streams, target.stdin)
+            except KeyboardInterrupt:
+                interrupted = stopping = True
         if stopping:
             _terminate(tap)
             # Nobody reads the tap any more: a tap blocked writing to a full pipe (or writing
@@ -276,10 +279,23 @@ class PipeRunner:
             duration_seconds=duration,
             tap_exit=tap_exit,
             target_exit=target_exit,
+            deletions=deletions,
         )
 
-    @staticmethod
+    def _release_versions(self, streams: dict[str, StreamInfo], sink: IO[bytes]) -> dict[str, str]:
+        lines, outcome = self.gate.release(
+            {name: info.properties for name, info in streams.items()}
+        )
+        try:
+            for line in lines:
+                sink.write(line)
+            sink.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the target is gone: its exit code tells the run what happened
+        return outcome
+
     def _pump(
+        self,
         source: IO[bytes],
         sink: IO[bytes],
         extracted: dict[str, int],
@@ -297,6 +313,9 @@ class PipeRunner:
                 head = _Head()  # not ours to judge: the target names the bad line
             if head.type == "RECORD":
                 extracted[head.stream] = extracted.get(head.stream, 0) + 1
+            elif head.type == "ACTIVATE_VERSION":
+                self.gate.hold(head.stream, line)  # forwarded, if at all, once the tap succeeded
+                continue
             elif head.type == "SCHEMA":
                 streams[head.stream] = _stream_info(line)
                 extracted.setdefault(head.stream, 0)
@@ -337,6 +356,16 @@ def _counted(
     """Attach the records extracted and loaded before a failure to its error."""
     error.extracted, error.loaded = dict(extracted), dict(loaded)  # type: ignore[attr-defined]
     return error
+
+
+def _stop_on_cancel(
+    cancel: threading.Event, pumped: threading.Event, tap: subprocess.Popen[bytes]
+) -> None:
+    # Stopping the tap ends the pump (its stdout closes) wherever the run is waiting.
+    while not pumped.is_set():
+        if cancel.wait(PROGRESS_EVERY_SECONDS):
+            _terminate(tap)
+            return
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

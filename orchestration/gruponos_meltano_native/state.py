@@ -10,14 +10,19 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from gruponos_meltano_native.errors import StateError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+# The tap's incremental replication key, and how far before a full sync's start the incremental
+# job it seeds goes back (the WMS's clock and ours may differ; re-reading is harmless).
+REPLICATION_KEY = "mod_ts"
+SEED_MARGIN = timedelta(hours=1)
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
@@ -121,3 +126,19 @@ class StateStore:
             if isinstance(envelope, dict):
                 found.append({"path": str(path), **envelope})
         return found
+
+
+def incremental_seed(streams: Iterable[str], full_sync_started: datetime) -> dict[str, Any]:
+    """Return a Singer state starting each stream shortly before a full sync began.
+
+    A full sync that reads FULL_TABLE (to mirror deletions) leaves no bookmarks. It read every
+    change made before it started, so an incremental run may start from then (minus
+    `SEED_MARGIN`) and still see every later change.
+    """
+    since = (full_sync_started - SEED_MARGIN).astimezone(timezone.utc).isoformat()
+    return {
+        "bookmarks": {
+            stream: {"replication_key": REPLICATION_KEY, "replication_key_value": since}
+            for stream in sorted(streams)
+        }
+    }

@@ -5,7 +5,7 @@ import json
 import pytest
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.config import AlertSettings
-from gruponos_meltano_native.runner import Redactor
+from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.testing import http_receiver, smtp_server
 
 SECRET = "db-password-xyz"

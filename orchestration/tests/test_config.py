@@ -5,6 +5,7 @@ import json
 import pytest
 from gruponos_meltano_native.config import load_settings
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.jobs import RunScope
 
 
 def test_nested_env_settings_become_plugin_configs(monkeypatch):
@@ -19,7 +20,7 @@ def test_nested_env_settings_become_plugin_configs(monkeypatch):
     monkeypatch.setenv("GRUPONOS_MELTANO_STATE_DIR", "/tmp/somewhere")
     settings = load_settings()
 
-    tap = settings.tap_config("GNOS", "DC01", None)
+    tap = settings.tap_config(RunScope.of("incremental", "GNOS", "DC01"))
     assert tap == {
         "base_url": "https://wms.example.com/gnos_prod",
         "password": "wms-pw",
@@ -28,7 +29,9 @@ def test_nested_env_settings_become_plugin_configs(monkeypatch):
         "company_code": "GNOS",
         "facility_code": "DC01",
     }
-    assert settings.tap_config("GNOS", "DC02", ["item"])["entities"] == ["item"]
+    assert settings.tap_config(RunScope.of("full", "GNOS", "DC02", ["item"]))["entities"] == [
+        "item"
+    ]
     assert settings.target_config() == {"host": "db.example.com", "default_target_schema": "WMS"}
     assert str(settings.state_dir) == "/tmp/somewhere"
 
@@ -105,3 +108,42 @@ def test_masked_settings_hold_no_secret(monkeypatch):
 def test_url_encoded_secrets_are_known_too(monkeypatch):
     monkeypatch.setenv("GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD", "p@ss/word")
     assert {"p@ss/word", "p%40ss%2Fword"} <= set(load_settings().secret_values())
+
+
+def test_one_mask_for_every_shape_of_secret():
+    from gruponos_meltano_native.masking import (
+        MASK,
+        Redactor,
+        mask_http_url,
+        mask_url,
+        with_encoded_forms,
+    )
+
+    redact = Redactor(with_encoded_forms(["p@ss/word"]))
+    assert redact("login p@ss/word, form p%40ss%2Fword") == f"login {MASK}, form {MASK}"
+    assert mask_url("postgresql://u:p%40ss@db/x") == "postgresql://u:***@db/x"
+    assert mask_http_url("https://hooks.example.com/T0/B0/secret") == (
+        f"https://hooks.example.com/{MASK}"
+    )
+
+
+def test_full_syncs_mirror_deletions_confined_to_their_scope():
+    from gruponos_meltano_native.config import GruponosMeltanoSettings
+
+    full, incremental = (RunScope.of(mode, "GNOS", "DC02") for mode in ("full", "incremental"))
+    settings = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"})
+    assert settings.tap_config(full)["emit_activate_version_messages"] is True
+    target = settings.target_config(full)
+    assert target["activate_version_scope"] == {
+        "scope_company_code": "GNOS",
+        "scope_facility_code": "DC02",
+    }
+    assert target["hard_delete"] is False  # mark (default): history kept
+    for config in (settings.tap_config(incremental), settings.target_config(incremental)):
+        assert not {"emit_activate_version_messages", "activate_version_scope"} & set(config)
+
+    remove = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"}, deletions="remove")
+    assert remove.target_config(full)["hard_delete"] is True
+    off = GruponosMeltanoSettings(oracle_wms={"base_url": "http://wms"}, deletions="off")
+    assert "emit_activate_version_messages" not in off.tap_config(full)
+    assert "activate_version_scope" not in off.target_config(full)

@@ -7,16 +7,12 @@ from datetime import datetime, timezone
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.history import RunHistory
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.observe import record_skipped_run, run_status
 from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
 
 
 def _run(orchestrator, mode, company, facility, entities=None):
-    # Works before and after the RunScope refactor (platform's branch); keep the second form.
-    try:
-        from gruponos_meltano_native.jobs import RunScope
-    except ImportError:
-        return orchestrator.run(mode, company, facility, entities)
     return orchestrator.run(RunScope.of(mode, company, facility, entities))
 
 

@@ -6,21 +6,25 @@ import json
 import sys
 import textwrap
 
+import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator
 from gruponos_meltano_native.state import StateKey
 from gruponos_meltano_native.testing import http_receiver
+from tap_oracle_wms.simulator import WMSSimulator
 
 TAP = """
 import json, sys
 args = sys.argv[1:]
 state = json.load(open(args[args.index("--state") + 1])) if "--state" in args else {}
-start = state.get("bookmarks", {}).get("a", 0)
+start = state.get("bookmarks", {}).get("a", {}).get("replication_key_value", 0)
 print(json.dumps({"type": "SCHEMA", "stream": "a", "key_properties": ["id"],
                   "schema": {"properties": {"id": {"type": "integer"}}}}))
 for i in range(start, start + 5):
     print(json.dumps({"type": "RECORD", "stream": "a", "record": {"id": i}}))
-print(json.dumps({"type": "STATE", "value": {"bookmarks": {"a": start + 5}}}))
+bookmark = {"replication_key": "id", "replication_key_value": start + 5}
+print(json.dumps({"type": "STATE", "value": {"bookmarks": {"a": bookmark}}}))
 """
 
 TARGET = """
@@ -36,7 +40,14 @@ print("METRIC: " + json.dumps(metric), file=sys.stderr)
 """
 
 
-def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
+@pytest.fixture(scope="module")
+def wms():
+    """The WMS the orchestrator asks about facilities (the stand-in tap asks nothing)."""
+    with WMSSimulator(orders=10) as sim:
+        yield sim
+
+
+def _settings(tmp_path, wms, **extra) -> GruponosMeltanoSettings:
     executables = {}
     for name, body in (("tap", TAP), ("target", TARGET)):
         path = tmp_path / f"fake-{name}"
@@ -45,32 +56,39 @@ def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
         executables[f"{name}_executable"] = str(path)
     return GruponosMeltanoSettings(
         state_dir=tmp_path / "state",
-        oracle_wms={"base_url": "http://127.0.0.1:9/wms", "password": "tap-pw"},
+        oracle_wms={"base_url": wms.base_url, "username": wms.username, "password": wms.password},
         validation={"enabled": False},
+        deletions="off",  # the stand-in tap has no discovery mode
         **executables,
         **extra,
     )
 
 
-def test_incremental_runs_continue_from_the_committed_state(tmp_path):
-    orchestrator = Orchestrator(_settings(tmp_path))
-    first = orchestrator.run("incremental", "GNOS", "DC01")
-    second = orchestrator.run("incremental", "GNOS", "DC01")
+def test_incremental_runs_continue_from_the_committed_state(tmp_path, wms):
+    orchestrator = Orchestrator(_settings(tmp_path, wms))
+    first = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
+    second = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
     assert first.success and second.success, (first.error, second.error)
     assert first.extracted == first.loaded == {"a": 5}
     assert second.states_committed == 1
     state = json.loads(
         (tmp_path / "state/bookmarks/incremental-sync-job/GNOS/DC01.json").read_text()
     )
-    assert state["value"] == {"bookmarks": {"a": 10}} and state["run_id"] == second.run_id
+    assert (
+        state["value"]
+        == {"bookmarks": {"a": {"replication_key": "id", "replication_key_value": 10}}}
+        and state["run_id"] == second.run_id
+    )
 
 
-def test_full_sync_state_seeds_the_incremental_job(tmp_path):
-    orchestrator = Orchestrator(_settings(tmp_path))
-    orchestrator.run("full", "GNOS", "DC01")
-    orchestrator.run("full", "GNOS", "DC01")  # full runs ignore state: bookmark stays 5
+def test_full_sync_state_seeds_the_incremental_job(tmp_path, wms):
+    orchestrator = Orchestrator(_settings(tmp_path, wms))
+    orchestrator.run(RunScope.of("full", "GNOS", "DC01"))
+    orchestrator.run(
+        RunScope.of("full", "GNOS", "DC01")
+    )  # full runs ignore state: bookmark stays 5
     assert orchestrator.store.get(orchestrator_key("incremental-sync-job")) == {
-        "bookmarks": {"a": 5}
+        "bookmarks": {"a": {"replication_key": "id", "replication_key_value": 5}}
     }
 
 
@@ -79,16 +97,23 @@ def orchestrator_key(job):
     return StateKey(job, "GNOS", "DC01")
 
 
-def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch):
+def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch, wms):
     with http_receiver() as hook:
-        orchestrator = Orchestrator(_settings(tmp_path, alerts={"webhook_url": hook.url}))
+        orchestrator = Orchestrator(_settings(tmp_path, wms, alerts={"webhook_url": hook.url}))
 
         def broken(*args, **kwargs):
             raise RuntimeError("unexpected")
 
         monkeypatch.setattr(orchestrator.store, "put", broken)
-        report = orchestrator.run("incremental", "GNOS", "DC01")
+        report = orchestrator.run(RunScope.of("incremental", "GNOS", "DC01"))
     assert not report.success and report.failure_kind == "internal" and report.exit_code == 1
     assert "RuntimeError: unexpected" in report.error
     ((_, alert),) = hook.requests
     assert alert["kind"] == "failure" and alert["severity"] == "critical"
+
+
+def test_an_unknown_facility_stops_before_extraction(tmp_path, wms):
+    report = Orchestrator(_settings(tmp_path, wms)).run(RunScope.of("full", "GNOS", "DC09"))
+    assert report.exit_code == 3 and report.failure_kind == "settings"
+    assert "unknown facility 'DC09': the WMS's facility entity" in report.error
+    assert not (tmp_path / "state" / "logs" / report.run_id / "tap.log").exists()

@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 from gruponos_meltano_native.errors import ExtractError, LoadError
-from gruponos_meltano_native.runner import PipeRunner, Redactor
+from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.runner import PipeRunner
 
 FAKE_TAP = textwrap.dedent(
     """
@@ -99,6 +100,7 @@ def test_tap_failure_is_an_extract_error_after_the_target_commits(tmp_path):
     assert "tap-secret" not in message
     assert "tap-secret" not in (tmp_path / "logs" / "tap.log").read_text()
     assert len(states) == 3  # everything the tap sent before failing was committed
+    assert caught.value.extracted == {"a": 2000, "b": 1000}  # for the run's report
 
 
 def test_a_state_that_cannot_be_saved_fails_the_run(tmp_path):
@@ -155,3 +157,71 @@ def test_a_stopped_tap_writing_into_a_full_pipe_gets_a_broken_pipe_not_a_hang(
         runner.run(lambda value: None)
     # The tap ended by itself on the closed pipe, instead of being killed after the timeout.
     assert marker.read_text() == "broken pipe"
+
+
+VERSIONED_TAP = textwrap.dedent(
+    """
+    import json, sys
+    fail = sys.argv[1] == "fail"
+    def emit(m): print(json.dumps(m), flush=True)
+    for stream, props in (("a", ["id", "scope_company_code", "scope_facility_code"]),
+                          ("b", ["id"])):
+        emit({"type": "SCHEMA", "stream": stream, "key_properties": ["id"],
+              "schema": {"properties": {p: {"type": "string"} for p in props}}})
+        # As the Singer SDK does: ACTIVATE_VERSION before the stream's records.
+        emit({"type": "ACTIVATE_VERSION", "stream": stream, "version": 7})
+        for i in range(3):
+            emit({"type": "RECORD", "stream": stream, "record": {"id": i}, "version": 7})
+    emit({"type": "STATE", "value": {"done": True}})
+    if fail:
+        sys.exit(1)
+    """
+)
+
+RECORDING_TARGET = textwrap.dedent(
+    """
+    import json, sys
+    seen = [json.loads(line)["type"][0] + json.loads(line).get("stream", "") for line in sys.stdin]
+    open(sys.argv[1], "w").write(" ".join(seen))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("tap_mode", "required", "expected"),
+    [
+        # The tap succeeded: the version is activated after every record and the last STATE;
+        # stream b has no scope columns, so its rows are left alone.
+        ("ok", {"scope_company_code", "scope_facility_code"}, "Sa Ra Ra Ra Sb Rb Rb Rb S Aa"),
+        # The tap failed: nothing is marked deleted.
+        ("fail", {"scope_company_code", "scope_facility_code"}, "Sa Ra Ra Ra Sb Rb Rb Rb S"),
+        # The run mirrors no deletions (incremental, DELETIONS=off).
+        ("ok", None, "Sa Ra Ra Ra Sb Rb Rb Rb S"),
+    ],
+)
+def test_activate_version_reaches_the_target_only_after_a_successful_extraction(
+    tmp_path, tap_mode, required, expected
+):
+    from gruponos_meltano_native.deletions import VersionGate
+
+    (tmp_path / "tap.py").write_text(VERSIONED_TAP)
+    (tmp_path / "target.py").write_text(RECORDING_TARGET)
+    received = tmp_path / "received"
+    runner = PipeRunner(
+        [sys.executable, str(tmp_path / "tap.py"), tap_mode],
+        [sys.executable, str(tmp_path / "target.py"), str(received)],
+        tmp_path / "logs",
+        Redactor([]),
+        gate=VersionGate(required=required),
+    )
+    if tap_mode == "fail":
+        with pytest.raises(ExtractError):
+            runner.run(lambda value: None)
+    else:
+        result = runner.run(lambda value: None)
+        if required:
+            assert result.deletions == {
+                "a": "activated",
+                "b": "not mirrored: its records carry no scope_company_code, scope_facility_code",
+            }
+    assert received.read_text() == expected

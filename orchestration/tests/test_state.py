@@ -47,3 +47,20 @@ def test_damaged_state_file_is_named(tmp_path):
     store.path(key).write_text("{not json")
     with pytest.raises(StateError, match=str(store.path(key))):
         store.get(key)
+
+
+def test_a_full_sync_without_bookmarks_seeds_the_incremental_job_from_before_it_began():
+    from datetime import datetime, timezone
+
+    from gruponos_meltano_native.state import incremental_seed
+
+    started = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)
+    assert incremental_seed(["order_hdr", "allocation"], started) == {
+        "bookmarks": {
+            name: {
+                "replication_key": "mod_ts",
+                "replication_key_value": "2026-11-26T11:30:00+00:00",
+            }
+            for name in ("allocation", "order_hdr")
+        }
+    }

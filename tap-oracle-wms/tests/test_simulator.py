@@ -258,6 +258,26 @@ def test_cli_prints_base_url_first_and_serves():
         assert proc.wait(timeout=10) == 0
 
 
+def test_delete_purges_unreferenced_rows_of_a_scope(fresh_sim):
+    dc01 = fresh_sim.count("allocation", "GNOS", "DC01")
+    dc02 = fresh_sim.count("allocation", "GNOS", "DC02")
+    response = requests.post(
+        fresh_sim.root_url + "/__simulator__/delete",
+        params={"entity": "allocation", "count": 3, "facility": "DC01"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    ids = response.json()["ids"]
+    assert len(ids) == 3 and not set(ids) & set(fresh_sim.rows("allocation"))
+    assert fresh_sim.count("allocation", "GNOS", "DC01") == dc01 - 3
+    assert fresh_sim.count("allocation", "GNOS", "DC02") == dc02
+    auth = (fresh_sim.username, fresh_sim.password)
+    gone = requests.get(f"{fresh_sim.api_url}allocation/{ids[0]}/", auth=auth, timeout=10)
+    assert gone.status_code == 404
+    # An order still has lines pointing at it: the WMS would not purge it, nor does this.
+    assert fresh_sim.delete("order_hdr", 10**6) == []
+
+
 def test_cursor_ignores_ordering_option_plays_an_unordered_sequenced_cursor():
     with WMSSimulator(orders=30, seed=2, cursor_ignores_ordering=True) as sim:
         session = requests.Session()

@@ -146,6 +146,12 @@ class WMSSimulator:
         """Add `count` rows created now (orders come with lines and allocations); their ids."""
         return self._store.insert(entity, count, company, facility)
 
+    def delete(
+        self, entity: str, count: int, company: str | None = None, facility: str | None = None
+    ) -> list[int]:
+        """Purge `count` rows that no other row refers to (e.g. allocations); their ids."""
+        return self._store.delete(entity, count, company, facility)
+
     def count(self, entity: str, company: str | None = None, facility: str | None = None) -> int:
         """Return the true number of rows of `entity` under the given company/facility codes."""
         return self._store.count(entity, company, facility)

@@ -30,8 +30,8 @@ def admin(handler: Handler, action: str, params: dict[str, str]) -> None:
         if action == "advance":
             sim.advance(float(params["minutes"]))
             handler.send(200, encode({"now": sim.now().isoformat()}))
-        elif action in ("touch", "insert"):
-            method = sim.touch if action == "touch" else sim.insert
+        elif action in ("touch", "insert", "delete"):
+            method = {"touch": sim.touch, "insert": sim.insert, "delete": sim.delete}[action]
             ids = method(
                 params["entity"],
                 int(params["count"]),

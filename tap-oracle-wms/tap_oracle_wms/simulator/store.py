@@ -409,6 +409,35 @@ class Store:
             }[entity]()
         return row_id
 
+    def delete(
+        self, entity: str, count: int, company: str | None, facility: str | None
+    ) -> list[int]:
+        """Purge `count` rows no other row refers to (as the WMS purges them); their ids."""
+        self._require(entity)
+        with self.lock:
+            referenced = {
+                target_id
+                for (other, name, target_id), ids in self._by_ref.items()
+                if ids and self.entities[other].by_name[name].target == entity
+            }
+            candidates = [
+                i for i in self.in_scope(entity, company, facility) if i not in referenced
+            ]
+            chosen = sorted(self.rng.sample(candidates, min(count, len(candidates))))
+            for row_id in chosen:
+                row = self.rows[entity].pop(row_id)
+                self._encoded[entity].pop(row_id, None)
+                for f in self.entities[entity].fields:
+                    parent = row.get(f.name)
+                    if f.kind != "rel" or parent is None:
+                        continue
+                    self._by_ref[(entity, f.name, parent)].remove(row_id)
+                    if (entity, f.name) in self.set_links:
+                        self.children[(entity, f.name)][parent] -= 1
+                        self._encoded[f.target].pop(parent, None)  # its *_set count changed
+            self.version += 1
+            return chosen
+
     def count(self, entity: str, company: str | None, facility: str | None) -> int:
         """Return the true number of rows in scope."""
         self._require(entity)

@@ -3,20 +3,24 @@
 Checks per entity:
 - `extracted_equals_loaded`: RECORD messages the tap sent = records the target reported loading.
 - `wms_count_equals_db_rows` (full sync): the WMS's own count for the company/facility = rows in
-  the table for that company/facility.
+  the table for that company/facility that are not marked deleted (`_sdc_deleted_at`).
 - `keys_unique_non_null`: no key appears twice, no key is null.
 - `freshness` (warning only): the newest `mod_ts` in the table is recent enough.
 
 Tables and columns are named by the target's own naming rules; WMS counts come from the tap's
-client, so neither rule is restated here. The company/facility scope of a table follows the tap's
-scoping rule: an entity with `company_id`/`facility_id` was filtered by them, and its table has
-the codes in `company_id_key`/`facility_id_key`.
+client, so neither rule is restated here.
+
+Several facilities share tables, so every check looks at the run's own rows only: those whose
+`scope_company_code`/`scope_facility_code` (which the tap adds to every record when scoping)
+hold the run's codes. A tap without those columns leaves the older rule: `company_id_key` /
+`facility_id_key` for entities that have them, the whole table for the others. Entities the tap
+extracts unscoped on purpose (`unscoped_entities`) are compared whole, like the WMS count.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,10 +30,12 @@ from sqlalchemy.engine import Connection
 from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.runner import StreamInfo
 
 log = logging.getLogger(__name__)
 
+DELETED_AT = "_sdc_deleted_at"  # the target's soft-delete column
 ERROR = "error"
 WARNING = "warning"
 
@@ -57,10 +63,11 @@ class EntityFigures:
     null_keys: int | None = None
     newest_mod_ts: str | None = None
     staleness_minutes: float | None = None
+    marked_deleted: int | None = None  # rows of the scope this run marked deleted
 
 
 @dataclass
-class ValidationReport:
+class ReconciliationReport:
     """All checks of one run, the figures per entity, and a quality score (0-100)."""
 
     entities: dict[str, EntityFigures] = field(default_factory=dict)
@@ -102,6 +109,7 @@ class ValidationReport:
             "db rows",
             "dup keys",
             "null keys",
+            "marked deleted",
             "newest mod_ts",
         )
         rows = [header]
@@ -118,6 +126,7 @@ class ValidationReport:
                             fig.db_rows,
                             fig.duplicate_keys,
                             fig.null_keys,
+                            fig.marked_deleted,
                         )
                     ),
                     fig.newest_mod_ts or "-",
@@ -153,8 +162,16 @@ class Reconciler:
         target_config: dict[str, Any],
         wms_count: WmsCounter | None,
         now: datetime | None = None,
+        unscoped: Collection[str] = (),
+        marked_since: datetime | None = None,
     ) -> None:
-        """`wms_count` is None when the WMS's counts are not compared (incremental runs)."""
+        """`wms_count` is None when the WMS's counts are not compared (incremental runs).
+
+        `unscoped`: entities extracted without company/facility scope. `marked_since`: when
+        the run started, if it marks deletions (rows stamped since then are counted).
+        """
+        self.unscoped = set(unscoped)
+        self.marked_since = marked_since
         self.settings = settings
         self.connection = connection
         self.dialect = dialect
@@ -167,19 +184,22 @@ class Reconciler:
         extracted: dict[str, int],
         loaded: dict[str, int],
         streams: dict[str, StreamInfo],
-        company: str | None,
-        facility: str | None,
-    ) -> ValidationReport:
+        scope: RunScope,
+    ) -> ReconciliationReport:
         """Check every stream the run touched."""
-        report = ValidationReport()
+        report = ReconciliationReport()
         for entity in sorted(set(extracted) | set(streams)):
             info = streams.get(entity, StreamInfo())
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
             report.entities[entity] = figures
-            table = self._table(entity, info)
-            subject = _Subject(
-                entity, info, figures, table, self._scope(table, info, company, facility)
-            )
+            table, deleted = self._table(entity, info)
+            where = self._scope(table, info, scope) if entity not in self.unscoped else []
+            live = [*where, deleted.is_(None)] if deleted is not None else where
+            subject = _Subject(entity, info, figures, table, where, live, deleted)
+            try:
+                figures.marked_deleted = self._marked_deleted(subject)
+            except Exception as exc:
+                log.warning("%s: cannot count rows marked deleted: %s", entity, _first_line(exc))
             checks = (
                 ("extracted_equals_loaded", ERROR, self._check_loaded),
                 ("wms_count_equals_db_rows", ERROR, self._check_wms_count),
@@ -195,14 +215,31 @@ class Reconciler:
                     report.checks.append(Check(entity, name, outcome[0], severity, outcome[1]))
         return report
 
-    def _table(self, entity: str, info: StreamInfo) -> sa.TableClause:
+    def _table(
+        self, entity: str, info: StreamInfo
+    ) -> tuple[sa.TableClause, sa.ColumnClause[Any] | None]:
+        """Return the entity's table, and its `_sdc_deleted_at` column if it has one."""
         columns = set(info.properties) | set(info.key_properties)
         rules = database_rules(self.config, self.dialect)
-        return sa.table(
-            rules.table_name(entity),
+        name = rules.table_name(entity)
+        deleted = rules.column_name(DELETED_AT)
+        has_deleted = deleted.lower() in self._columns_of(name, rules.schema)
+        if has_deleted:
+            columns.add(DELETED_AT)
+        table = sa.table(
+            name,
             *(sa.column(rules.column_name(c)) for c in sorted(columns)),
             schema=rules.schema,
         )
+        return table, table.c[deleted] if has_deleted else None
+
+    def _columns_of(self, name: str, schema: str | None) -> set[str]:
+        # Rows are marked deleted only in tables a versioned (full) sync has touched: ask the
+        # database, since the tap's schema does not declare the target's own columns.
+        inspector = sa.inspect(self.connection)
+        if not inspector.has_table(name, schema=schema):
+            return set()
+        return {c["name"].lower() for c in inspector.get_columns(name, schema=schema)}
 
     def _col(self, table: sa.TableClause, name: str) -> sa.ColumnClause[Any]:
         return table.c[database_rules(self.config, self.dialect).column_name(name)]
@@ -211,18 +248,31 @@ class Reconciler:
         self,
         table: sa.TableClause,
         info: StreamInfo,
-        company: str | None,
-        facility: str | None,
+        scope: RunScope,
     ) -> list[sa.ColumnElement[bool]]:
         conditions = []
-        for field_name, code in (("company_id", company), ("facility_id", facility)):
+        record_scope = scope.record_scope()
+        if set(record_scope) <= info.properties:
+            for prop, code in record_scope.items():
+                conditions.append(self._col(table, prop) == code)
+            return conditions
+        for field_name, code in (("company_id", scope.company), ("facility_id", scope.facility)):
             if code and {field_name, f"{field_name}_key"} <= info.properties:
                 conditions.append(self._col(table, f"{field_name}_key") == code)
         return conditions
 
-    def _count_rows(self, subject: _Subject, *where: sa.ColumnElement[bool]) -> int:
-        query = sa.select(sa.func.count()).select_from(subject.table).where(*subject.scope, *where)
+    def _count_rows(
+        self, subject: _Subject, *where: sa.ColumnElement[bool], live: bool = False
+    ) -> int:
+        scope = subject.live if live else subject.scope
+        query = sa.select(sa.func.count()).select_from(subject.table).where(*scope, *where)
         return int(self.connection.execute(query).scalar_one())
+
+    def _marked_deleted(self, subject: _Subject) -> int | None:
+        if self.marked_since is None or subject.deleted is None:
+            return None
+        since = _as_stored(self.marked_since, self.dialect)
+        return self._count_rows(subject, subject.deleted >= sa.literal(since))
 
     @staticmethod
     def _check_loaded(subject: _Subject) -> _Outcome:
@@ -239,8 +289,10 @@ class Reconciler:
             return None
         figures = subject.figures
         figures.wms_count = self.wms_count(subject.entity)
-        figures.db_rows = self._count_rows(subject)
+        figures.db_rows = self._count_rows(subject, live=True)
         detail = f"WMS {figures.wms_count:,}, database {figures.db_rows:,}"
+        if subject.deleted is not None:
+            detail += " (rows not marked deleted)"
         return figures.wms_count == figures.db_rows, detail
 
     def _check_keys(self, subject: _Subject) -> _Outcome:
@@ -260,7 +312,7 @@ class Reconciler:
         )
         figures.null_keys = self._count_rows(subject, sa.or_(*(k.is_(None) for k in keys)))
         if figures.db_rows is None:
-            figures.db_rows = self._count_rows(subject)
+            figures.db_rows = self._count_rows(subject, live=True)
         detail = f"{figures.duplicate_keys} duplicated key(s), {figures.null_keys} null key(s)"
         return figures.duplicate_keys == 0 and figures.null_keys == 0, detail
 
@@ -271,7 +323,7 @@ class Reconciler:
         newest = self.connection.execute(
             sa.select(sa.func.max(self._col(subject.table, "mod_ts")))
             .select_from(subject.table)
-            .where(*subject.scope)
+            .where(*subject.live)
         ).scalar_one()
         if newest is None:
             return None  # an empty table has nothing to be stale about
@@ -291,10 +343,22 @@ class _Subject:
     info: StreamInfo
     figures: EntityFigures
     table: sa.TableClause
-    scope: list[sa.ColumnElement[bool]]
+    scope: list[sa.ColumnElement[bool]]  # the run's company/facility
+    live: list[sa.ColumnElement[bool]]  # ... and not marked deleted
+    deleted: sa.ColumnClause[Any] | None  # `_sdc_deleted_at`, if the table has it
 
 
 _Outcome = tuple[bool, str] | None
+
+
+def _as_stored(moment: datetime, dialect: str) -> Any:
+    """Return a UTC instant as the target stores `_sdc_deleted_at` on each database."""
+    moment = moment.astimezone(timezone.utc)
+    if dialect == "sqlite":
+        return moment.isoformat(timespec="microseconds")  # ISO text compares in order
+    if dialect == "oracle":
+        return moment.replace(tzinfo=None)  # the target's sessions run in UTC
+    return moment
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -6,10 +6,13 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from gruponos_meltano_native.config import ValidationSettings
+from gruponos_meltano_native.jobs import RunScope
+from gruponos_meltano_native.reconciliation import Reconciler
 from gruponos_meltano_native.runner import StreamInfo
-from gruponos_meltano_native.validation import Reconciler
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+SCOPE = RunScope.of("full", "GNOS", "DC01")
+SCOPED = StreamInfo(["id"], {"id", "scope_company_code", "scope_facility_code", "mod_ts"})
 INFO = StreamInfo(["id"], {"id", "facility_id", "facility_id_key", "mod_ts"})
 
 
@@ -40,7 +43,7 @@ def _reconcile(engine, extracted, loaded, wms_count=None, **settings):
             wms_count,
             now=NOW,
         )
-        return reconciler.reconcile(extracted, loaded, {"order_hdr": INFO}, "GNOS", "DC01")
+        return reconciler.reconcile(extracted, loaded, {"order_hdr": INFO}, SCOPE)
 
 
 def test_clean_table_passes_every_check(tmp_path):
@@ -112,17 +115,66 @@ class _OracleCompiler:
         return None if "max(" in self.sql[-1] else 0  # an empty table
 
 
-def test_queries_compile_for_oracle_with_the_targets_names():
+def test_queries_compile_for_oracle_with_the_targets_names(monkeypatch):
     connection = _OracleCompiler()
     config = {"table_prefix": "WMS_", "default_target_schema": "WMS"}
+    # The table has the target's soft-delete column (asked of the database otherwise).
+    monkeypatch.setattr(Reconciler, "_columns_of", lambda self, name, schema: {"sdc_deleted_at"})
     reconciler = Reconciler(
-        ValidationSettings(), connection, "oracle", config, lambda e: 0, now=NOW
+        ValidationSettings(), connection, "oracle", config, lambda e: 0, now=NOW, marked_since=NOW
     )
-    report = reconciler.reconcile({"order": 0}, {}, {"order": INFO}, "GNOS", "DC01")
+    report = reconciler.reconcile({"order": 0}, {}, {"order": SCOPED}, SCOPE)
     assert [c.name for c in report.failed] == []
     joined = " ".join(" ".join(connection.sql).split())
     assert 'FROM "WMS"."WMS_ORDER"' in joined
-    assert '"WMS"."WMS_ORDER"."FACILITY_ID_KEY" = :FACILITY_ID_KEY_1' in joined
+    assert '"WMS"."WMS_ORDER"."SCOPE_FACILITY_CODE" = :SCOPE_FACILITY_CODE_1' in joined
+    assert '"WMS"."WMS_ORDER"."SDC_DELETED_AT" IS NULL' in joined
+    assert '"WMS"."WMS_ORDER"."SDC_DELETED_AT" >= :param_1' in joined
     assert 'GROUP BY "WMS"."WMS_ORDER"."ID" HAVING count(*) > :count_2) anon_1' in joined
     assert 'max("WMS"."WMS_ORDER"."MOD_TS")' in joined
     assert "LIMIT" not in joined and " AS anon" not in joined  # Oracle has no AS for aliases
+
+
+def _shared_table(tmp_path):
+    """Two facilities in one table, with the scope columns and the target's deletion mark."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    rows = [
+        (1, "DC01", None),
+        (2, "DC01", None),
+        (3, "DC01", None),
+        (4, "DC01", "2026-11-26T12:00:01.000000+00:00"),  # marked by this run
+        (5, "DC01", "2026-11-20T08:00:00.000000+00:00"),  # marked by an earlier run
+        (6, "DC02", None),
+        (7, "DC02", "2026-11-26T12:00:02.000000+00:00"),  # DC02's, not this run's scope
+    ]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE order_hdr (id INTEGER PRIMARY KEY, scope_company_code TEXT,"
+            " scope_facility_code TEXT, mod_ts TEXT, sdc_deleted_at TEXT)"
+        )
+        conn.execute(
+            sa.text("INSERT INTO order_hdr VALUES (:id, 'GNOS', :fac, :ts, :deleted)"),
+            [
+                {"id": i, "fac": fac, "ts": "2026-11-26T08:55:00-03:00", "deleted": deleted}
+                for i, fac, deleted in rows
+            ],
+        )
+    return engine
+
+
+def test_shared_table_counts_only_the_runs_scope_and_rows_not_marked_deleted(tmp_path):
+    engine = _shared_table(tmp_path)
+    with engine.connect() as conn:
+        report = Reconciler(
+            ValidationSettings(), conn, "sqlite", {}, lambda e: 3, now=NOW, marked_since=NOW
+        ).reconcile({"order_hdr": 3}, {"order_hdr": 3}, {"order_hdr": SCOPED}, SCOPE)
+    figures = report.entities["order_hdr"]
+    assert (figures.wms_count, figures.db_rows, figures.marked_deleted) == (3, 3, 1)
+    assert report.failed == []
+    assert "marked deleted" in report.render()
+
+    with engine.connect() as conn:  # extracted unscoped on purpose: the whole table counts
+        whole = Reconciler(
+            ValidationSettings(), conn, "sqlite", {}, lambda e: 4, now=NOW, unscoped={"order_hdr"}
+        ).reconcile({"order_hdr": 4}, {"order_hdr": 4}, {"order_hdr": SCOPED}, SCOPE)
+    assert whole.entities["order_hdr"].db_rows == 4 and whole.failed == []
