@@ -33,10 +33,12 @@ lint: install
 
 # Line and branch coverage of the three packages over the whole suite, including the
 # processes the end-to-end tests start (.coveragerc: patch = subprocess). HTML in htmlcov/.
+# A process a test kills (SIGKILL) leaves an empty data file: dropped after combining.
 coverage: install $(MELTANO)
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest -q -p no:cacheprovider; status=$$?; \
-	$(PY) -m coverage combine -q && $(PY) -m coverage report && $(PY) -m coverage html -q \
+	$(PY) -m coverage combine -q; rm -f .coverage.*; \
+	$(PY) -m coverage report && $(PY) -m coverage html -q \
 	&& for part in tap-oracle-wms target-gruponos-oracle orchestration; do \
 	  printf '%-24s %s %%\n' $$part "$$($(PY) -m coverage report --include="$$part/*" --format=total)"; \
 	done && echo "HTML report: htmlcov/index.html"; exit $$status
