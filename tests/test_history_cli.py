@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.observe_testing import (
     ToolUnavailableError,
     pushgateway,
@@ -216,11 +217,8 @@ def test_an_interrupted_run_is_recorded_as_interrupted(simulator, platform_env, 
 
 
 def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
-    lock = pytest.importorskip(
-        "gruponos_meltano_native.lock", reason="the scope lock comes with issue 10's work"
-    )
     holder = {"job": "full-sync-job", "run_id": "20261126T030000Z-holder"}
-    with lock.ScopeLock(tmp_path / "state", "GNOS", "DC01", holder):
+    with ScopeLock(tmp_path / "state", "GNOS", "DC01", holder):
         run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr")
     assert run.returncode == 9, run.stdout + run.stderr
     (row,) = _history_rows(tmp_path / "wms.db")

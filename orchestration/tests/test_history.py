@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.history import (
     COLUMN_NAMES,
     HistoryRow,
@@ -16,10 +15,8 @@ from gruponos_meltano_native.history import (
     PendingRows,
     RunHistory,
     history_table,
-    render_runs,
     write_with_pending,
 )
-from gruponos_meltano_native.observe import record_skipped_run
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
@@ -173,27 +170,6 @@ def test_rows_wait_in_the_state_folder_when_the_database_fails(tmp_path):
     assert write_with_pending(history, pending, "r3", [_row("r3", "order_hdr", minutes=9)]) is None
     assert pending.count() == 0
     assert [r.run_id for r in history.runs()] == ["r3", "r2", "r1"]
-
-
-def test_a_skipped_run_is_recorded_for_its_scope(tmp_path):
-    settings = GruponosMeltanoSettings(
-        state_dir=tmp_path / "state",
-        oracle_db={"sqlalchemy_url": f"sqlite:///{tmp_path / 'wms.db'}"},
-    )
-    warnings = record_skipped_run(
-        settings,
-        "20261126T040000Z-abcdef",
-        "incremental-sync-job",
-        "GNOS",
-        "DC02",
-        "GNOS/DC02 is held by run 20261126T035900Z-123456",
-    )
-    assert warnings == []
-    (row,) = RunHistory(settings.target_config(), settings.history.table).runs()
-    assert (row.status, row.facility, row.entity) == ("skipped", "DC02", "*")
-    assert "held by run" in row.error_message
-    table = render_runs([row])
-    assert "skipped" in table and "DC02" in table
 
 
 def test_unknown_status_is_refused():
