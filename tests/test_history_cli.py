@@ -162,6 +162,25 @@ def test_rows_wait_while_the_database_is_down_and_the_next_run_writes_them(
         ("failed", "load"),
         ("succeeded", None),
     ]
+    # The history says why the target failed, not only that it exited with code 1.
+    failed_line = cli("history", env=env).stdout.splitlines()[3]
+    assert "failed (load)" in failed_line
+    assert "target-gruponos-oracle exited with code 1: OperationalError:" in failed_line
+    assert "unable to open database file" in failed_line
+
+
+def test_history_shows_why_the_tap_failed(cli, simulator, tmp_path):
+    # The facility check passes; the tap's first request after it fails and is not retried.
+    simulator.set_faults(fail_every=2, fail_status=503, retry_after=0)
+    env = {"GRUPONOS_MELTANO_ORACLE_WMS__MAX_RETRIES": "0"}
+    run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr", env=env)
+    simulator.set_faults()
+    assert run.returncode == 5, run.stdout + run.stderr
+    cause = "tap-oracle-wms exited with code 1: Giving up after 1 attempts: HTTP 503"
+    (row,) = _history_rows(tmp_path / "wms.db")
+    assert row["error_message"].startswith(cause)
+    shown = cli("history").stdout.splitlines()
+    assert "failed (extract)" in shown[2] and cause in shown[2]
 
 
 def test_a_history_table_with_other_columns_is_an_error_naming_them(cli, simulator, tmp_path):
@@ -223,6 +242,7 @@ def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
     assert run.returncode == 9, run.stdout + run.stderr
     (row,) = _history_rows(tmp_path / "wms.db")
     assert (row["status"], row["failure_kind"], row["entity"]) == ("skipped", None, "order_hdr")
+    assert row["extracted"] is None  # never read
     assert "20261126T030000Z-holder" in row["error_message"]
     shown = cli("history")
     assert "skipped" in shown.stdout.splitlines()[2]
