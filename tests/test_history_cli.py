@@ -92,7 +92,11 @@ def test_every_run_is_recorded_pushed_and_shown(cli, simulator, tmp_path, gatewa
     assert "succeeded" in lines[3] and len(lines) == 4  # newest first, two runs
     only_full = json.loads(cli("history", "--job", "full-sync-job", "--json").stdout)
     assert {row["run_id"] for row in only_full} == {full_report["run_id"]}
-    assert cli("history", "--facility", "DC02").stdout.startswith("no runs recorded")
+    none = cli("history", "--facility", "DC99", "--job", "full-sync-job")
+    assert none.returncode == 0, none.stderr
+    assert none.stdout.startswith(
+        "no runs match facility DC99, job full-sync-job in gruponos_run_history;"
+    )
 
     # The textfile holds the scope's last run, last success and failures by kind.
     text = textfile.read_text()

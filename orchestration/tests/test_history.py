@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.history import (
     COLUMN_NAMES,
     HistoryRow,
@@ -17,6 +18,7 @@ from gruponos_meltano_native.history import (
     history_table,
     write_with_pending,
 )
+from gruponos_meltano_native.history_commands import show_history
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
@@ -194,3 +196,18 @@ def test_oracle_gets_naive_utc_values():
     )
     assert row["started_at"] == datetime(2026, 11, 26, 4, 0)  # UTC, no tzinfo for the driver
     assert row["started_at"].tzinfo is None
+
+
+def test_history_says_whether_the_table_is_empty_or_the_filters_exclude_everything(tmp_path):
+    settings = GruponosMeltanoSettings(
+        state_dir=tmp_path / "state",
+        oracle_db={"sqlalchemy_url": f"sqlite:///{tmp_path / 'wms.db'}"},
+    )
+    table = settings.history.table
+    assert show_history(settings, None, "DC01", None, 20) == f"no runs recorded in {table} yet"
+    RunHistory(settings.target_config(), table).append([_row("r1", "order_hdr")])
+    assert show_history(settings, "GNOS", "DC99", None, 20) == (
+        f"no runs match company GNOS, facility DC99 in {table}; "
+        "without filters, `history` shows them all"
+    )
+    assert "r1" in show_history(settings, "GNOS", "DC01", None, 20)
