@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.observe_testing import (
-    ToolUnavailableError,
-    pushgateway,
+    pushgateway_for_tests,
     pushgateway_groups,
 )
 
@@ -25,13 +24,8 @@ SCOPE = ("--company", "GNOS", "--facility", "DC01")
 
 @pytest.fixture
 def gateway():
-    try:
-        with pushgateway() as url:
-            yield url
-    except ToolUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"prometheus-pushgateway is required in CI: {exc}")
-        pytest.skip(str(exc))
+    with pushgateway_for_tests() as url:
+        yield url
 
 
 def _history_rows(db_path: Path) -> list[sqlite3.Row]:

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from target_gruponos_oracle.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_ID = "dev:tap-oracle-wms-to-target-gruponos-oracle"
@@ -24,10 +25,9 @@ def meltano_bin() -> Path:
     """Meltano from `.venv-meltano` (or MELTANO_BIN); a skip locally, a failure in CI."""
     path = Path(os.environ.get("MELTANO_BIN", REPO / ".venv-meltano" / "bin" / "meltano"))
     if not path.exists():
-        message = f"Meltano not installed at {path}; `make test` installs it in .venv-meltano"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(
+            "Meltano", f"not installed at {path}; `make test` installs it in .venv-meltano"
+        )
     return path
 
 

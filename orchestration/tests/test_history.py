@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,21 +20,15 @@ from gruponos_meltano_native.history import (
 from gruponos_meltano_native.history_commands import show_history
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
+from target_gruponos_oracle.testing import postgres_for_tests
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    from target_gruponos_oracle.testing import PostgresUnavailableError, ephemeral_postgres
-
-    try:
-        with ephemeral_postgres() as url:
-            yield url
-    except PostgresUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    with postgres_for_tests() as url:
+        yield url
 
 
 def _row(run_id: str, entity: str, minutes: int = 0, **extra) -> HistoryRow:

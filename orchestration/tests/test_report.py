@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,6 +10,7 @@ from gruponos_meltano_native.charts import COLORS, nice_ceiling
 from gruponos_meltano_native.history import HistoryRow
 from gruponos_meltano_native.observe_testing import (
     chromium_dom,
+    chromium_for_tests,
     chromium_screenshot,
     count_color,
     read_png,
@@ -82,12 +81,8 @@ def _history() -> list[HistoryRow]:
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        message = "chromium not found on PATH (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium is required in CI: {message}")
-        pytest.skip(message)
+def chromium() -> str:
+    return chromium_for_tests()
 
 
 def test_report_is_self_contained_and_says_what_happened(tmp_path):
