@@ -238,6 +238,11 @@ def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
     with ScopeLock(tmp_path / "state", "GNOS", "DC01", holder):
         run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr")
     assert run.returncode == 9, run.stdout + run.stderr
+    # Said once, and nothing printed about records, database or logs it never had.
+    assert run.stdout.splitlines()[1:] == [
+        "nothing was done: another run holds this company/facility"
+    ]
+    assert run.stderr.count("is busy: held by full-sync-job run 20261126T030000Z-holder") == 1
     (row,) = _history_rows(tmp_path / "wms.db")
     assert (row["status"], row["failure_kind"], row["entity"]) == ("skipped", None, "order_hdr")
     assert row["extracted"] is None  # never read
