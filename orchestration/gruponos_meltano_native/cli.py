@@ -65,6 +65,10 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # The tap's client runs in this process for the facility check and the WMS counts;
+        # its INFO lines (schemas sampled per entity) are the tap log's business, not ours.
+        logging.getLogger("tap_oracle_wms").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
