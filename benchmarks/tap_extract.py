@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 
 import requests
+from tap_oracle_wms.simulator.capacity import live_latency
 
 BIN = Path(sys.executable).parent
 PAGE_SIZE = 1250
 
 
-ROW_LATENCY_S = 0.000180
+LIVE_SCALE = 0.01  # the live WMS's latency, 100 times faster
+_, ROW_LATENCY_S = live_latency(LIVE_SCALE)  # 180 us a row
 LATENCY_RECORDS = 40_000
 
 
@@ -110,7 +112,7 @@ def serve_rate(base_url: str) -> tuple[int, float]:
 def latency_bound(workers: int) -> None:
     """Print rates with 1 and 8 requests in flight against a saturating simulator."""
     sim, base_url = start_simulator(
-        LATENCY_RECORDS // 4, "--row-latency", f"{ROW_LATENCY_S}", "--workers", str(workers)
+        LATENCY_RECORDS // 4, "--live-latency", f"{LIVE_SCALE}", "--workers", str(workers)
     )
     try:
         rates, synced = {}, {}

@@ -81,7 +81,7 @@ def _committed(state: Path) -> dict:
 def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     simulator, platform_env, tmp_path, db, cli
 ):
-    simulator.set_faults(latency_ms=40)
+    simulator.set_capacity(page_latency=0.04)
     state = tmp_path / STATE_FILE
 
     # 1. SIGTERM: the orchestrator stops the tap, lets the target commit, keeps the state.
@@ -108,7 +108,7 @@ def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     assert after_kill["value"]["bookmarks"]
 
     # 3. The rerun resumes from the committed state and completes.
-    simulator.set_faults()
+    simulator.set_capacity()
     rerun = cli("run", "incremental", "--company", "GNOS", "--facility", "DC01", "--json")
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads(rerun.stdout)

@@ -196,7 +196,7 @@ def test_a_history_table_with_other_columns_is_an_error_naming_them(cli, simulat
 
 
 def test_an_interrupted_run_is_recorded_as_interrupted(simulator, platform_env, tmp_path):
-    simulator.set_faults(latency_ms=40)
+    simulator.set_capacity(page_latency=0.04)
     env = {
         **os.environ,
         **platform_env,
@@ -219,7 +219,7 @@ def test_an_interrupted_run_is_recorded_as_interrupted(simulator, platform_env, 
         time.sleep(0.02)
     run.send_signal(signal.SIGTERM)
     out, err = run.communicate(timeout=120)
-    simulator.set_faults()
+    simulator.set_capacity()
     assert run.returncode == 130, out + err
     rows = {r["entity"]: r for r in _history_rows(tmp_path / "wms.db")}
     assert rows, "the interrupted run left no history rows"

@@ -50,7 +50,7 @@ def _wait_until_held(tmp_path: Path, pid: int, timeout: float = 60) -> dict:
 def test_an_overlapping_run_is_skipped_not_alerted_and_wait_queues_it(
     cli, simulator, platform_env, tmp_path
 ):
-    simulator.set_faults(latency_ms=250)
+    simulator.set_capacity(page_latency=0.25)
     with http_receiver() as hook:
         alerts = {"GRUPONOS_MELTANO_ALERTS__WEBHOOK_URL": hook.url}
         first = _start(
@@ -104,7 +104,7 @@ def test_an_overlapping_run_is_skipped_not_alerted_and_wait_queues_it(
 
 
 def test_a_killed_holder_does_not_block_the_next_run(cli, simulator, platform_env, tmp_path):
-    simulator.set_faults(latency_ms=250)
+    simulator.set_capacity(page_latency=0.25)
     first = _start(platform_env, tmp_path, "run", "full", "--company", "GNOS", "--facility", "DC01")
     try:
         _wait_until_held(tmp_path, first.pid)
@@ -112,7 +112,7 @@ def test_a_killed_holder_does_not_block_the_next_run(cli, simulator, platform_en
         assert first.wait(timeout=30) == -signal.SIGKILL
     finally:
         first.kill()
-    simulator.set_faults(latency_ms=0)
+    simulator.set_capacity()
     after = cli("run", "full", "--company", "GNOS", "--facility", "DC01", "--entities", "order_hdr")
     assert after.returncode == 0, after.stdout + after.stderr
     assert "full-sync-job succeeded: GNOS/DC01" in after.stdout
@@ -132,7 +132,7 @@ def _wait_until_started(tmp_path: Path, facility: str, pid: int, timeout: float 
 
 
 def test_ctrl_c_stops_every_facility_of_the_command(simulator, platform_env, tmp_path):
-    simulator.set_faults(latency_ms=250)
+    simulator.set_capacity(page_latency=0.25)
     both = _start(
         platform_env,
         tmp_path,

@@ -309,10 +309,14 @@ class WMSClient:
     def explain_refusal(
         self, exc: WMSError, entity: str, properties: t.Collection[str]
     ) -> WMSError:
-        """Return a 400 answer's error naming the relation-path scope filters it carried."""
+        """Return a 400 answer's error naming the relation-path scope filter it refused.
+
+        Only when the WMS's message names one of the scope paths; any other 400 is left
+        as the WMS gave it.
+        """
         if exc.status != 400:
             return exc
-        hint = refused_path_hint(self.scope(entity, properties))
+        hint = refused_path_hint(self.scope(entity, properties), exc.wms_message)
         if not hint:
             return exc
         return WMSRequestError(

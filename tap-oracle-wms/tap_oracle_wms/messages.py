@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 import typing as t
+import weakref
 
 import msgspec
 from singer_sdk.io_base import SingerMessageType, SingerWriter
@@ -18,12 +20,15 @@ class BufferedSingerWriter(SingerWriter):
 
     RECORD lines accumulate and go out in ~1 MiB writes; any other message (SCHEMA,
     STATE, ACTIVATE_VERSION) flushes at once, so a STATE never waits behind records.
+    Whatever is still buffered when the process ends (a stream failed half way) is
+    written then, so the records read before a failure reach the target.
     """
 
     def __init__(self) -> None:
         """Start with an empty buffer."""
         super().__init__()
         self._buffer = bytearray()
+        _WRITERS.add(self)
 
     def serialize_message(self, message: t.Any) -> str:
         """One message as a JSON line (without the newline)."""
@@ -59,3 +64,12 @@ class BufferedSingerWriter(SingerWriter):
             out.write(self._buffer.decode())
             out.flush()
         self._buffer.clear()
+
+
+_WRITERS: weakref.WeakSet[BufferedSingerWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for writer in list(_WRITERS):
+        writer.flush()

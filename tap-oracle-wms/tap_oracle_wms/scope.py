@@ -113,14 +113,19 @@ def resolve_scope(
     return Scope(entity, params, sources, tuple(unscoped))
 
 
-def refused_path_hint(scope: Scope) -> str:
-    """Words added to a 400 answer when the request carried relation-path scope filters."""
-    if not scope.paths:
+def refused_path_hint(scope: Scope, wms_message: str | None) -> str:
+    """Words added to a 400 answer whose WMS message names a relation-path scope filter.
+
+    Only the paths the message names: a 400 about another filter (say one from
+    `entity_filters`) must not send the user to `scope_paths`.
+    """
+    named = [p for p in scope.paths if wms_message and p in wms_message]
+    if not named:
         return ""
-    named = ", ".join(f"'{p}' ({scope.sources[p]})" for p in scope.paths)
+    which = ", ".join(f"'{p}' ({scope.sources[p]})" for p in named)
     return (
-        f"entity '{scope.entity}' is scoped through {named}; if the WMS refuses that path, "
-        f"give one it accepts in setting 'scope_paths'"
+        f"entity '{scope.entity}' is scoped through {which}, which the WMS refused; "
+        f"give a path it accepts in setting 'scope_paths'"
     )
 
 

@@ -13,16 +13,16 @@ import time
 import typing as t
 
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-from singer_sdk.streams import Stream
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL, Metadata
 
-from tap_oracle_wms import sdk  # noqa: F401 - checks the private SDK names used below
 from tap_oracle_wms.client import WMSClient, parse_timestamp, utc_param
 from tap_oracle_wms.errors import WMSRequestError
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
+from tap_oracle_wms.ordering import ReceivedOrder
 from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.records import RecordCodec
 from tap_oracle_wms.scope import SCOPE_PROPERTIES
+from tap_oracle_wms.sdk import FencedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,7 +45,7 @@ def not_after(earlier: str, later: str) -> bool:
     return parse_timestamp(earlier) <= parse_timestamp(later)
 
 
-class WMSStream(Stream):
+class WMSStream(FencedStream):
     """A stream reading one WMS entity through `WMSClient`, with a fast record path.
 
     Records are decoded straight into typed structs, converted by a function compiled
@@ -53,8 +53,8 @@ class WMSStream(Stream):
     selection, state, STATE messages and metrics.
     """
 
-    # Requests ask for (mod_ts, id) order; whether the WMS honours it is checked as records
-    # arrive (see `_increment_stream_state`), so the SDK's own sort check is not used.
+    # Requests ask for (mod_ts, id) order; whether the WMS honours it is decided from the
+    # records received (see `ReceivedOrder`), so the SDK's own sort check is not used.
     is_sorted = True
 
     def __init__(self, tap: t.Any, name: str, schema: dict, client: WMSClient) -> None:
@@ -66,7 +66,7 @@ class WMSStream(Stream):
         self._bookmark: dt.datetime | None = None  # the saved or newest mod_ts, as an instant
         self._key: str | None = None  # the replication key of this run (None: not incremental)
         self._max: str | None = None  # the greatest replication key value seen
-        self._ordered = True  # every record so far came at or after the one before
+        self._order = ReceivedOrder()  # what the records received prove about their order
         # Set when records arrive out of order by design (e.g. id ranges read in parallel):
         # the bookmark then waits for the end as when disorder is detected.
         self._held = False
@@ -79,7 +79,7 @@ class WMSStream(Stream):
         for name in SCOPE_PROPERTIES.values():
             entry = md.get(("properties", name))
             if entry is not None:
-                entry.inclusion = "automatic"
+                entry.inclusion = Metadata.InclusionType.AUTOMATIC
         return md
 
     # -- what to request ---------------------------------------------------------------
@@ -121,11 +121,11 @@ class WMSStream(Stream):
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = parse_timestamp(saved) if saved else None
         self._key = self.replication_key if self.incremental else None
-        self._max, self._ordered, self._complete = None, True, False
-        if self._stream_version is not None:
+        self._max, self._order, self._complete = None, ReceivedOrder(), False
+        if self.stream_version is not None:
             # The SDK's version counts whole seconds: two full syncs in one second would
             # share it and the second could not tell the first one's rows from its own.
-            self._stream_version = time.time_ns() // 1_000_000
+            self.stream_version = time.time_ns() // 1_000_000
         convert = codec.convert
         params = self.request_params(context)
         fields = self._fields_param(codec)
@@ -133,9 +133,11 @@ class WMSStream(Stream):
             params["fields"] = fields
         try:
             read = PartitionedRead(self.client, self.name, params, codec.decoder)
-            # Interleaved id ranges: the bookmark waits for the end (see _write_state_message).
+            # Interleaved id ranges: the bookmark waits for the end (see write_state).
             self._held = read.partitioned
             for page in read.pages():
+                # Every record of the pages before was processed (and maybe a STATE written).
+                self._order.page_done()
                 if self._frame is not None:
                     self._frame = (self._frame[0], self._suffix())
                 for raw in page.results:
@@ -144,17 +146,24 @@ class WMSStream(Stream):
             properties = self.schema.get("properties", {})
             raise self.client.explain_refusal(exc, self.name, properties) from None
         self._complete = True
-        if self._stream_version is not None and self.emit_activate_version_messages:
+        if self._key is not None and not self._order.confirmed and not self._held:
+            logger.info(
+                "Stream '%s': the records never proved a %s order, so mid-run bookmarks were "
+                "held; the final bookmark is the greatest value seen",
+                self.name,
+                self._key,
+            )
+        if self.stream_version is not None and self.emit_activate_version_messages:
             # Every record of this full-table sync has been written: only now may the
             # target treat rows of older versions as gone from the WMS.
-            self._write_activate_version_message(self._stream_version)
+            self.write_activate_version(self.stream_version)
 
     def _suffix(self) -> bytes:
         extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
-        version = f',"version":{self._stream_version}' if self._stream_version else ""
+        version = f',"version":{self.stream_version}' if self.stream_version else ""
         return f'{version},"time_extracted":{extracted.decode()}}}\n'.encode()
 
-    def _write_activate_version_message(self, full_table_version: int) -> None:
+    def write_activate_version(self, full_table_version: int) -> None:
         """Write ACTIVATE_VERSION only once the stream's records are complete.
 
         The SDK writes it when a FULL_TABLE stream starts, before any record: a target
@@ -164,35 +173,35 @@ class WMSStream(Stream):
         deletions; the RECORDs still carry the version from the start.
         """
         if self._complete:
-            super()._write_activate_version_message(full_table_version)
+            super().write_activate_version(full_table_version)
 
-    def _write_schema_message(self) -> None:
+    def write_schema(self) -> None:
         """Write SCHEMA, and decide whether records can take the fast path."""
-        super()._write_schema_message()
+        super().write_schema()
         maps = self.stream_maps
-        fast = (
-            isinstance(self._tap.message_writer, BufferedSingerWriter)
+        writer = self.message_writer
+        if (
+            isinstance(writer, BufferedSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not self.config.get("flattening_enabled")
-        )
-        if fast:
+        ):
             prefix = b'{"type":"RECORD","stream":' + ENCODER.encode(maps[0].stream_alias)
             self._frame = (prefix + b',"record":', self._suffix())
-            self._write_record = self._tap.message_writer.write_record
+            self._emit_record = writer.write_record
         else:
             self._frame = None
 
-    def _write_record_message(self, record: dict) -> None:
+    def write_record(self, record: dict) -> None:
         """Write one RECORD: pre-framed when no stream map needs the SDK's path."""
         frame = self._frame
         if frame is None:
-            super()._write_record_message(record)
+            super().write_record(record)
             return
-        self._write_record(frame[0], record, frame[1])
+        self._emit_record(frame[0], record, frame[1])
         self.state_manager.is_flushed = False
 
-    def _process_record(
+    def process_record(
         self,
         record: dict,
         child_context: t.Any = None,
@@ -210,14 +219,13 @@ class WMSStream(Stream):
         """Whether this run is incremental (a catalog may force FULL_TABLE)."""
         return self.replication_method == REPLICATION_INCREMENTAL and bool(self.replication_key)
 
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        """Track the greatest replication key value, and whether records arrive in order.
+    def track_record(self, latest_record: dict, *, context: Context | None = None) -> None:
+        """Track the greatest replication key value, and what the order received proves.
 
-        One string comparison per record (see `not_after`): a record older than one
-        already seen shows the WMS did not honour `ordering` (unconfirmed for sequenced
-        cursors), and from then on mid-run bookmarks are held.
+        One string comparison per record (see `not_after`), plus an integer comparison
+        while the order is not yet confirmed (see `ReceivedOrder`). A record older than
+        one already seen shows the WMS did not honour `ordering`: from then on mid-run
+        bookmarks are held.
         """
         key = self._key
         if key is None:
@@ -233,25 +241,31 @@ class WMSStream(Stream):
             else not_after(top, value)
         ):
             self._max = value
-        elif self._ordered and not self._held:  # ranges read in parallel interleave by design
-            self._ordered = False
-            logger.warning(
-                "Stream '%s': records arrive out of %s order (%s after %s); the bookmark "
-                "stays at its starting value until every page is read",
-                self.name,
-                key,
-                value,
-                top,
-            )
+            order = self._order
+            if order.watching:
+                order.saw(latest_record.get("id"))
+        elif not self._order.disordered:
+            self._order.disorder()
+            if not self._held:  # ranges read in parallel interleave by design
+                logger.warning(
+                    "Stream '%s': records arrive out of %s order (%s after %s); the bookmark "
+                    "stays at its starting value until every page is read",
+                    self.name,
+                    key,
+                    value,
+                    top,
+                )
 
-    def _write_state_message(self) -> None:
+    def write_state(self) -> None:
         """Move the bookmark where a resumed run cannot skip a record, then write STATE.
 
-        In order, every record not yet received is at or after the greatest value seen.
-        Out of order, nothing is known about them until the stream completes, so the
-        bookmark only moves at the end (to the greatest value seen).
+        Once the data has proved the WMS sorts by the replication key (`ReceivedOrder`),
+        every record not yet received is at or after the greatest value seen. Until then,
+        and after any disorder, nothing is known about them until the stream completes, so
+        the bookmark only moves at the end (to the greatest value seen).
         """
-        value = self._max if (self._ordered and not self._held) or self._complete else None
+        advance = (self._order.confirmed and not self._held) or self._complete
+        value = self._max if advance else None
         if value is not None and self._key is not None:
             moment = parse_timestamp(value)
             # Compared as instants (offsets may differ), and never moved back.
@@ -260,7 +274,7 @@ class WMSStream(Stream):
                 state = self.stream_state
                 state["replication_key"] = self._key
                 state["replication_key_value"] = value
-        super()._write_state_message()
+        super().write_state()
 
 
 class EntityStream(WMSStream):

@@ -6,7 +6,6 @@ import logging
 import sys
 import typing as t
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib.schema import Schema
@@ -17,12 +16,13 @@ from tap_oracle_wms.errors import WMSConfigError, WMSError
 from tap_oracle_wms.messages import BufferedSingerWriter
 from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS
 from tap_oracle_wms.scope import with_scope_properties
+from tap_oracle_wms.sdk import FencedTap
 from tap_oracle_wms.streams import EntityStream
 
 DEFAULT_ENTITIES = ["allocation", "order_hdr", "order_dtl"]
 
 
-class TapOracleWMS(Tap):
+class TapOracleWMS(FencedTap):
     """Extracts Oracle WMS Cloud entities through the lgfapi REST API."""
 
     name = "tap-oracle-wms"
@@ -210,21 +210,11 @@ class TapOracleWMS(Tap):
             entry.schema = Schema.from_dict(schema)
         super().setup_mapper()
 
-    def check_scope(self) -> None:
+    def before_sync(self) -> None:
         """Refuse the run before any extraction if a selected entity cannot be scoped."""
         for stream in self.streams.values():
             if stream.selected and isinstance(stream, EntityStream):
                 self.client.scope(stream.name, stream.schema.get("properties", {}))
-
-    def sync_all(self) -> None:
-        """Sync, making sure buffered records reach stdout even when a stream fails."""
-        self.check_scope()
-        try:
-            super().sync_all()
-        finally:
-            writer = self.message_writer
-            if isinstance(writer, BufferedSingerWriter):
-                writer.flush()
 
 
 def cli() -> None:

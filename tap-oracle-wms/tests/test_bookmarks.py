@@ -2,8 +2,9 @@
 
 A run is cut right after each of its mid-run STATE messages and resumed from it: the
 records written before the cut plus the resumed run's records must cover every record the
-uncut run extracts. The tap runs in-process here only so STATE can come every 100 records
-(the SDK's class attribute) instead of every 10,000.
+uncut run extracts. The tap runs in-process here only so STATE can come every few records
+(the SDK's class attribute) instead of every 10,000. Both simulator profiles, with a
+sequenced cursor that honours `ordering` and one that returns records in id order.
 """
 
 from __future__ import annotations
@@ -27,10 +28,90 @@ def sync(config: dict, state: dict | None = None) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-@pytest.mark.parametrize("ignores", [False, True], ids=["cursor-orders", "cursor-ignores-order"])
-def test_resuming_from_any_mid_run_state_skips_nothing(monkeypatch, config_for, ignores):
+PROFILES = pytest.mark.parametrize("profile", ["default", "live"])
+CURSORS = pytest.mark.parametrize(
+    "ignores", [False, True], ids=["cursor-orders", "cursor-ignores-order"]
+)
+
+
+def record_ids(messages: list[dict]) -> set[int]:
+    """The ids of the RECORD messages among `messages`."""
+    return {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+
+
+def resume_after_each_state(config: dict, messages: list[dict]) -> list[dict]:
+    """Cut `messages` after each mid-run STATE, resume from it, check nothing is lost.
+
+    Returns the mid-run STATE values, in order.
+    """
+    expected = record_ids(messages)
+    cuts = [i for i, m in enumerate(messages) if m["type"] == "STATE"][:-1]
+    states = []
+    for cut in cuts:
+        state = messages[cut]["value"]
+        before = record_ids(messages[:cut])
+        resumed = record_ids(sync(config, state))
+        lost = expected - before - resumed
+        assert not lost, (
+            f"cut after message {cut} (state {state}): expected {len(expected)}, before the "
+            f"cut {len(before)}, resumed {len(resumed)}, lost {len(lost)}: {sorted(lost)}"
+        )
+        states.append(state)
+    return states
+
+
+def bookmark(state: dict) -> str | None:
+    """The order_dtl bookmark of a STATE value (None: none yet)."""
+    return state.get("bookmarks", {}).get("order_dtl", {}).get("replication_key_value")
+
+
+@PROFILES
+@CURSORS
+# seed 3 touches an old line (first in id order), seed 18 one of the inserted lines (the
+# 6th: five records that look sorted come before it).
+@pytest.mark.parametrize("seed", [3, 18], ids=["old-line-touched", "new-line-touched"])
+def test_state_right_after_a_record_that_jumped_ahead(
+    monkeypatch, config_for, profile, ignores, seed
+):
+    """The reviewer's case: a STATE written just after a late-modified record.
+
+    Lines inserted at one moment come in id order with equal mod_ts, so an id-ordered
+    cursor's prefix looks sorted; one line modified 30 minutes later comes wherever its id
+    puts it. A bookmark taken right after it would skip every line still to come.
+    """
+    with WMSSimulator(
+        orders=50, seed=seed, profile=profile, cursor_ignores_ordering=ignores
+    ) as sim:
+        sim.advance(60)
+        inserted_at = sim.now()
+        sim.insert("order_hdr", 10)
+        sim.advance(30)
+        (touched,) = sim.touch("order_dtl", 1)
+        config = config_for(
+            sim,
+            entities=["order_dtl"],
+            start_date=inserted_at.astimezone(dt.timezone.utc).isoformat(),
+            lookback_minutes=0,
+            page_size=15,
+            max_parallel_requests=1,
+        )
+        monkeypatch.setattr(EntityStream, "STATE_MSG_FREQUENCY", 10_000)
+        ids = [m["record"]["id"] for m in sync(config) if m["type"] == "RECORD"]
+        position = ids.index(touched) + 1
+        monkeypatch.setattr(EntityStream, "STATE_MSG_FREQUENCY", position)
+        messages = sync(config)
+        assert record_ids(messages) == {
+            i for i, r in sim.rows("order_dtl").items() if r["mod_ts"] >= inserted_at
+        }
+        assert len(messages) > position and any(m["type"] == "STATE" for m in messages[:-1])
+        resume_after_each_state(config, messages)
+
+
+@PROFILES
+@CURSORS
+def test_resuming_from_any_mid_run_state_skips_nothing(monkeypatch, config_for, profile, ignores):
     monkeypatch.setattr(EntityStream, "STATE_MSG_FREQUENCY", 100)
-    with WMSSimulator(orders=150, seed=9, cursor_ignores_ordering=ignores) as sim:
+    with WMSSimulator(orders=150, seed=9, profile=profile, cursor_ignores_ordering=ignores) as sim:
         stamps = sorted(r["mod_ts"] for r in sim.rows("order_dtl").values())
         start = stamps[len(stamps) // 3].astimezone(dt.timezone.utc).isoformat()
         # One request at a time: one range, so the order seen is the cursor's own (id ranges
@@ -44,27 +125,17 @@ def test_resuming_from_any_mid_run_state_skips_nothing(monkeypatch, config_for, 
             max_parallel_requests=1,
         )
         messages = sync(config)
-        expected = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
-        assert expected == {
+        assert record_ids(messages) == {
             i for i, r in sim.rows("order_dtl").items() if r["mod_ts"] >= stamps[len(stamps) // 3]
         }
-        cuts = [i for i, m in enumerate(messages) if m["type"] == "STATE"][:-1]
+        states = resume_after_each_state(config, messages)
         # Unchanged state is not re-sent: held bookmarks mean fewer mid-run STATEs.
-        assert len(cuts) >= (1 if ignores else 4)
-        bookmarks = []
-        for cut in cuts:
-            state = messages[cut]["value"]
-            before = {m["record"]["id"] for m in messages[:cut] if m["type"] == "RECORD"}
-            resumed = sync(config, state)
-            after = {m["record"]["id"] for m in resumed if m["type"] == "RECORD"}
-            assert before | after == expected, f"cut after message {cut}: state {state}"
-            bookmarks.append(
-                state.get("bookmarks", {}).get("order_dtl", {}).get("replication_key_value")
-            )
-        final = messages[-1]["value"]["bookmarks"]["order_dtl"]["replication_key_value"]
-        assert dt.datetime.fromisoformat(final) == stamps[-1]
-        if ignores:  # out of order: held (no bookmark yet) until the stream completed
+        assert len(states) >= (1 if ignores else 4)
+        bookmarks = [bookmark(state) for state in states]
+        final = bookmark(messages[-1]["value"])
+        assert final is not None and dt.datetime.fromisoformat(final) == stamps[-1]
+        if ignores:  # id order: never proved sorted by mod_ts, held until the stream completed
             assert set(bookmarks) == {None}
-        else:  # in order: mid-run bookmarks advance as records arrive
+        else:  # sorted by mod_ts, proved on the first page: mid-run bookmarks advance
             assert None not in bookmarks and bookmarks == sorted(bookmarks)
             assert bookmarks[0] < bookmarks[-1] <= final

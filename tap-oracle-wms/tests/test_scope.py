@@ -6,7 +6,7 @@ import json
 
 import pytest
 from tap_oracle_wms.client import WMSClient
-from tap_oracle_wms.errors import WMSConfigError
+from tap_oracle_wms.errors import WMSConfigError, WMSRequestError
 from tap_oracle_wms.scope import refused_path_hint, resolve_scope
 
 SCOPED = ("order_hdr", "order_dtl", "allocation", "facility")
@@ -155,4 +155,24 @@ def test_resolve_scope_unscoped_keeps_what_it_can_and_rejects_bad_settings():
         resolve_scope({**config, "scope_paths": {"item": "company_id__code"}}, "item", set())
     built_in = resolve_scope({"facility_code": "DC01"}, "allocation", set())
     assert built_in.paths == ["order_dtl_id__order_id__facility_id__code"]
-    assert "scope_paths" in refused_path_hint(built_in)
+    path = "order_dtl_id__order_id__facility_id__code"
+    assert "scope_paths" in refused_path_hint(built_in, f"Invalid filter field '{path}'")
+    assert refused_path_hint(built_in, "Invalid filter field 'no_such_field'") == ""
+    assert refused_path_hint(built_in, None) == ""
+
+
+def test_a_400_about_another_filter_does_not_blame_the_scope_path(sim, config_for, run_tap):
+    """order_dtl is scoped through a relation path; the 400 is about an entity filter."""
+    config = config_for(
+        sim,
+        facility_code="DC01",
+        entities=["order_dtl"],
+        entity_filters={"order_dtl": {"no_such_field": "1"}},
+    )
+    result = run_tap(config)
+    assert result.returncode == 1
+    assert "no_such_field" in result.stderr and "HTTP 400" in result.stderr
+    assert "scope_paths" not in result.stderr
+    with pytest.raises(WMSRequestError) as refused:
+        WMSClient(config).count("order_dtl")
+    assert "no_such_field" in str(refused.value) and "scope_paths" not in str(refused.value)

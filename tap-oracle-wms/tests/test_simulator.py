@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_oracle_wms.simulator import WMSSimulator
+from tap_oracle_wms.simulator import FaultSettings, WMSSimulator
 
 
 @pytest.fixture
@@ -182,6 +182,29 @@ def test_fail_every_answers_retry_after(fresh_sim):
     second = requests.get(fresh_sim.api_url, auth=auth, timeout=10)
     assert first.status_code == 200
     assert second.status_code == 429 and second.headers["Retry-After"] == "3"
+
+
+def test_fault_settings_are_one_list_for_python_and_the_admin_endpoint(fresh_sim):
+    auth = (fresh_sim.username, fresh_sim.password)
+    set_over_http = requests.post(
+        fresh_sim.root_url + "/__simulator__/faults",
+        params={"fail_every": 1, "fail_status": 503, "retry_after": 0.5},
+        timeout=10,
+    )
+    assert set_over_http.ok
+    refused = requests.get(fresh_sim.api_url, auth=auth, timeout=10)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "0.5"
+    fresh_sim.set_faults(FaultSettings(fail_every=1, fail_status=429))
+    assert requests.get(fresh_sim.api_url, auth=auth, timeout=10).status_code == 429
+    fresh_sim.set_faults()  # all off
+    assert requests.get(fresh_sim.api_url, auth=auth, timeout=10).status_code == 200
+    # A name that is not a fault (latency belongs to the capacity model) is refused.
+    unknown = requests.post(
+        fresh_sim.root_url + "/__simulator__/faults", params={"latency_ms": 40}, timeout=10
+    )
+    assert unknown.status_code == 400 and "latency_ms" in unknown.text
+    with pytest.raises(TypeError, match="latency_ms"):
+        fresh_sim.set_faults(latency_ms=40)
 
 
 def test_drop_every_drops_connections(fresh_sim):

@@ -89,6 +89,49 @@ def test_negative_settings_are_refused():
         WMSSimulator(orders=5, row_latency=-1)
 
 
+def test_the_live_latency_figure_scaled():
+    sim = WMSSimulator(orders=5, live_latency_scale=0.01)
+    assert (sim.capacity.page_latency, sim.capacity.row_latency) == (0, pytest.approx(0.00018))
+    assert 17 <= 1000 * WMSSimulator(orders=5, live_latency_scale=1).capacity.row_latency <= 21
+    with pytest.raises(ValueError, match="not both"):
+        WMSSimulator(orders=5, live_latency_scale=0.01, row_latency=0.001)
+    with pytest.raises(ValueError, match="positive"):
+        WMSSimulator(orders=5, live_latency_scale=-1)
+
+
+def test_cli_offers_the_live_latency():
+    exe = str(Path(sys.executable).parent / "wms-simulator")
+    shown = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30, check=True)
+    assert "--live-latency SCALE" in shown.stdout and "17-21 s" in shown.stdout
+    both = subprocess.run(
+        [exe, "--live-latency", "0.01", "--row-latency", "0.001"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert both.returncode == 2 and "--live-latency replaces" in both.stderr
+    proc = subprocess.Popen(
+        [exe, "--orders", "5", "--profile", "live", "--live-latency", "0.001"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base_url = proc.stdout.readline().split()[-1]
+        started = time.monotonic()
+        response = requests.get(
+            f"{base_url}/wms/lgfapi/v10/entity/order_dtl/",
+            params={"page_size": 20},
+            auth=("demo", "demo-password"),
+            timeout=10,
+        )
+        assert response.status_code == 200 and len(response.json()["results"]) == 20
+        assert time.monotonic() - started >= 20 * 0.018 * 0.001
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
 def test_cli_takes_the_capacity_options():
     exe = str(Path(sys.executable).parent / "wms-simulator")
     bad = subprocess.run(

@@ -143,9 +143,7 @@ def test_oauth2_client_credentials_run(fresh_sim, config_for, run_tap):
 
 @pytest.mark.parametrize("fail_status", [429, 503])
 def test_faults_are_survived_with_the_exact_record_set(fresh_sim, config_for, run_tap, fail_status):
-    fresh_sim.set_faults(
-        latency_ms=1, fail_every=4, fail_status=fail_status, retry_after=0.01, drop_every=7
-    )
+    fresh_sim.set_faults(fail_every=4, fail_status=fail_status, retry_after=0.01, drop_every=7)
     result = run_tap(config_for(fresh_sim, entities=["order_dtl"], page_size=20, max_retries=6))
     assert result.returncode == 0, result.stderr
     ids = [r["id"] for r in result.records["order_dtl"]]

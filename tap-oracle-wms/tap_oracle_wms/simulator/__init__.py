@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import types
+import typing as t
 
-from tap_oracle_wms.simulator.capacity import Capacity
+from tap_oracle_wms.simulator.capacity import Capacity, live_latency
+from tap_oracle_wms.simulator.faults import FaultSettings
 from tap_oracle_wms.simulator.server import SimulatorServer
 from tap_oracle_wms.simulator.state import SimulatorState
 from tap_oracle_wms.simulator.store import Store
 
-__all__ = ["WMSSimulator"]
+__all__ = ["FaultSettings", "WMSSimulator"]
 
 OAUTH_SCOPE = "urn:resource:fusion:scm:logistics:wms:lgfapi/"
 
@@ -40,6 +42,7 @@ class WMSSimulator:
         page_latency: float = 0,
         row_latency: float = 0,
         workers: int = 0,
+        live_latency_scale: float = 0,
         cursor_ignores_ordering: bool = False,
         profile: str = "default",
     ) -> None:
@@ -50,8 +53,15 @@ class WMSSimulator:
         `cursor_ignores_ordering`: sequenced cursors return rows in id order whatever
         `ordering` asks (unconfirmed on a live WMS either way); paged mode still orders.
         `page_latency`, `row_latency` (seconds) and `workers` set the capacity model
-        (see `set_capacity`); all off by default.
+        (see `set_capacity`); all off by default. `live_latency_scale` sets the latencies
+        to the live WMS's figure (1,000-row pages in 17-21 s) times the scale: 1 = as slow
+        as the live instance, 0.01 = 100 times faster (instead of the two latencies).
         """
+        if live_latency_scale:
+            if page_latency or row_latency:
+                msg = "give live_latency_scale or page_latency/row_latency, not both"
+                raise ValueError(msg)
+            page_latency, row_latency = live_latency(live_latency_scale)
         self.username, self.password = username, password
         self.oauth_client_id, self.oauth_client_secret = oauth_client_id, oauth_client_secret
         self.oauth_scope = OAUTH_SCOPE
@@ -151,21 +161,20 @@ class WMSSimulator:
         return types.MappingProxyType(self._store.rows[entity])
 
     # -- faults, auth, stats ---------------------------------------------------------
-    def set_faults(
-        self,
-        latency_ms: float = 0,
-        fail_every: int = 0,
-        fail_status: int = 503,
-        retry_after: float = 1,
-        drop_every: int = 0,
-    ) -> None:
-        """Inject faults into entity API requests (0 = off).
+    def set_faults(self, settings: FaultSettings | None = None, /, **fields: t.Any) -> None:
+        """Inject faults into entity API requests (all off when nothing is given).
 
-        Latency on every request, `fail_status` with Retry-After every `fail_every`
-        requests, a dropped connection (alternately reset and truncated) every
-        `drop_every` requests.
+        Give a `FaultSettings` or its fields by name: `fail_every` (every N-th request
+        answers `fail_status`, 503 or 429, with Retry-After `retry_after` seconds) and
+        `drop_every` (every N-th connection dropped, alternately reset and truncated).
+        For latency, see `set_capacity`.
         """
-        self._state.faults.set(latency_ms, fail_every, fail_status, retry_after, drop_every)
+        if settings is None:
+            settings = FaultSettings(**fields)
+        elif fields:
+            msg = "give a FaultSettings or its fields, not both"
+            raise TypeError(msg)
+        self._state.faults.set(settings)
 
     def set_capacity(
         self, page_latency: float = 0, row_latency: float = 0, workers: int = 0

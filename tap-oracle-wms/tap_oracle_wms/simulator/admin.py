@@ -8,6 +8,7 @@ import typing as t
 from urllib.parse import parse_qsl
 
 from tap_oracle_wms.simulator.errors import WMSHTTPError
+from tap_oracle_wms.simulator.faults import FaultSettings
 from tap_oracle_wms.simulator.store import ScopeError, encode
 
 if t.TYPE_CHECKING:
@@ -15,7 +16,6 @@ if t.TYPE_CHECKING:
 
 ADMIN_PREFIX = "/__simulator__/"
 TOKEN_PATH = "/oauth2/v1/token"
-_FAULT_NAMES = ("latency_ms", "fail_every", "fail_status", "retry_after", "drop_every")
 
 
 def admin(handler: Handler, action: str, params: dict[str, str]) -> None:
@@ -40,13 +40,7 @@ def admin(handler: Handler, action: str, params: dict[str, str]) -> None:
             )
             handler.send(200, encode({"ids": ids}))
         elif action == "faults":
-            sim.set_faults(
-                **{
-                    k: float(v) if k in ("latency_ms", "retry_after") else int(v)
-                    for k, v in params.items()
-                    if k in _FAULT_NAMES
-                }
-            )
+            sim.set_faults(FaultSettings.from_params(params))
             handler.send(200, b'{"status":"ok"}')
         else:
             raise WMSHTTPError(404, "NOT_FOUND", f"unknown admin action '{action}'")

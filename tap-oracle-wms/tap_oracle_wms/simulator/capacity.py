@@ -27,6 +27,22 @@ if t.TYPE_CHECKING:
 
 
 LOG_SIZE = 10_000
+# The live figure: 1,000-row sequenced pages took 17-21 s on a live WMS (wms-lgf-api.md,
+# "Observed on a live instance"), one page at a time: 18 ms a row puts a 1,000-row page at
+# 18 s. Only 1,000-row pages were observed, so no separate per-page cost is modelled.
+LIVE_ROW_LATENCY = 0.018
+
+
+def live_latency(scale: float) -> tuple[float, float]:
+    """Return (page_latency, row_latency) of the live WMS scaled by `scale`.
+
+    1 plays the live instance's speed; 0.01 a WMS 100 times faster (180 µs a row), the
+    figure tests and benchmarks use.
+    """
+    if scale <= 0:
+        msg = "the live latency scale must be positive (1 = as slow as the live WMS)"
+        raise ValueError(msg)
+    return 0.0, LIVE_ROW_LATENCY * scale
 
 
 class Capacity:

@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from tap_oracle_wms.simulator.entities import ENTITIES, Entity, Field
+from tap_oracle_wms.simulator.entities import DEFAULT_TYPE_WORDS, ENTITIES, Entity, Field
 
 # Lookup relations whose entities the simulator does not serve: their keys by id.
 # id 8 is "LPN Reapro", as in the captured allocation records.
@@ -194,14 +194,8 @@ LIVE_ENTITIES: dict[str, Entity] = {
 
 # `describe/` type words: ids and relations get words no client could guess.
 LIVE_TYPE_WORDS = {
+    **DEFAULT_TYPE_WORDS,
     "id": "PrimaryKey",
-    "int": "integer",
-    "status": "integer",
-    "str": "string",
-    "decimal": "decimal",
-    "bool": "boolean",
-    "ts": "datetime",
-    "date": "date",
     "rel": "ModelRef",
     "ref": "ModelRef",
     "set": "ReverseRef",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import time
 import typing as t
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,9 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             raise WMSHTTPError(405, "METHOD_NOT_ALLOWED", "Only GET is simulated")
         self._authenticate()
         faults = self.server.state.faults
-        delay, fault = faults.next()
-        if delay:
-            time.sleep(delay)
+        fault = faults.next()
         if fault == "fail":
             exc = WMSHTTPError(
                 faults.fail_status, faults.fail_code, "Simulated overload, retry later"
