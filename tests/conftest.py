@@ -102,12 +102,7 @@ def db(tmp_path: Path) -> Callable[[str], Any]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server; skipped when missing, except in CI where that fails."""
-    from target_gruponos_oracle.testing import PostgresUnavailableError, ephemeral_postgres
+    from target_gruponos_oracle.testing import postgres_for_tests
 
-    try:
-        with ephemeral_postgres() as url:
-            yield url
-    except PostgresUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    with postgres_for_tests() as url:
+        yield url

@@ -22,6 +22,7 @@ def test_run_full_then_incremental_prints_the_reconciliation(cli, simulator, tmp
     assert full.returncode == 0, full.stderr
     assert "full-sync-job succeeded: GNOS/DC01" in full.stdout
     assert "reconciliation PASSED; quality score 100.0%" in full.stdout
+    assert "INFO tap_oracle_wms" not in full.stderr  # the in-process client's chatter: -v
     hdr = simulator.count("order_hdr", "GNOS", "DC01")
     assert re.search(
         rf"^order_hdr\s+{hdr:,}\s+{hdr:,}\s+{hdr:,}\s+{hdr:,}\s+0\s+0", full.stdout, re.M

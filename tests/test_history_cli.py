@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.observe_testing import (
-    ToolUnavailableError,
-    pushgateway,
+    pushgateway_for_tests,
     pushgateway_groups,
 )
 
@@ -24,13 +24,8 @@ SCOPE = ("--company", "GNOS", "--facility", "DC01")
 
 @pytest.fixture
 def gateway():
-    try:
-        with pushgateway() as url:
-            yield url
-    except ToolUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"prometheus-pushgateway is required in CI: {exc}")
-        pytest.skip(str(exc))
+    with pushgateway_for_tests() as url:
+        yield url
 
 
 def _history_rows(db_path: Path) -> list[sqlite3.Row]:
@@ -91,7 +86,11 @@ def test_every_run_is_recorded_pushed_and_shown(cli, simulator, tmp_path, gatewa
     assert "succeeded" in lines[3] and len(lines) == 4  # newest first, two runs
     only_full = json.loads(cli("history", "--job", "full-sync-job", "--json").stdout)
     assert {row["run_id"] for row in only_full} == {full_report["run_id"]}
-    assert cli("history", "--facility", "DC02").stdout.startswith("no runs recorded")
+    none = cli("history", "--facility", "DC99", "--job", "full-sync-job")
+    assert none.returncode == 0, none.stderr
+    assert none.stdout.startswith(
+        "no runs match facility DC99, job full-sync-job in gruponos_run_history;"
+    )
 
     # The textfile holds the scope's last run, last success and failures by kind.
     text = textfile.read_text()
@@ -161,6 +160,25 @@ def test_rows_wait_while_the_database_is_down_and_the_next_run_writes_them(
         ("failed", "load"),
         ("succeeded", None),
     ]
+    # The history says why the target failed, not only that it exited with code 1.
+    failed_line = cli("history", env=env).stdout.splitlines()[3]
+    assert "failed (load)" in failed_line
+    assert "target-gruponos-oracle exited with code 1: OperationalError:" in failed_line
+    assert "unable to open database file" in failed_line
+
+
+def test_history_shows_why_the_tap_failed(cli, simulator, tmp_path):
+    # The facility check passes; the tap's first request after it fails and is not retried.
+    simulator.set_faults(fail_every=2, fail_status=503, retry_after=0)
+    env = {"GRUPONOS_MELTANO_ORACLE_WMS__MAX_RETRIES": "0"}
+    run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr", env=env)
+    simulator.set_faults()
+    assert run.returncode == 5, run.stdout + run.stderr
+    cause = "tap-oracle-wms exited with code 1: Giving up after 1 attempts: HTTP 503"
+    (row,) = _history_rows(tmp_path / "wms.db")
+    assert row["error_message"].startswith(cause)
+    shown = cli("history").stdout.splitlines()
+    assert "failed (extract)" in shown[2] and cause in shown[2]
 
 
 def test_a_history_table_with_other_columns_is_an_error_naming_them(cli, simulator, tmp_path):
@@ -216,15 +234,18 @@ def test_an_interrupted_run_is_recorded_as_interrupted(simulator, platform_env, 
 
 
 def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
-    lock = pytest.importorskip(
-        "gruponos_meltano_native.lock", reason="the scope lock comes with issue 10's work"
-    )
     holder = {"job": "full-sync-job", "run_id": "20261126T030000Z-holder"}
-    with lock.ScopeLock(tmp_path / "state", "GNOS", "DC01", holder):
+    with ScopeLock(tmp_path / "state", "GNOS", "DC01", holder):
         run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr")
     assert run.returncode == 9, run.stdout + run.stderr
+    # Said once, and nothing printed about records, database or logs it never had.
+    assert run.stdout.splitlines()[1:] == [
+        "nothing was done: another run holds this company/facility"
+    ]
+    assert run.stderr.count("is busy: held by full-sync-job run 20261126T030000Z-holder") == 1
     (row,) = _history_rows(tmp_path / "wms.db")
     assert (row["status"], row["failure_kind"], row["entity"]) == ("skipped", None, "order_hdr")
+    assert row["extracted"] is None  # never read
     assert "20261126T030000Z-holder" in row["error_message"]
     shown = cli("history")
     assert "skipped" in shown.stdout.splitlines()[2]

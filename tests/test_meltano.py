@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from target_gruponos_oracle.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_ID = "dev:tap-oracle-wms-to-target-gruponos-oracle"
@@ -24,10 +25,9 @@ def meltano_bin() -> Path:
     """Meltano from `.venv-meltano` (or MELTANO_BIN); a skip locally, a failure in CI."""
     path = Path(os.environ.get("MELTANO_BIN", REPO / ".venv-meltano" / "bin" / "meltano"))
     if not path.exists():
-        message = f"Meltano not installed at {path}; `make test` installs it in .venv-meltano"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(
+            "Meltano", f"not installed at {path}; `make test` installs it in .venv-meltano"
+        )
     return path
 
 
@@ -164,3 +164,52 @@ def test_deletions_are_mirrored_per_facility_through_meltano(
     assert allocation["db_rows"] == allocation["wms_count"]
     marked = db("select id, scope_facility_code from allocation where sdc_deleted_at is not null")
     assert sorted(marked) == [(i, "DC02") for i in purged]
+
+
+def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_settings(
+    meltano_bin, settings_for, tmp_path
+):
+    # The settings the Meltano runner passes as environment variables are declared in
+    # meltano.yml, so Meltano hands them to the plugins (it drops undeclared ones).
+    from gruponos_meltano_native.jobs import RunScope
+    from gruponos_meltano_native.meltano_runner import plugin_env
+
+    scope_paths = {"order_dtl": {"facility": "order_id__facility_id__code"}}
+    settings = settings_for(
+        GRUPONOS_MELTANO_ORACLE_WMS__SCOPE_PATHS=json.dumps(scope_paths),
+        GRUPONOS_MELTANO_ORACLE_WMS__UNSCOPED_ENTITIES="item",
+        GRUPONOS_MELTANO_ORACLE_WMS__MAX_PARALLEL_REQUESTS="2",
+        GRUPONOS_MELTANO_ORACLE_DB__DDL_LOCK_TIMEOUT="15",
+    )
+    scope = RunScope.of("full", "GNOS", "DC02")
+    env = {
+        **os.environ,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **plugin_env("TAP_ORACLE_WMS", settings.tap_config(scope)),
+        **plugin_env("TARGET_GRUPONOS_ORACLE", settings.target_config(scope)),
+    }
+
+    def effective(plugin: str) -> dict:
+        printed = subprocess.run(
+            [str(meltano_bin), "config", "print", plugin],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert printed.returncode == 0, printed.stderr[-3000:]
+        return json.loads(printed.stdout)
+
+    tap = effective(scope.job.meltano_extractor)
+    assert tap["scope_paths"] == scope_paths
+    assert tap["unscoped_entities"] == ["item"]
+    assert tap["max_parallel_requests"] == 2
+    assert (tap["company_code"], tap["facility_code"]) == ("GNOS", "DC02")
+    target = effective("target-gruponos-oracle")
+    assert target["ddl_lock_timeout"] == 15
+    assert target["activate_version_scope"] == {
+        "scope_company_code": "GNOS",
+        "scope_facility_code": "DC02",
+    }

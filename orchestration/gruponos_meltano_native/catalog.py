@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from gruponos_meltano_native.errors import ExtractError
+from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.masking import Redactor
 
 DISCOVERY_TIMEOUT_SECONDS = 900
@@ -30,10 +31,8 @@ def full_table_catalog(tap: str, config: Path, out: Path, redact: Redactor) -> P
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ExtractError(f"{tap} --discover failed: {redact(str(exc))}") from None
     if found.returncode != 0:
-        tail = found.stderr.decode("utf-8", "replace").strip().splitlines()[-6:]
-        raise ExtractError(
-            f"{tap} --discover exited with code {found.returncode}:\n" + redact("\n".join(tail))
-        )
+        tail = redact(found.stderr.decode("utf-8", "replace")).splitlines()[-40:]
+        raise ExtractError(exit_message(f"{Path(tap).name} --discover", found.returncode, tail))
     try:
         catalog = json.loads(found.stdout)
         streams = catalog["streams"]

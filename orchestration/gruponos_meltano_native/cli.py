@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import NoReturn, ParamSpec, TypeVar
 
 import click
@@ -65,6 +66,10 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # The tap's client runs in this process for the facility check and the WMS counts;
+        # its INFO lines (schemas sampled per entity) are the tap log's business, not ours.
+        logging.getLogger("tap_oracle_wms").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
@@ -187,9 +192,8 @@ def _show(report: RunReport, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         click.echo(render_report(report))
-    if report.status == "skipped":
-        click.echo(f"skipped: {report.error}", err=True)
-    elif not report.success:
+    # A skipped run's reason is already on stderr: the orchestrator logs it ("run … skipped:").
+    if not report.success and report.status != "skipped":
         click.echo(
             f"error ({report.failure_kind}, {report.company}/{report.facility}): {report.error}",
             err=True,
@@ -201,15 +205,22 @@ def render_report(report: RunReport) -> str:
     status = {"succeeded": "succeeded", "skipped": "SKIPPED"}.get(
         report.status, f"FAILED ({report.failure_kind})"
     )
-    lines = [
-        f"{report.job} {status}: {report.company}/{report.facility}, run {report.run_id}",
-        f"{report.records_processed:,} records in {report.duration_seconds:.1f}s "
-        f"({report.records_per_second:,.0f} records/s), "
-        f"{report.states_committed} state(s) committed",
-        f"database: {report.database}",
-        f"state: {report.state_path}",
-        f"plugin logs: {report.log_dir}",
-    ]
+    lines = [f"{report.job} {status}: {report.company}/{report.facility}, run {report.run_id}"]
+    if report.status == "skipped":
+        lines.append("nothing was done: another run holds this company/facility")
+    else:
+        lines.append(
+            f"{report.records_processed:,} records in {report.duration_seconds:.1f}s "
+            f"({report.records_per_second:,.0f} records/s), "
+            f"{report.states_committed} state(s) committed"
+        )
+        # What the run did not reach (a run stopped by its settings or the facility check)
+        # is left out rather than shown as None or as a folder that does not exist.
+        if report.database:
+            lines.append(f"database: {report.database}")
+        lines.append(f"state: {report.state_path}")
+        if report.log_dir and Path(report.log_dir).is_dir():
+            lines.append(f"plugin logs: {report.log_dir}")
     if report.validation is not None:
         lines += ["", report.validation.render()]
     if report.alerts_sent:

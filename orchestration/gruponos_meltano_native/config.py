@@ -120,6 +120,7 @@ class OracleDBSettings(_Group):
     batch_size_rows: int | None = Field(default=None, ge=1)
     max_identifier_length: int | None = Field(default=None, ge=30)
     add_record_metadata: bool | None = None
+    ddl_lock_timeout: int | None = Field(default=None, ge=0, le=1_000_000)
 
     def plugin_config(self) -> dict[str, Any]:
         """Return the target's config; `schema` becomes `default_target_schema`."""

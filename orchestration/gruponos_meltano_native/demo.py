@@ -164,7 +164,12 @@ def main() -> int:
         print(f"\n##### 1. full sync of {', '.join(facilities)} into one database", flush=True)
         ok = asyncio.run(_sync_facilities(demo, "full", company, facilities))
         _change_simulated_data(base_url, company, facilities[0])
-        print("\n##### 2. incremental sync: the changes, no deletions", flush=True)
+        print(
+            "\n##### 2. incremental sync: the changes, no deletions\n"
+            "(the first incremental after a full sync starts an hour before that full sync began,"
+            " so each facility also re-reads its rows changed in that hour; upserts, no doubles)",
+            flush=True,
+        )
         ok = asyncio.run(_sync_facilities(demo, "incremental", company, facilities)) and ok
         print("\n##### 3. second full sync: purged allocations marked deleted", flush=True)
         ok = asyncio.run(_sync_facilities(demo, "full", company, facilities)) and ok

@@ -345,6 +345,9 @@ def _sum(values: Iterable[int | None]) -> int | None:
     return sum(present) if present else None
 
 
+ERROR_WIDTH = 160
+
+
 def render_runs(rows: list[HistoryRow], by_entity: bool = False) -> str:
     """Render history rows as a text table, newest run first (one line per run or entity)."""
     header = ["run id", "job", "company", "facility", "started (UTC)", "secs", "status"]
@@ -357,7 +360,8 @@ def render_runs(rows: list[HistoryRow], by_entity: bool = False) -> str:
     for run_rows in groups.values():
         first = run_rows[0]
         status = first.status + (f" ({first.failure_kind})" if first.failure_kind else "")
-        error = (first.error_message or "").splitlines()[0][:60] if first.error_message else "-"
+        # The first line says what failed and why (a plugin's exit: its cause, exit_messages).
+        error = first.error_message.splitlines()[0][:ERROR_WIDTH] if first.error_message else "-"
         lead = [first.run_id, first.job, first.company, first.facility]
         lead += [_cell(first.started_at), _cell(first.duration_seconds), status]
         if by_entity:

@@ -75,9 +75,14 @@ def show_history(
     rows = _read(settings, company=company, facility=facility, job=job, last=last)
     if as_json:
         return dump_rows(rows)
-    if not rows:
-        return f"no runs recorded in {settings.history.table} yet" + _pending_note(settings)
-    return render_runs(rows, by_entity) + _pending_note(settings)
+    if rows:
+        return render_runs(rows, by_entity) + _pending_note(settings)
+    table = settings.history.table
+    filters = {"company": company, "facility": facility, "job": job}
+    asked = ", ".join(f"{name} {value}" for name, value in filters.items() if value)
+    if asked and _read(settings, last=1):
+        return f"no runs match {asked} in {table}; without filters, `history` shows them all"
+    return f"no runs recorded in {table} yet" + _pending_note(settings)
 
 
 def write_report(

@@ -19,6 +19,7 @@ from typing import Any
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ExtractError, LoadError
+from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.jobs import Job, RunScope
 from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metric_lines import MARKER, add_to, record_count
@@ -127,9 +128,11 @@ class MeltanoRunner:
         if code != 0:
             # Meltano ends with its own summary; the plugin's error is further up.
             telling = [ln for ln in tail if _TELLING.search(ln)][-12:] or tail[-8:]
-            text = "\n".join(telling)
-            error = ExtractError if "Extractor failed" in text else LoadError
-            raise error(f"meltano run exited with code {code} (log: {self.log_dir}):\n{text}")
+            error = ExtractError if "Extractor failed" in "\n".join(telling) else LoadError
+            raise error(
+                exit_message("meltano run", code, telling, detail=12)
+                + f"\n(meltano's output: {self.log_dir / 'meltano.log'})"
+            )
         return PipeResult(
             extracted=extracted,
             loaded=loaded,

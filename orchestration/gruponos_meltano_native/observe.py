@@ -1,9 +1,9 @@
 """What every run leaves behind for the team: history rows and Prometheus metrics.
 
 The orchestrator calls this once at the end of a run, after its report is complete, whatever
-the outcome (`@recorded` on `Orchestrator.run`). A run that never started because another run
-held its facility is recorded with `record_skipped_run`. Nothing here can fail a run: problems
-come back as warnings for the run's report.
+the outcome (`@recorded` on `Orchestrator.run`), including a run skipped because another run
+held its facility (status `skipped`, one row per entity asked for). Nothing here can fail a
+run: problems come back as warnings for the run's report.
 """
 
 from __future__ import annotations
@@ -35,21 +35,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
 
-def run_status(report: RunReport) -> str:
-    """`succeeded`, `failed`, `interrupted` or `skipped` for a finished run's report.
-
-    A skipped run is one whose `failure_kind` (or `status`) is "skipped": another run held
-    its company/facility (the scope lock).
-    """
-    if report.success:
-        return "succeeded"
-    if report.failure_kind == "interrupted":
-        return "interrupted"
-    if report.failure_kind == "skipped" or getattr(report, "status", None) == "skipped":
-        return "skipped"
-    return "failed"
-
-
 def _entity_data(report: RunReport) -> dict[str, dict[str, Any]]:
     """Per-entity figures: the report's entity data, completed by the reconciliation's."""
     merged: dict[str, dict[str, Any]] = {}
@@ -76,7 +61,7 @@ def history_rows(
     redact: Callable[[str], str] = str,
 ) -> list[HistoryRow]:
     """One row per entity the run touched (or was asked for; `*` when it knew none)."""
-    status = run_status(report)
+    status = report.status
     validation = report.validation
     failed: dict[str, list[str]] = {}
     if validation is not None:
@@ -193,45 +178,6 @@ def record_run(
         return record_rows(settings, rows, score, redact)
     except Exception as exc:  # a bug here must not turn a good run into a failed one
         log.exception("run %s: recording the run failed", report.run_id)
-        return [redact(f"run not recorded: internal error: {type(exc).__name__}: {exc}")]
-
-
-def record_skipped_run(
-    settings: GruponosMeltanoSettings,
-    run_id: str,
-    job: str,
-    company: str,
-    facility: str,
-    reason: str,
-    entities: list[str] | None = None,
-    redact: Callable[[str], str] | None = None,
-) -> list[str]:
-    """Record a run that did not start because another run held its scope (a lock).
-
-    `reason` goes to the rows' `error_message` (e.g. "DC01 is locked by run …"), secrets
-    masked. Returns warnings for the caller to show; never raises.
-    """
-    redact = _redactor(settings, redact)
-    now = datetime.now(timezone.utc)
-    try:
-        rows = [
-            HistoryRow(
-                run_id=run_id,
-                job=job,
-                company=company,
-                facility=facility,
-                entity=entity,
-                started_at=now,
-                ended_at=now,
-                duration_seconds=0.0,
-                status="skipped",
-                error_message=redact(reason),
-            )
-            for entity in entities or [WHOLE_RUN]
-        ]
-        return record_rows(settings, rows, None, redact)
-    except Exception as exc:
-        log.exception("run %s: recording the skipped run failed", run_id)
         return [redact(f"run not recorded: internal error: {type(exc).__name__}: {exc}")]
 
 

@@ -6,7 +6,8 @@
   new empty profile and no network use of its own.
 - `read_png(path)`: width, height and RGB pixels of a PNG (8-bit RGB/RGBA, as Chromium writes).
 
-A missing executable raises `ToolUnavailableError`; tests skip on it, except in CI.
+A missing executable raises `ToolUnavailableError`; tests skip on it, except in CI, where it
+fails them (`pushgateway_for_tests()`, `chromium_for_tests()`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
+from target_gruponos_oracle.testing import required_in_ci, skip_or_fail
 
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -96,6 +99,19 @@ def pushgateway(timeout: float = 30) -> Iterator[str]:
             process.wait()
 
 
+def pushgateway_for_tests() -> AbstractContextManager[str]:
+    """`pushgateway()` for a fixture: a skip without the executable, a failure in CI."""
+    return required_in_ci(pushgateway(), ToolUnavailableError, "prometheus-pushgateway")
+
+
+def chromium_for_tests() -> str:
+    """Return the Chromium executable for a fixture: a skip without it, a failure in CI."""
+    try:
+        return _executable(*CHROMIUM_NAMES)
+    except ToolUnavailableError as exc:
+        skip_or_fail("chromium", exc)
+
+
 def pushgateway_groups(url: str) -> list[dict[str, Any]]:
     """Return the Pushgateway's groups, from its `GET /api/v1/metrics` API."""
     response = requests.get(f"{url}/api/v1/metrics", timeout=10)
@@ -107,7 +123,7 @@ def pushgateway_groups(url: str) -> list[dict[str, Any]]:
 
 
 def _chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    binary = _executable("chromium", "chromium-browser", "google-chrome")
+    binary = _executable(*CHROMIUM_NAMES)
     with tempfile.TemporaryDirectory(prefix="gruponos-chromium-") as profile:
         return subprocess.run(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],

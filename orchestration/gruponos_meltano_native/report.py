@@ -86,13 +86,17 @@ def _bars(runs: list[list[HistoryRow]], value: str) -> list[Bar]:
             else format_duration(first.duration_seconds)
         )
         kind = f" ({first.failure_kind})" if first.failure_kind else ""
+        # The error's first line says what failed and why (see exit_messages).
+        why = f"\n{first.error_message.splitlines()[0]}" if first.error_message else ""
         bars.append(
             Bar(
                 label=first.started_at.strftime("%m-%d %H:%M"),
                 value=amount,
                 status=first.status,
                 series=first.job,
-                tooltip=f"{first.run_id} {_time(first.started_at)}: {first.status}{kind}, {shown}",
+                tooltip=(
+                    f"{first.run_id} {_time(first.started_at)}: {first.status}{kind}, {shown}{why}"
+                ),
             )
         )
     return bars

@@ -27,6 +27,7 @@ import msgspec
 
 from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
+from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metric_lines import add_to, record_count
 
@@ -97,9 +98,9 @@ class _StderrWatcher(threading.Thread):
                 if increment is not None:
                     add_to(self.record_counts, increment)
 
-    def error_summary(self, lines: int = 6) -> str:
-        """Return the last lines the plugin wrote, where its error usually is."""
-        return "\n".join(list(self.tail)[-lines:]) or "(no output on stderr)"
+    def exit_message(self, command: Sequence[str], code: int) -> str:
+        """Return the error for the plugin's exit `code`: its cause, then its last lines."""
+        return exit_message(Path(command[0]).name, code, list(self.tail))
 
 
 class _StateWatcher(threading.Thread):
@@ -256,18 +257,12 @@ class PipeRunner:
             )
         if target_exit != 0:
             raise _counted(
-                LoadError(
-                    f"{self.target_command[0]} exited with code {target_exit}:\n"
-                    + target_err.error_summary()
-                ),
+                LoadError(target_err.exit_message(self.target_command, target_exit)),
                 *counts,
             )
         if tap_exit != 0:
             raise _counted(
-                ExtractError(
-                    f"{self.tap_command[0]} exited with code {tap_exit}:\n"
-                    + tap_err.error_summary()
-                ),
+                ExtractError(tap_err.exit_message(self.tap_command, tap_exit)),
                 *counts,
             )
         return PipeResult(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,24 +18,18 @@ from gruponos_meltano_native.history import (
     render_runs,
     write_with_pending,
 )
-from gruponos_meltano_native.observe import record_skipped_run
+from gruponos_meltano_native.history_commands import show_history
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
+from target_gruponos_oracle.testing import postgres_for_tests
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    from target_gruponos_oracle.testing import PostgresUnavailableError, ephemeral_postgres
-
-    try:
-        with ephemeral_postgres() as url:
-            yield url
-    except PostgresUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    with postgres_for_tests() as url:
+        yield url
 
 
 def _row(run_id: str, entity: str, minutes: int = 0, **extra) -> HistoryRow:
@@ -175,27 +168,6 @@ def test_rows_wait_in_the_state_folder_when_the_database_fails(tmp_path):
     assert [r.run_id for r in history.runs()] == ["r3", "r2", "r1"]
 
 
-def test_a_skipped_run_is_recorded_for_its_scope(tmp_path):
-    settings = GruponosMeltanoSettings(
-        state_dir=tmp_path / "state",
-        oracle_db={"sqlalchemy_url": f"sqlite:///{tmp_path / 'wms.db'}"},
-    )
-    warnings = record_skipped_run(
-        settings,
-        "20261126T040000Z-abcdef",
-        "incremental-sync-job",
-        "GNOS",
-        "DC02",
-        "GNOS/DC02 is held by run 20261126T035900Z-123456",
-    )
-    assert warnings == []
-    (row,) = RunHistory(settings.target_config(), settings.history.table).runs()
-    assert (row.status, row.facility, row.entity) == ("skipped", "DC02", "*")
-    assert "held by run" in row.error_message
-    table = render_runs([row])
-    assert "skipped" in table and "DC02" in table
-
-
 def test_unknown_status_is_refused():
     with pytest.raises(ValueError, match="unknown run status 'done'"):
         _row("r1", "order_hdr", status="done")
@@ -241,3 +213,18 @@ def test_history_by_entity_shows_one_line_per_entity_of_each_run():
         ["2", "80", "36", "2", "100.0", "-"],  # two entities; a missing figure counts as none
         ["1", "811", "811", "0", "100.0", "-"],
     ]
+
+
+def test_history_says_whether_the_table_is_empty_or_the_filters_exclude_everything(tmp_path):
+    settings = GruponosMeltanoSettings(
+        state_dir=tmp_path / "state",
+        oracle_db={"sqlalchemy_url": f"sqlite:///{tmp_path / 'wms.db'}"},
+    )
+    table = settings.history.table
+    assert show_history(settings, None, "DC01", None, 20) == f"no runs recorded in {table} yet"
+    RunHistory(settings.target_config(), table).append([_row("r1", "order_hdr")])
+    assert show_history(settings, "GNOS", "DC99", None, 20) == (
+        f"no runs match company GNOS, facility DC99 in {table}; "
+        "without filters, `history` shows them all"
+    )
+    assert "r1" in show_history(settings, "GNOS", "DC01", None, 20)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import os
 import re
 import socket
 import threading
@@ -12,21 +11,15 @@ import time
 import pytest
 from gruponos_meltano_native.metrics import RunSample, grouping_path, publish, shown_url
 from gruponos_meltano_native.observe_testing import (
-    ToolUnavailableError,
-    pushgateway,
+    pushgateway_for_tests,
     pushgateway_groups,
 )
 
 
 @pytest.fixture(scope="module")
 def gateway():
-    try:
-        with pushgateway() as url:
-            yield url
-    except ToolUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"prometheus-pushgateway is required in CI: {exc}")
-        pytest.skip(str(exc))
+    with pushgateway_for_tests() as url:
+        yield url
 
 
 def _sample(status: str = "succeeded", ended: float = 1_795_700_000.0, **extra) -> RunSample:

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.history import RunHistory
+from gruponos_meltano_native.history import RunHistory, render_runs
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.observe import record_skipped_run, run_status
+from gruponos_meltano_native.lock import ScopeLock
 from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
 
 
@@ -36,7 +36,7 @@ def _settings(tmp_path, **extra) -> GruponosMeltanoSettings:
 )
 def test_run_status(success, kind, status):
     report = RunReport("r", "full-sync-job", "full", "GNOS", "DC01", success, failure_kind=kind)
-    assert run_status(report) == status
+    assert report.status == status
 
 
 def test_a_run_that_fails_at_start_is_recorded_with_its_requested_entities(tmp_path):
@@ -64,14 +64,21 @@ def test_history_can_be_switched_off(tmp_path):
     assert not (tmp_path / "wms.db").exists()
 
 
-def test_a_skipped_runs_reason_is_masked(tmp_path):
-    settings = _settings(tmp_path, oracle_wms={"password": "Pa55-secret"})
-    warnings = record_skipped_run(
-        settings, "r1", "full-sync-job", "GNOS", "DC01", "lock held; login Pa55-secret"
+def test_a_run_skipped_because_the_facility_is_held_is_recorded_not_alerted(tmp_path):
+    settings = _settings(
+        tmp_path,
+        oracle_wms={"base_url": "http://127.0.0.1:9", "username": "u", "password": "Pa55-secret"},
     )
-    assert warnings == []
+    holder = {"job": "full-sync-job", "run_id": "20261126T035900Z-123456"}
+    with ScopeLock(settings.state_dir, "GNOS", "DC02", holder):
+        report = _run(Orchestrator(settings), "incremental", "GNOS", "DC02")
+    assert (report.status, report.exit_code, report.alerts_sent) == ("skipped", 9, [])
+    assert report.warnings == []
     (row,) = RunHistory(settings.target_config(), settings.history.table).runs()
-    assert "Pa55-secret" not in row.error_message and row.status == "skipped"
+    assert (row.run_id, row.status, row.failure_kind) == (report.run_id, "skipped", None)
+    assert (row.job, row.facility, row.entity) == ("incremental-sync-job", "DC02", "*")
+    assert "held by full-sync-job run 20261126T035900Z-123456" in row.error_message
+    assert "skipped" in render_runs([row])
 
 
 def test_prod_without_a_database_keeps_the_rows_waiting(tmp_path):
@@ -85,13 +92,3 @@ def test_prod_without_a_database_keeps_the_rows_waiting(tmp_path):
         f"{tmp_path / 'state' / 'history' / 'pending' / report.run_id}.json"
     ]
     assert not list(tmp_path.rglob("*.db"))
-
-
-def test_an_explicit_status_does_not_hide_an_interruption():
-    class Reported(RunReport):
-        @property
-        def status(self) -> str:  # a report that only knows succeeded/failed/skipped
-            return "failed"
-
-    report = Reported("r", "full-sync-job", "full", "GNOS", "DC01", failure_kind="interrupted")
-    assert run_status(report) == "interrupted"

@@ -116,4 +116,14 @@ def test_an_unknown_facility_stops_before_extraction(tmp_path, wms):
     report = Orchestrator(_settings(tmp_path, wms)).run(RunScope.of("full", "GNOS", "DC09"))
     assert report.exit_code == 3 and report.failure_kind == "settings"
     assert "unknown facility 'DC09': the WMS's facility entity" in report.error
+    assert "no such code (company 'GNOS' has: DC01, DC02); nothing was extracted" in report.error
+
+
+def test_a_facility_of_another_company_is_unknown_too(tmp_path, wms):
+    # DC01 exists, but not in company XX: a mistyped company would otherwise extract nothing
+    # and pass every check on empty figures.
+    report = Orchestrator(_settings(tmp_path, wms)).run(RunScope.of("full", "XX", "DC01"))
+    assert report.exit_code == 3 and report.failure_kind == "settings"
+    assert "unknown facility 'DC01'" in report.error
+    assert "(company 'XX' has no facility: check the codes)" in report.error
     assert not (tmp_path / "state" / "logs" / report.run_id / "tap.log").exists()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,12 +11,14 @@ from gruponos_meltano_native.charts import COLORS, nice_ceiling
 from gruponos_meltano_native.history import HistoryRow
 from gruponos_meltano_native.observe_testing import (
     chromium_dom,
+    chromium_for_tests,
     count_color,
     read_png,
 )
 from gruponos_meltano_native.report import render_report
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+CAUSE = "target-gruponos-oracle exited with code 1: ORA-01653: unable to extend table\ntrace"
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -71,7 +71,7 @@ def _history() -> list[HistoryRow]:
             records=20 + n,
             seconds=60 + n,
             failure_kind="load" if status == "failed" else None,
-            error="target-gruponos-oracle exited with code 1" if status == "failed" else None,
+            error=CAUSE if status == "failed" else None,
             failed_checks="wms_count_equals_db_rows" if n == 23 else None,
             score=75.0 if n == 23 else 100.0,
             mod_age=3000 if n == 23 else 10,
@@ -82,12 +82,8 @@ def _history() -> list[HistoryRow]:
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        message = "chromium not found on PATH (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium is required in CI: {message}")
-        pytest.skip(message)
+def chromium() -> str:
+    return chromium_for_tests()
 
 
 def test_report_is_self_contained_and_says_what_happened(tmp_path):
@@ -97,6 +93,7 @@ def test_report_is_self_contained_and_says_what_happened(tmp_path):
     assert not re.search(r"(src|href)=|url\(", html)
     assert "GNOS / DC01" in html and "GNOS / DC02" in html
     assert "failed (load)" in html  # the last incremental failure, in the overview
+    assert "ORA-01653: unable to extend table" in html  # why it failed, in its bar's tooltip
     assert "failed: wms_count_equals_db_rows" in html
     assert "stale (limit 24h)" in html
     assert "quality score <span class='bad'>75.0%</span>" in html

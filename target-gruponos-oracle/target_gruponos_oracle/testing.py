@@ -5,6 +5,10 @@ PostgreSQL binaries into a temporary directory, listens on a free loopback port 
 socket inside that directory) and yields a SQLAlchemy URL ``postgresql+psycopg://...``.
 PostgreSQL refuses to run as root, so when the caller is root the server runs as the
 ``postgres`` OS user through ``runuser`` (or ``su``).
+
+For pytest fixtures: ``with postgres_for_tests() as url:`` skips the test when no server can
+start, except with ``CI=true``, where that fails it (``required_in_ci`` applies the same rule
+to any server or tool a test needs).
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import NoReturn, TypeVar
+
+_T = TypeVar("_T")
 
 _SERVER_USER = "postgres"
 _DATABASE = "postgres"
@@ -125,3 +133,29 @@ def ephemeral_postgres() -> Iterator[str]:
             with contextlib.suppress(PostgresUnavailableError):
                 _run([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop"])
         shutil.rmtree(root, ignore_errors=True)
+
+
+def skip_or_fail(what: str, reason: object) -> NoReturn:
+    """Skip the calling test because `what` is missing; with ``CI=true`` fail it instead."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required in CI: {reason}")
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+@contextlib.contextmanager
+def required_in_ci(
+    server: AbstractContextManager[_T], unavailable: type[Exception], what: str
+) -> Iterator[_T]:
+    """Enter `server` for a test; if it raises `unavailable`, `skip_or_fail` names `what`."""
+    try:
+        with server as value:
+            yield value
+    except unavailable as exc:
+        skip_or_fail(what, exc)
+
+
+def postgres_for_tests() -> AbstractContextManager[str]:
+    """`ephemeral_postgres()` for a fixture: a skip without PostgreSQL, a failure in CI."""
+    return required_in_ci(ephemeral_postgres(), PostgresUnavailableError, "PostgreSQL")

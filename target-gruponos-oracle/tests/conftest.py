@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from target_gruponos_oracle import naming
 from target_gruponos_oracle.target import TargetGruponosOracle
-from target_gruponos_oracle.testing import PostgresUnavailableError, ephemeral_postgres
+from target_gruponos_oracle.testing import postgres_for_tests
 
 EXECUTABLE = Path(sys.executable).parent / "target-gruponos-oracle"
 ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
@@ -29,13 +29,8 @@ _counter = itertools.count(1)
 @pytest.fixture(scope="session")
 def postgres_server_url():
     """One throwaway PostgreSQL server for the whole session."""
-    try:
-        with ephemeral_postgres() as url:
-            yield url
-    except PostgresUnavailableError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
+    with postgres_for_tests() as url:
+        yield url
 
 
 @dataclass

@@ -65,6 +65,21 @@ def test_missing_postgres_binaries_give_a_clear_error(monkeypatch):
         server.__enter__()
 
 
+@pytest.mark.parametrize(
+    ("ci", "outcome", "said"),
+    [
+        ("true", pytest.fail.Exception, "PostgreSQL is required in CI: PostgreSQL server"),
+        ("", pytest.skip.Exception, "PostgreSQL unavailable: PostgreSQL server"),
+    ],
+)
+def test_a_missing_server_skips_a_test_but_fails_it_in_ci(monkeypatch, ci, outcome, said):
+    monkeypatch.setattr(testing.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(testing.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match=said), testing.postgres_for_tests():
+        pass
+
+
 def test_identifier_keeps_names_that_need_no_change():
     assert naming.identifier("ORDER_DTL", "oracle", 128) == "ORDER_DTL"
 
