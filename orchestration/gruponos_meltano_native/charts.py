@@ -38,7 +38,7 @@ def nice_ceiling(value: float) -> float:
     """Return the smallest 1/2/2.5/5 x 10^n at or above `value` (1 for nothing)."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power:
             return step * power

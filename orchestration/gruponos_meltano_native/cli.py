@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -28,7 +28,8 @@ from gruponos_meltano_native.progress import Progress
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.state import StateKey, StateStore
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _raise_interrupt(signum: int, frame: object) -> NoReturn:
@@ -40,11 +41,11 @@ def _fail(exc: PlatformError) -> NoReturn:
     sys.exit(int(exc.exit_code))
 
 
-def platform_errors(func: F) -> F:
+def platform_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn the platform's errors into a message and the exit code of their kind."""
 
     @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except PlatformError as exc:
@@ -53,7 +54,7 @@ def platform_errors(func: F) -> F:
             click.echo("interrupted", err=True)
             sys.exit(int(ExitCode.INTERRUPTED))
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @click.group()

@@ -43,9 +43,10 @@ def wms_simulator(orders: int = DEMO_ORDERS, seed: int = 7) -> Iterator[str]:
     """Run `wms-simulator` as a process on loopback; yields its base URL, stops it after."""
     command = [sys.executable, "-m", "tap_oracle_wms.simulator", "--orders", str(orders)]
     process = subprocess.Popen([*command, "--seed", str(seed)], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
+    output = process.stdout
+    assert output is not None  # stdout=PIPE
     first: list[str] = []
-    reader = threading.Thread(target=lambda: first.append(process.stdout.readline()), daemon=True)
+    reader = threading.Thread(target=lambda: first.append(output.readline()), daemon=True)
     reader.start()
     reader.join(STARTUP_TIMEOUT_SECONDS)
     prefix = "WMS simulator listening on "
@@ -64,7 +65,8 @@ def simulator_admin(base_url: str, action: str, **params: object) -> dict[str, A
     url = f"{root.scheme}://{root.netloc}/__simulator__/{action}?{urlencode(params)}"
     request = urllib.request.Request(url, method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
 
 
 def _print_result(title: str, result: SyncResult) -> None:
@@ -93,9 +95,9 @@ def _change_simulated_data(base_url: str, company: str, facility: str) -> None:
     deleted = simulator_admin(base_url, "delete", entity="allocation", count=DELETED, **scope)
     print(
         f"\n=== changes in the WMS ({facility}): 30 minutes later, "
-        f"{len(touched['ids'])} orders updated, "  # type: ignore[arg-type]
-        f"{len(inserted['ids'])} new orders with lines and allocations, "  # type: ignore[arg-type]
-        f"{len(allocations['ids'])} allocations updated, "  # type: ignore[arg-type]
+        f"{len(touched['ids'])} orders updated, "
+        f"{len(inserted['ids'])} new orders with lines and allocations, "
+        f"{len(allocations['ids'])} allocations updated, "
         f"{len(deleted['ids'])} allocations purged (ids {deleted['ids']}) ===",
         flush=True,
     )

@@ -104,7 +104,7 @@ class HistoryRow:
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> HistoryRow:
         """Build a row from JSON data or a database row (naive datetimes are UTC)."""
-        values = {f.name: data.get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
         for name in ("started_at", "ended_at", "newest_mod_ts"):
             values[name] = as_utc(values[name])
         values["marked_deleted"] = values["marked_deleted"] or 0

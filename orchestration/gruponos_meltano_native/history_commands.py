@@ -27,11 +27,19 @@ class ReportPathError(PlatformError):
     kind = "usage"
 
 
-def _read(settings: GruponosMeltanoSettings, **filters: object) -> list[HistoryRow]:
+def _read(
+    settings: GruponosMeltanoSettings,
+    *,
+    company: str | None = None,
+    facility: str | None = None,
+    job: str | None = None,
+    last: int | None = None,
+    since: datetime | None = None,
+) -> list[HistoryRow]:
     config = settings.target_config()
     history = RunHistory(config, settings.history.table)
     try:
-        return history.runs(**filters)  # type: ignore[arg-type]
+        return history.runs(company=company, facility=facility, job=job, last=last, since=since)
     except PlatformError:
         raise
     except sa.exc.SQLAlchemyError as exc:

@@ -53,10 +53,10 @@ JOBS: dict[Mode, Job] = {
 
 def job_for(mode: str) -> Job:
     """Return the job of a mode (`full` or `incremental`)."""
-    try:
-        return JOBS[mode]  # type: ignore[index]
-    except KeyError:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(JOBS)}") from None
+    for name, job in JOBS.items():
+        if name == mode:
+            return job
+    raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(JOBS)}")
 
 
 @dataclass(frozen=True)

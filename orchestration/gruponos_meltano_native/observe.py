@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from gruponos_meltano_native.history import (
     WHOLE_RUN,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
 def _entity_data(report: RunReport) -> dict[str, dict[str, Any]]:
@@ -181,12 +181,14 @@ def record_run(
         return [redact(f"run not recorded: internal error: {type(exc).__name__}: {exc}")]
 
 
-def recorded(run: F) -> F:
+def recorded(
+    run: Callable[Concatenate[Any, P], RunReport],
+) -> Callable[Concatenate[Any, P], RunReport]:
     """Decorate `Orchestrator.run`: record each finished run and add warnings to its report."""
     signature = inspect.signature(run)
 
     @functools.wraps(run)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> RunReport:
         started_at = datetime.now(timezone.utc)
         report = run(self, *args, **kwargs)
         arguments = signature.bind(self, *args, **kwargs).arguments
@@ -198,4 +200,4 @@ def recorded(run: F) -> F:
         )
         return report
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

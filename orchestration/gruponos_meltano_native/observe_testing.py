@@ -189,10 +189,10 @@ def read_png(path: Path) -> tuple[int, int, list[bytes]]:
     previous = bytearray(stride)
     position = 0
     for _ in range(height):
-        kind = raw[position]
+        filter_type = raw[position]
         line = bytearray(raw[position + 1 : position + 1 + stride])
         position += 1 + stride
-        _unfilter(kind, line, previous, channels)
+        _unfilter(filter_type, line, previous, channels)
         rgb = bytes(b for i, b in enumerate(line) if i % channels < 3)
         rows.append(rgb)
         previous = line

@@ -112,7 +112,7 @@ class ReconciliationReport:
             "marked deleted",
             "newest mod_ts",
         )
-        rows = [header]
+        rows: list[tuple[str, ...]] = [header]
         for name, fig in sorted(self.entities.items()):
             rows.append(
                 (

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgspec
 
@@ -113,7 +113,7 @@ class _StateWatcher(threading.Thread):
         self.redact = redact
         self.count = 0
         self.last: dict[str, Any] | None = None
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
 
     def run(self) -> None:
         for raw in self.pipe:
@@ -345,11 +345,16 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGTERM)
 
 
-def _counted(
-    error: PlatformError, extracted: dict[str, int], loaded: dict[str, int]
-) -> PlatformError:
-    """Attach the records extracted and loaded before a failure to its error."""
-    error.extracted, error.loaded = dict(extracted), dict(loaded)  # type: ignore[attr-defined]
+_E = TypeVar("_E", bound=Exception)
+
+
+def _counted(error: _E, extracted: dict[str, int], loaded: dict[str, int]) -> _E:
+    """Attach the records extracted and loaded before a failure to its error.
+
+    Any exception may carry them: the orchestrator reads them back with `getattr`.
+    """
+    error.extracted = dict(extracted)  # type: ignore[attr-defined]  # see the docstring
+    error.loaded = dict(loaded)  # type: ignore[attr-defined]  # see the docstring
     return error
 
 

@@ -92,7 +92,10 @@ class StateStore:
             return None
         if not isinstance(envelope, dict) or "value" not in envelope:
             raise StateError(f"state file {self.path(key)} has no 'value'")
-        return envelope["value"]
+        value = envelope["value"]
+        if value is not None and not isinstance(value, dict):
+            raise StateError(f"state file {self.path(key)}: 'value' is not a JSON object")
+        return value
 
     def put(self, key: StateKey, value: dict[str, Any], run_id: str) -> None:
         """Replace `key`'s state with `value` atomically."""

@@ -103,7 +103,7 @@ def smtp_server(
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-            state.messages.append(message)  # type: ignore[arg-type]
+            state.messages.append(message)
             return "250 OK"
 
     def authenticator(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
@@ -122,3 +123,25 @@ def test_broken_channel_does_not_stop_the_others(tmp_path):
         broken.status = 500
         manager = _manager(tmp_path, webhook_url=hook.url, slack_webhook_url=broken.url)
         assert manager.send(_alert()) == ["webhook"]
+
+
+def test_an_unreachable_webhook_is_logged_without_its_url(tmp_path, caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    token_url = f"http://127.0.0.1:{port}/hooks/T0-secret-token"
+    with http_receiver() as hook:
+        manager = _manager(tmp_path, webhook_url=token_url, slack_webhook_url=hook.url)
+        assert manager.send(_alert()) == ["slack"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["alert channel webhook failed: webhook request failed (ConnectionError)"]
+
+
+def test_an_unwritable_cooldown_memory_does_not_stop_the_alert(tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with http_receiver() as hook:
+        manager = AlertManager(AlertSettings(webhook_url=hook.url), blocker, Redactor([SECRET]))
+        assert manager.send(_alert()) == ["webhook"]
+        assert len(hook.requests) == 1
+    assert any("cannot save alert cooldown memory" in r.getMessage() for r in caplog.records)

@@ -15,6 +15,7 @@ from gruponos_meltano_native.history import (
     PendingRows,
     RunHistory,
     history_table,
+    render_runs,
     write_with_pending,
 )
 from gruponos_meltano_native.history_commands import show_history
@@ -189,6 +190,29 @@ def test_oracle_gets_naive_utc_values():
     )
     assert row["started_at"] == datetime(2026, 11, 26, 4, 0)  # UTC, no tzinfo for the driver
     assert row["started_at"].tzinfo is None
+
+
+def test_history_by_entity_shows_one_line_per_entity_of_each_run():
+    rows = [
+        _row("r2", "order_hdr", minutes=120, extracted=36, loaded=36, marked_deleted=2),
+        _row("r2", "allocation", minutes=120, extracted=44, loaded=None, quality_score=None),
+        _row("r1", "order_hdr"),
+    ]
+    lines = render_runs(rows, by_entity=True).splitlines()
+    assert lines[0].split() == [
+        *("run", "id", "job", "company", "facility", "started", "(UTC)", "secs", "status"),
+        *("entity", "extracted", "loaded", "deleted", "quality", "%", "error"),
+    ]
+    assert [line.split()[-6:] for line in lines[2:]] == [
+        ["order_hdr", "36", "36", "2", "100.0", "-"],
+        ["allocation", "44", "-", "0", "-", "-"],
+        ["order_hdr", "811", "811", "0", "100.0", "-"],
+    ]
+    per_run = render_runs(rows).splitlines()
+    assert [line.split()[-6:] for line in per_run[2:]] == [
+        ["2", "80", "36", "2", "100.0", "-"],  # two entities; a missing figure counts as none
+        ["1", "811", "811", "0", "100.0", "-"],
+    ]
 
 
 def test_history_says_whether_the_table_is_empty_or_the_filters_exclude_everything(tmp_path):

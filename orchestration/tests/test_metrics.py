@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
+import threading
+import time
 
 import pytest
 from gruponos_meltano_native.metrics import RunSample, grouping_path, publish, shown_url
@@ -138,3 +141,49 @@ def test_readme_documents_every_metric_and_history_column():
         assert f"| `{PREFIX}{name}` |" in readme, name
     for column in COLUMN_NAMES:
         assert f"`{column}`" in readme.split("### The run-history table")[1], column
+
+
+class _Gateway(http.server.BaseHTTPRequestHandler):
+    """A Pushgateway stand-in that refuses pushes (400) or answers too late."""
+
+    def do_PUT(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if "slow" in self.path:
+            time.sleep(1.5)
+        self.send_response(400)
+        self.end_headers()
+        self.wfile.write(b"pushed metrics are invalid or inconsistent\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def refusing_gateway():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_refused_or_unanswered_push_is_a_warning_naming_why(refusing_gateway, tmp_path):
+    refused = publish(tmp_path / "state", _sample(), None, refusing_gateway, 5)
+    assert refused == [
+        f"metrics not pushed to Pushgateway {refusing_gateway}: "
+        "HTTP 400: pushed metrics are invalid or inconsistent"
+    ]
+    slow = publish(tmp_path / "state", _sample(), None, refusing_gateway + "/slow", 0.5)
+    assert slow == [
+        f"metrics not pushed to Pushgateway {refusing_gateway}/slow: no answer within 0.5s"
+    ]
+
+
+def test_an_unwritable_state_folder_is_a_warning_and_nothing_is_sent(refusing_gateway, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    warnings = publish(blocker / "state", _sample(), tmp_path / "m.prom", refusing_gateway, 5)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("metrics not updated: cannot write the metrics snapshot: ")
+    assert not (tmp_path / "m.prom").exists()

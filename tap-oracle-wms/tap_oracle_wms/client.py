@@ -338,10 +338,11 @@ class WMSClient:
             raise self.explain_refusal(exc, entity, properties) from None
         if body is None:
             return 0
-        if not isinstance(body, dict) or not isinstance(body.get("result_count"), int):
+        count = body.get("result_count") if isinstance(body, dict) else None
+        if not isinstance(count, int):
             msg = f"No result_count in the paged answer for '{entity}'"
             raise WMSResponseError(msg, url=self.entity_url(entity))
-        return body["result_count"]
+        return count
 
     def pages(
         self,

@@ -100,7 +100,8 @@ def builtin_schema(entity: str) -> dict | None:
     path = resources.files("tap_oracle_wms") / "schemas" / f"{entity}.json"
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    schema: dict = json.loads(path.read_text())  # the tap's own files: JSON objects
+    return schema
 
 
 def _value_word(values: list[t.Any]) -> str:

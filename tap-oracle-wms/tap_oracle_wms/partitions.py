@@ -157,7 +157,8 @@ def _edge(
 ) -> _Probe | None:
     """One one-row page of the run's query in the given order (None: nothing matches)."""
     query = {**params, "ordering": ordering, "page_size": 1, "page_mode": "paged", "fields": "id"}
-    return client.get(client.entity_url(entity), query, _PROBE, not_found_ok=True)
+    probe: _Probe | None = client.get(client.entity_url(entity), query, _PROBE, not_found_ok=True)
+    return probe
 
 
 def _counts(

@@ -90,6 +90,7 @@ class RecordCodec:
         page_type = msgspec.defstruct(
             f"{stream}_page",
             [
+                # The record struct is made at run time: mypy cannot take it as a type.
                 ("results", list[record_type], []),  # type: ignore[valid-type]
                 ("next_page", t.Optional[str], None),  # noqa: UP045
                 ("result_count", t.Optional[int], None),  # noqa: UP045
@@ -125,4 +126,5 @@ class RecordCodec:
         source = "def convert(r):\n    return {" + ", ".join(items) + "}\n"
         namespace: dict[str, t.Any] = {"Related": Related}
         exec(compile(source, "<wms-record-converter>", "exec"), namespace)
-        return namespace["convert"]
+        convert: t.Callable[..., t.Any] = namespace["convert"]
+        return convert

@@ -248,13 +248,14 @@ class RowDecoder:
             "RecordMessage",
             [
                 ("type", Literal["RECORD"]),
-                ("stream", Literal[stream]),  # type: ignore[valid-type]
+                ("stream", Literal[stream]),
                 ("record", struct),
                 ("version", None, None),
             ],
         )
         self._generic = msgspec.json.Decoder(float_hook=Decimal)
         self._astuple = msgspec.structs.astuple
+        self._stream = stream
         namespace: dict[str, Any] = {
             "fromisoformat": dt.datetime.fromisoformat,
             "astuple": msgspec.structs.astuple,
@@ -299,7 +300,9 @@ class RowDecoder:
         except (ValueError, Mismatch):  # msgspec's ValidationError is a ValueError
             record = self._generic.decode(raw)
             if not isinstance(record, dict):
-                raise ValueTypeError("'record' must be a JSON object") from None
+                raise ValueTypeError(
+                    "'record' must be a JSON object", stream=self._stream
+                ) from None
             return self.convert(record)
 
 

@@ -78,15 +78,16 @@ class SingerLineReader(GenericSingerReader):
         try:
             for first in lines:
                 line_number += 1  # `first` is this line
-                line: bytes | str | None = first
+                line: bytes | str = first
                 if load_records is not None:
-                    count, line = load_records(first, lines)
+                    count, rest = load_records(first, lines)
                     if count:
                         stats["RECORD"] += count
-                        # `line` is the one after the records; None: the last was a record.
-                        line_number += count if line is not None else count - 1
-                    if line is None:
+                        # `rest` is the line after the records; None: the last was a record.
+                        line_number += count if rest is not None else count - 1
+                    if rest is None:
                         continue
+                    line = rest
                 try:
                     envelope = decode_envelope(line)
                 except msgspec.DecodeError:
@@ -99,14 +100,13 @@ class SingerLineReader(GenericSingerReader):
                     continue
                 message = self.deserialize_json(line)
                 message_type = message.get("type")
-                callback = callbacks.get(message_type)  # type: ignore[arg-type]
-                if callback is None:
+                if not isinstance(message_type, str) or message_type not in callbacks:
                     raise InvalidMessageError(
                         f"unknown or missing message type {message_type!r}",
                         stream=message.get("stream"),
                     )
-                callback(message)
-                stats[message_type] += 1  # type: ignore[index]
+                callbacks[message_type](message)
+                stats[message_type] += 1
         except BadInputError as exc:
             exc.line = self.line_number = line_number
             if self.on_bad_input is not None:

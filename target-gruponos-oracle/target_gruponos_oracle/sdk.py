@@ -14,8 +14,9 @@ tests, and this check names whatever the new release changed.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from singer_sdk.sinks import Sink
 from singer_sdk.sql import SQLTarget
@@ -23,6 +24,8 @@ from singer_sdk.sql import SQLTarget
 from target_gruponos_oracle.errors import IncompatibleSDKError
 
 TESTED_SERIES = "0.54"
+
+SinkT = TypeVar("SinkT", bound=Sink)
 
 # Methods the target overrides or calls, per SDK class.
 PRIVATE_METHODS: dict[type, tuple[str, ...]] = {
@@ -89,12 +92,13 @@ def check_attributes(instance: object, cls: type) -> None:
 check_methods()  # at import: before any setting is read or any message taken
 
 
-class FencedSQLTarget(SQLTarget):
+class FencedSQLTarget(SQLTarget, Generic[SinkT]):
     """`SQLTarget` whose private hooks call public methods of the subclass.
 
     Subclasses implement `handle_schema`, `handle_record`, `handle_state`,
     `handle_activate_version`, `handle_batch`, `write_state` and `drain_sinks`; they reach
-    the SDK's own state through the properties and methods below.
+    the SDK's own state through the properties and methods below. `SinkT` is the class of
+    the subclass's sinks: the SDK creates every sink from `default_sink_class`.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -127,25 +131,25 @@ class FencedSQLTarget(SQLTarget):
 
     # What subclasses implement -------------------------------------------------------------
 
+    @abstractmethod
     def handle_schema(self, message_dict: dict) -> None:
         """Handle a SCHEMA message."""
-        raise NotImplementedError
 
+    @abstractmethod
     def handle_record(self, message_dict: dict) -> None:
         """Handle a RECORD message given as a dict."""
-        raise NotImplementedError
 
     def handle_state(self, message_dict: dict) -> None:
         """Handle a STATE message; `remember_state` keeps it as the SDK does."""
         self.remember_state(message_dict)
 
+    @abstractmethod
     def handle_activate_version(self, message_dict: dict) -> None:
         """Handle an ACTIVATE_VERSION message."""
-        raise NotImplementedError
 
+    @abstractmethod
     def handle_batch(self, message_dict: dict) -> None:
         """Handle a BATCH message."""
-        raise NotImplementedError
 
     def write_state(self, state: dict) -> None:
         """Emit a STATE whose rows are committed."""
@@ -158,14 +162,14 @@ class FencedSQLTarget(SQLTarget):
     # The SDK's state, for subclasses -------------------------------------------------------
 
     @property
-    def active_sinks(self) -> dict[str, Sink]:
+    def active_sinks(self) -> dict[str, SinkT]:
         """Current sink per stream name (the SDK's own registry)."""
-        return self._sinks_active
+        return cast("dict[str, SinkT]", self._sinks_active)
 
     @property
-    def replaced_sinks(self) -> list[Sink]:
+    def replaced_sinks(self) -> list[SinkT]:
         """Sinks replaced by a schema change, not drained yet."""
-        return self._sinks_to_clear
+        return cast("list[SinkT]", self._sinks_to_clear)
 
     @property
     def latest_state(self) -> dict | None:

@@ -163,7 +163,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         return any(column.prop == prop for column in self.spec.columns)
 
     def _add_columns(self, props: list[str]) -> None:
-        wanted = {prop: {} for prop in props if not self._has(prop)}
+        wanted: dict[str, dict] = {prop: {} for prop in props if not self._has(prop)}
         self.spec.columns += schema_columns(
             self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
         )
@@ -273,8 +273,10 @@ class GruponosSink(SQLSink[GruponosConnector]):
         """Buffer a record carrying `_sdc_deleted_at` as the deletion of its key's row."""
         row = self._decoder.convert(record)
         self._check_keys(row)
-        key = self._row_key(row)  # type: ignore[misc]
-        self._rows.pop(key, None)  # type: ignore[call-overload, union-attr]
+        # Only upserts delete rows (`deletes_rows`), and upserts are keyed: rows by key.
+        assert isinstance(self._rows, dict) and self._row_key is not None
+        key = self._row_key(row)
+        self._rows.pop(key, None)
         # Deletions run before the batch's upserts, so a later record of the key wins.
         self._deleted[key] = tuple(row[position] for position, _ in self._key_positions)
         self.tally_record_read()
@@ -292,10 +294,11 @@ class GruponosSink(SQLSink[GruponosConnector]):
     def add_row(self, row: tuple) -> None:
         """Check the keys and keep the row (last one per key wins)."""
         self._check_keys(row)
-        if self._row_key is not None and self.load_method == UPSERT:
-            self._rows[self._row_key(row)] = row  # type: ignore[call-overload]
+        if isinstance(self._rows, dict):  # upserts, which always have keys
+            assert self._row_key is not None
+            self._rows[self._row_key(row)] = row
         else:
-            self._rows.append(row)  # type: ignore[union-attr]
+            self._rows.append(row)
         self.tally_record_read()
 
     def _add_metadata(self, message: Mapping[str, Any], record: dict[str, Any]) -> None:

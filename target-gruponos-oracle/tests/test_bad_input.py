@@ -71,6 +71,28 @@ def _run(db, h, tmp_path, bad_line):
             id="key-does-not-fit",
         ),
         pytest.param(
+            {"type": "RECORD", "stream": "orders", "record": [9]},
+            ["line 8", "stream 'orders'", "'record' must be a JSON object"],
+            id="record-not-an-object",
+        ),
+        pytest.param(
+            # An envelope the fast decoder refuses (a numeric time_extracted) takes the
+            # general path, which checks the record the same way.
+            {"type": "RECORD", "stream": "orders", "record": "nine", "time_extracted": 5},
+            ["line 8", "stream 'orders'", "RECORD has no 'record' object"],
+            id="record-not-an-object-general-path",
+        ),
+        pytest.param(
+            {
+                "type": "SCHEMA",
+                "stream": "returns",
+                "schema": {"properties": {"id": {"type": "integer"}}},
+                "key_properties": ["return_id"],
+            },
+            ["line 8", "stream 'returns'", "key properties ['return_id'] are not in the schema"],
+            id="key-not-in-schema",
+        ),
+        pytest.param(
             {"type": "SURPRISE", "stream": "orders"},
             ["line 8", "unknown or missing message type 'SURPRISE'"],
             id="unknown-type",

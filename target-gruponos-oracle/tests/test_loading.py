@@ -346,6 +346,13 @@ def test_overwrite_replaces_contents_once_per_run(db, h):
     assert [r["id"] for r in db.rows("snap")] == [7, 8, 9]
 
 
+def test_overwrite_with_a_snapshot_of_no_rows_empties_the_table(db, h):
+    config = db.config(load_method="overwrite")
+    h.run_target(config, [h.schema("snap", ORDERS), *[h.record("snap", {"id": i}) for i in (1, 2)]])
+    h.run_target(config, [h.schema("snap", ORDERS)])  # the source has no rows any more
+    assert db.count("snap") == 0
+
+
 def test_activate_version_can_be_switched_off(db, h):
     config = db.config(hard_delete=True, process_activate_version_messages=False)
     for version, ids in ((1, [1, 2, 3]), (2, [1])):

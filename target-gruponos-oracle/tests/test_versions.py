@@ -114,6 +114,20 @@ def test_a_scope_property_the_stream_lacks_stops_without_deleting(db, h, tmp_pat
     assert [row["id"] for row in db.rows("items")] == [1, 2]  # nothing deleted
 
 
+def test_a_scope_value_that_cannot_match_its_column_stops_without_deleting(db, h, tmp_path):
+    config = db.config(activate_version_scope={"warehouse": "north"}, hard_delete=True)
+    sync = [
+        h.schema("items", {"id": {"type": "integer"}, "warehouse": {"type": "integer"}}),
+        *[h.record("items", {"id": i, "warehouse": 7}, version=1) for i in (1, 2)],
+        h.activate_version("items", 1),
+    ]
+    result = h.run_cli(config, sync, tmp_path)
+    assert result.returncode == 1
+    assert "activate_version_scope: 'warehouse' expects an integer, got 'north'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [row["id"] for row in db.rows("items")] == [1, 2]  # nothing deleted
+
+
 def test_activate_version_for_a_stream_without_schema_is_ignored_with_a_warning(db, h, caplog):
     config = db.config(hard_delete=True)
     h.run_target(

@@ -91,6 +91,7 @@ class WMSSimulator:
         """Bind a port and serve in a background thread."""
         self._server = SimulatorServer(self._address, self._state, self.environment, self)
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address: (host, port)
         self.root_url = f"http://{host}:{port}"
         self.base_url = f"{self.root_url}/{self.environment}"
         self.oauth_token_url = f"{self.root_url}/oauth2/v1/token"

@@ -24,6 +24,20 @@ class Field:
     keys: tuple[str, ...] = ()  # for a "ref": the related rows' keys
     blank_url: bool = False  # the related object's `url` is "" (seen live for type_id)
 
+    @property
+    def related(self) -> str:
+        """The entity a "rel" or "ref" points to, or the child entity of a "set"."""
+        if self.target is None:
+            raise ValueError(f"field {self.name!r} ({self.kind}) names no related entity")
+        return self.target
+
+    @property
+    def child_link(self) -> tuple[str, str]:
+        """For a "set": the child entity and its field that points back here."""
+        if self.via is None:
+            raise ValueError(f"field {self.name!r} ({self.kind}) names no field pointing back")
+        return self.related, self.via
+
 
 @dataclass(frozen=True)
 class Entity:

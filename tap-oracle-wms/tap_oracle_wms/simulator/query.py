@@ -25,7 +25,7 @@ CONTROL_PARAMS = frozenset(
         "empty_response_http_code",
     }
 )
-_DATE_PARTS = {
+_DATE_PARTS: dict[str, t.Callable[[t.Any], int]] = {
     "year": lambda v: v.year,
     "month": lambda v: v.month,
     "day": lambda v: v.day,
@@ -34,7 +34,7 @@ _DATE_PARTS = {
     "minute": lambda v: v.minute,
 }
 _COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
-_TEXT = {
+_TEXT: dict[str, t.Callable[[str, str], bool]] = {
     "iexact": lambda a, b: a.lower() == b.lower(),
     "contains": lambda a, b: b in a,
     "icontains": lambda a, b: b.lower() in a.lower(),
@@ -112,10 +112,10 @@ class Query:
                 raise QueryError(
                     f"Field '{part}' of entity '{entity}': its relation is not simulated"
                 )
-            if f.kind != "rel":
+            if f.kind != "rel" or f.target is None:
                 raise QueryError(f"Field '{part}' of entity '{entity}' is not a relation")
-            hops.append((part, f.target))  # type: ignore[arg-type]
-            entity = f.target  # type: ignore[assignment]
+            hops.append((part, f.target))
+            entity = f.target
         raise QueryError("Empty filter")
 
     def _getter(self, hops: list[tuple[str, str]], name: str) -> t.Callable[[dict], t.Any]:

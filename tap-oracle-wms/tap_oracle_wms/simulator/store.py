@@ -117,7 +117,7 @@ class Store:
                 self._by_ref[(entity, f.name, row[f.name])].append(row_id)
             if (entity, f.name) in self.set_links and row.get(f.name) is not None:
                 self.children[(entity, f.name)][row[f.name]] += 1
-                self._encoded[f.target].pop(row[f.name], None)  # its *_set count changed
+                self._encoded[f.related].pop(row[f.name], None)  # its *_set count changed
         return row_id
 
     def _seed(self, orders: int) -> None:
@@ -166,7 +166,8 @@ class Store:
         return self.rng.choice(ids) if ids else None
 
     def _company_of(self, facility: int) -> int:
-        return self.rows["facility"][facility]["parent_company_id"]
+        company: int = self.rows["facility"][facility]["parent_company_id"]
+        return company
 
     def _dec(self, low: float, high: float, quantum: Decimal = _QTY) -> Decimal:
         return Decimal(str(self.rng.uniform(low, high))).quantize(quantum)
@@ -434,7 +435,7 @@ class Store:
                     self._by_ref[(entity, f.name, parent)].remove(row_id)
                     if (entity, f.name) in self.set_links:
                         self.children[(entity, f.name)][parent] -= 1
-                        self._encoded[f.target].pop(parent, None)  # its *_set count changed
+                        self._encoded[f.related].pop(parent, None)  # its *_set count changed
             self.version += 1
             return chosen
 
@@ -481,7 +482,11 @@ class Store:
             parts = []
             for name in spec.key_fields:
                 hop, _, field = name.rpartition(".")
-                source = self.rows[spec.by_name[hop].target].get(row.get(hop)) if hop else row  # type: ignore[index]
+                source: dict | None = row
+                if hop:
+                    parent = row.get(hop)
+                    related = self.rows[spec.by_name[hop].related]
+                    source = related.get(parent) if parent is not None else None
                 parts.append(str((source or {}).get(field, "")))
             return ",".join(parts)
         key = row.get(spec.key_field) if spec.key_field else None
@@ -499,15 +504,16 @@ class Store:
         for f in self.entities[entity].fields:
             value = row.get(f.name)
             if f.kind == "rel":
-                out[f.name] = None if value is None else self._related(f.target, value)  # type: ignore[arg-type]
+                out[f.name] = None if value is None else self._related(f.related, value)
             elif f.kind == "ref":
                 out[f.name] = (
-                    None if value is None else self._ref(f.target, f.keys, f.blank_url, value)
-                )  # type: ignore[arg-type]
+                    None if value is None else self._ref(f.related, f.keys, f.blank_url, value)
+                )
             elif f.kind == "set":
+                child, via = f.child_link
                 out[f.name] = {
-                    "result_count": self.children[(f.target, f.via)].get(row["id"], 0),  # type: ignore[arg-type]
-                    "url": f"{self.entity_url(f.target)}?{f.via}={row['id']}",  # type: ignore[arg-type]
+                    "result_count": self.children[(child, via)].get(row["id"], 0),
+                    "url": f"{self.entity_url(child)}?{via}={row['id']}",
                 }
             else:
                 out[f.name] = value

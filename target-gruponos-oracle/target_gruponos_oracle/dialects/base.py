@@ -39,6 +39,7 @@ _PLAIN_SCHEMA = re.compile(r"[A-Za-z][A-Za-z0-9_$#]*")
 
 def driver_cursor(conn: sa.Connection) -> Any:
     """Return the driver's own cursor, inside SQLAlchemy's transaction on `conn`."""
+    # The DBAPI connection is None only once detached or closed, never inside `conn`.
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
@@ -488,7 +489,8 @@ class DialectStrategy:
         """`` AND "col" = :scope_0 …`` for `scope` (column name → value), with its binds."""
         if not scope:
             return "", []
-        parts, binds = [], []
+        parts: list[str] = []
+        binds: list[sa.BindParameter] = []
         for index, (column, value) in enumerate(scope.items()):
             parts.append(f" AND {self.quote(column)} = :scope_{index}")
             binds.append(sa.bindparam(f"scope_{index}", value))
