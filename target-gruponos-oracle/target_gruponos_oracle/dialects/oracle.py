@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import oracle
 
 from target_gruponos_oracle import naming
 from target_gruponos_oracle.dialects.base import DialectStrategy, driver_cursor
@@ -220,6 +219,10 @@ class OracleStrategy(DialectStrategy):
 
         NUMBER(1,0) is what the target creates for booleans.
         """
+        # Imported here: SQLAlchemy's Oracle dialect costs a SQLite or PostgreSQL load
+        # ~15 ms of start-up; reflecting an Oracle table has loaded it already.
+        from sqlalchemy.dialects import oracle
+
         if isinstance(sa_type, oracle.DATE):
             return ExistingColumn(Kind.DATE)
         if isinstance(sa_type, sa.Numeric) and sa_type.precision == 1 and sa_type.scale == 0:
