@@ -96,13 +96,13 @@ class WMSStream(FencedStream):
             if mask.get(("properties", name), True)
         ]
 
-    def _fields_param(self, codec: RecordCodec) -> str | None:
+    def _fields_param(self, codec: RecordCodec, selected: list[str]) -> str | None:
         """Return `fields=` naming the source fields needed when some are deselected.
 
         Fewer fields mean fewer relation lookups on the WMS; with everything selected the
         request stays as it is.
         """
-        if len(self._selected_properties()) >= len(self.effective_schema.get("properties", {})):
+        if len(selected) >= len(self.effective_schema.get("properties", {})):
             return None
         needed = list(codec.sources)
         for name in ("id", self.replication_key if self.incremental else None):
@@ -112,12 +112,8 @@ class WMSStream(FencedStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Return converted records of every page, reading id ranges in parallel."""
-        codec = RecordCodec(
-            self.name,
-            self.effective_schema,
-            self._selected_properties(),
-            self.client.scope_values(),
-        )
+        selected = self._selected_properties()
+        codec = RecordCodec(self.name, self.effective_schema, selected, self.client.scope_values())
         saved = self.stream_state.get("replication_key_value") if self.incremental else None
         self._bookmark = parse_timestamp(saved) if saved else None
         self._key = self.replication_key if self.incremental else None
@@ -128,7 +124,7 @@ class WMSStream(FencedStream):
             self.stream_version = time.time_ns() // 1_000_000
         convert = codec.convert
         params = self.request_params(context)
-        fields = self._fields_param(codec)
+        fields = self._fields_param(codec, selected)
         if fields:
             params["fields"] = fields
         try:
