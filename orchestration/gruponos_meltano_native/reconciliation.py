@@ -33,6 +33,7 @@ from target_gruponos_oracle import database_rules
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.text_table import align
 
 if TYPE_CHECKING:
     from target_gruponos_oracle.rules import DatabaseRules
@@ -136,11 +137,7 @@ class ReconciliationReport:
                     fig.newest_mod_ts or "-",
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines = align(rows)
         for check in self.failed:
             lines.append(f"FAILED {check.severity}: {check.entity} {check.name}: {check.detail}")
         verdict = "PASSED" if not self.failed_errors else "FAILED"
