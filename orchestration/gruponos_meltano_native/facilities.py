@@ -15,6 +15,7 @@ from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import ProgressCallback
+from gruponos_meltano_native.text_table import align
 
 ProgressFactory = Callable[[RunScope], ProgressCallback | None]
 DoneCallback = Callable[[RunReport], None]
@@ -87,9 +88,7 @@ def render_summary(reports: Sequence[RunReport]) -> str:
                 str(report.exit_code),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = align(rows)
     count = f"{len(reports)} facilit{'y' if len(reports) == 1 else 'ies'}"
     lines.append(f"{count}; exit code {exit_code_of(reports)} (the worst)")
     return "\n".join(lines)

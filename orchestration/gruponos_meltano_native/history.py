@@ -30,6 +30,7 @@ from target_gruponos_oracle import database_rules
 from gruponos_meltano_native.database import create_db_engine, dialect_of
 from gruponos_meltano_native.errors import SettingsError
 from gruponos_meltano_native.state import atomic_write_json, read_json
+from gruponos_meltano_native.text_table import align
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +378,4 @@ def render_runs(rows: list[HistoryRow], by_entity: bool = False) -> str:
                 first.quality_score,
             ]
             lines.append([*lead, str(len(entities)), *map(_cell, figures), error])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(t.rstrip() for t in text)
+    return "\n".join(t.rstrip() for t in align(lines))

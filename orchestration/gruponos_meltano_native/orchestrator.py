@@ -190,12 +190,13 @@ class Orchestrator:
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
-        check_facility(self.settings.tap_config(scope), scope.facility, self.redact)
-        result = self._run_pipe(scope, report.run_id, Path(report.log_dir), progress)
+        tap_config = self.settings.tap_config(scope)
+        check_facility(tap_config, scope.facility, self.redact)
+        result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
         if scope.job.mode == "full" and self.settings.runner == "standalone":
             self._seed_incremental(report, result, scope)
-        self._reconcile(report, result, scope)
+        self._reconcile(report, result, scope, result.tap_config or tap_config)
 
     def _seed_incremental(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
         # A full sync's final state is a valid starting point for the incremental job. Read
@@ -216,9 +217,13 @@ class Orchestrator:
         report.deletions = result.deletions
 
     def _run_pipe(
-        self, scope: RunScope, run_id: str, log_dir: Path, progress: ProgressCallback | None
+        self,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        run_id: str,
+        log_dir: Path,
+        progress: ProgressCallback | None,
     ) -> PipeResult:
-        tap_config = self.settings.tap_config(scope)
         target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
@@ -253,12 +258,14 @@ class Orchestrator:
                 lambda value: self.store.put(scope.state_key, value, run_id), progress
             )
 
-    def _reconcile(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
+    def _reconcile(
+        self, report: RunReport, result: PipeResult, scope: RunScope, tap_config: dict[str, Any]
+    ) -> None:
+        """Check the run's figures; `tap_config` is the config the tap ran with."""
         checks = self.settings.validation
         if not checks.enabled:
             return
         target_config = self.settings.target_config()
-        tap_config = result.tap_config or self.settings.tap_config(scope)
         wms_count = None
         if report.mode == "full" and checks.compare_wms_counts:
             wms_count = wms_counter(tap_config)

@@ -23,7 +23,8 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,6 +33,10 @@ from target_gruponos_oracle import database_rules
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.text_table import align
+
+if TYPE_CHECKING:
+    from target_gruponos_oracle.rules import DatabaseRules
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +137,7 @@ class ReconciliationReport:
                     fig.newest_mod_ts or "-",
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines = align(rows)
         for check in self.failed:
             lines.append(f"FAILED {check.severity}: {check.entity} {check.name}: {check.detail}")
         verdict = "PASSED" if not self.failed_errors else "FAILED"
@@ -179,6 +180,11 @@ class Reconciler:
         self.wms_count = wms_count
         self.now = now or datetime.now(timezone.utc)
 
+    @cached_property
+    def rules(self) -> DatabaseRules:
+        """The target's naming rules for this database (asked on first use)."""
+        return database_rules(self.config, self.dialect)
+
     def reconcile(
         self,
         extracted: dict[str, int],
@@ -220,7 +226,7 @@ class Reconciler:
     ) -> tuple[sa.TableClause, sa.ColumnClause[Any] | None]:
         """Return the entity's table, and its `_sdc_deleted_at` column if it has one."""
         columns = set(info.properties) | set(info.key_properties)
-        rules = database_rules(self.config, self.dialect)
+        rules = self.rules
         name = rules.table_name(entity)
         deleted = rules.column_name(DELETED_AT)
         has_deleted = deleted.lower() in self._columns_of(name, rules.schema)
@@ -242,7 +248,7 @@ class Reconciler:
         return {c["name"].lower() for c in inspector.get_columns(name, schema=schema)}
 
     def _col(self, table: sa.TableClause, name: str) -> sa.ColumnClause[Any]:
-        return table.c[database_rules(self.config, self.dialect).column_name(name)]
+        return table.c[self.rules.column_name(name)]
 
     def _scope(
         self,
