@@ -20,6 +20,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import JOBS, RunScope
@@ -298,7 +299,7 @@ def health() -> None:
         click.echo(f"state dir: {settings.state_dir} NOT WRITABLE ({exc})")
     channels = Orchestrator(settings).alerts.channels()
     click.echo(f"alert channels: {', '.join(channels) or 'none configured'}")
-    for entry in StateStore(settings.state_dir).entries():
+    for entry in _store(settings).entries():
         scope = f"{entry['job']}/{entry['company']}/{entry['facility']}"
         click.echo(f"last state: {scope} at {entry['updated_at']}")
     if bad:
@@ -342,6 +343,11 @@ def report(out: str, days: int | None, company: str | None, facility: str | None
     click.echo(f"report written to {write_report(load_settings(), out, days, company, facility)}")
 
 
+def _store(settings: GruponosMeltanoSettings) -> StateStore:
+    """Return the store runs use: the target database (PostgreSQL, Oracle) or the state folder."""
+    return state_store(settings.state_dir, settings.target_config())
+
+
 @main.group()
 def state() -> None:
     """Show or clear the stored Singer state."""
@@ -356,7 +362,7 @@ def state_show(job: str | None, company: str | None, facility: str | None) -> No
     """Print stored states (all, or those matching the options) as JSON."""
     entries = [
         entry
-        for entry in StateStore(load_settings().state_dir).entries()
+        for entry in _store(load_settings()).entries()
         if (job is None or entry["job"] == job)
         and (company is None or entry["company"] == company)
         and (facility is None or entry["facility"] == facility)
@@ -375,5 +381,9 @@ def state_clear(job: str, company: str, facility: str, yes: bool) -> None:
     key = StateKey(job, company, facility)
     if not yes:
         click.confirm(f"clear the state of {key}?", abort=True)
-    removed = StateStore(load_settings().state_dir).clear(key)
+    removed = _store(load_settings()).clear(key)
     click.echo(f"{key}: {'cleared' if removed else 'no state stored'}")
+
+
+# `state reset` is the same command under the name other tools use for it.
+state.add_command(state_clear, "reset")

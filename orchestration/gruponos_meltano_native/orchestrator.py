@@ -21,6 +21,7 @@ from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Aler
 from gruponos_meltano_native.catalog import full_table_catalog
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
     InterruptedRun,
@@ -38,7 +39,6 @@ from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallb
 from gruponos_meltano_native.state import (
     REPLICATION_KEY,
     StateKey,
-    StateStore,
     incremental_seed,
 )
 from gruponos_meltano_native.wms_checks import check_facility, wms_counter
@@ -82,7 +82,8 @@ class Orchestrator:
         self.settings = settings
         # Set to stop every run of this orchestrator (runs in other threads never see Ctrl-C).
         self.cancel = threading.Event()
-        self.store = StateStore(settings.state_dir)
+        # The target database when it is PostgreSQL/Oracle (every machine sees it), else files.
+        self.store = state_store(settings.state_dir, settings.target_config())
         self.redact = Redactor(settings.secret_values())
         self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
 
@@ -108,7 +109,7 @@ class Orchestrator:
             "entities": tap_config.get("entities", "tap default"),
             "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
-            "state_path": str(self.store.path(scope.state_key)),
+            "state_path": self.store.location(scope.state_key),
             "lock_path": str(lock_path(self.settings.state_dir, scope.company, scope.facility)),
             "deletions": self.settings.deletions
             if self.settings.mirrors_deletions(scope)
@@ -139,7 +140,7 @@ class Orchestrator:
             company=scope.company,
             facility=scope.facility,
         )
-        report.state_path = str(self.store.path(scope.state_key))
+        report.state_path = self.store.location(scope.state_key)
         if self.settings.mirrors_deletions(scope):
             report.deletions_mode = self.settings.deletions
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
