@@ -25,6 +25,7 @@ from typing import IO, Any, TypeVar
 
 import msgspec
 
+from gruponos_meltano_native.child_guard import ChildGuard
 from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
 from gruponos_meltano_native.exit_messages import exit_message
@@ -172,7 +173,7 @@ class PipeRunner:
         # A session of their own: a Ctrl-C on the terminal reaches only the orchestrator, which
         # then stops the tap and lets the target commit what it already has.
         try:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 command,
                 env=self.env,
                 start_new_session=True,
@@ -182,11 +183,20 @@ class PipeRunner:
             )
         except OSError as exc:
             raise error(f"cannot start {command[0]}: {exc}") from None
+        self._guard.watch(process.pid)
+        return process
 
     def run(
         self, on_state: StateCallback, on_progress: ProgressCallback | None = None
     ) -> PipeResult:
-        """Run the pipe; raise `ExtractError`/`LoadError`/`InterruptedRun` when it fails."""
+        """Run the pipe; raise `ExtractError`/`LoadError`/`InterruptedRun` when it fails.
+
+        Should this process die (kill -9 included), the tap and the target die with it.
+        """
+        with ChildGuard() as self._guard:
+            return self._run(on_state, on_progress)
+
+    def _run(self, on_state: StateCallback, on_progress: ProgressCallback | None) -> PipeResult:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         target = self._start(self.target_command, subprocess.PIPE, LoadError)
