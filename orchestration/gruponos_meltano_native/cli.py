@@ -278,7 +278,7 @@ def validate() -> None:
 @main.command()
 @platform_errors
 def health() -> None:
-    """Check the installation: plugins on PATH, state folder writable, alert channels, last runs."""
+    """Check the installation: plugins, state folder, alert channels, last states, held locks."""
     settings = load_settings()
     bad = False
     executables = [settings.tap_executable, settings.target_executable]
@@ -302,6 +302,10 @@ def health() -> None:
     for entry in _store(settings).entries():
         scope = f"{entry['job']}/{entry['company']}/{entry['facility']}"
         click.echo(f"last state: {scope} at {entry['updated_at']}")
+    from gruponos_meltano_native.health_locks import held_locks
+
+    for line in held_locks(settings):
+        click.echo(line)
     if bad:
         sys.exit(int(ExitCode.SETTINGS))
 

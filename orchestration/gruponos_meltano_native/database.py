@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ConnectivityError
+
+log = logging.getLogger(__name__)
 
 DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
 
@@ -57,6 +60,22 @@ def connect_with_retry(engine: Engine, attempts: int = 3, backoff: float = 1.0) 
     # The URL is shown without its password; the driver's message carries no credentials.
     shown = engine.url.render_as_string(hide_password=True)
     raise ConnectivityError(f"cannot connect to database {shown}: {_short(last)}") from None
+
+
+def ensure_table(engine: Engine, table: sa.Table) -> None:
+    """Create `table` unless it exists (another machine may be creating it at the same time)."""
+    with engine.begin() as connection:
+        if sa.inspect(connection).has_table(table.name, schema=table.schema):
+            return
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+        log.info("created table %s", table.name)
+    except sa.exc.DatabaseError:
+        # The other machine won: its table is as good as ours.
+        with engine.begin() as connection:
+            if not sa.inspect(connection).has_table(table.name, schema=table.schema):
+                raise
 
 
 def _ping_sql(engine: Engine) -> str:

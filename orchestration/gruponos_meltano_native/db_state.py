@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from target_gruponos_oracle import database_rules
 
-from gruponos_meltano_native.database import create_db_engine
+from gruponos_meltano_native.database import create_db_engine, ensure_table
 from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.masking import mask_url
 from gruponos_meltano_native.state import StateKey, StateStore, read_json
@@ -165,7 +165,7 @@ class DatabaseStateStore(StateStore):
                 engine = create_db_engine(self.target_config)
                 table = state_table(self.target_config, engine.dialect.name)
                 try:
-                    _create_table(engine, table)
+                    ensure_table(engine, table)
                     self._take_over_files(engine, table)
                 except BaseException:
                     engine.dispose()
@@ -236,21 +236,6 @@ class DatabaseStateStore(StateStore):
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = self._table = None
-
-
-def _create_table(engine: Engine, table: sa.Table) -> None:
-    """Create the state table unless it exists (another machine may create it meanwhile)."""
-    with engine.begin() as connection:
-        if sa.inspect(connection).has_table(table.name, schema=table.schema):
-            return
-    try:
-        with engine.begin() as connection:
-            table.create(connection)
-        log.info("created state table %s", table.name)
-    except sa.exc.DatabaseError:
-        with engine.begin() as connection:
-            if not sa.inspect(connection).has_table(table.name, schema=table.schema):
-                raise
 
 
 def state_store(state_dir: Path, target_config: dict[str, Any]) -> StateStore:

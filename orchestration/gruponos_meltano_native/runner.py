@@ -107,11 +107,18 @@ class _StderrWatcher(threading.Thread):
 class _StateWatcher(threading.Thread):
     """Reads the STATE lines the target emits after each commit and hands them on at once."""
 
-    def __init__(self, pipe: IO[bytes], on_state: StateCallback, redact: Redactor) -> None:
+    def __init__(
+        self,
+        pipe: IO[bytes],
+        on_state: StateCallback,
+        redact: Redactor,
+        on_error: Callable[[], None],
+    ) -> None:
         super().__init__(name="target-stdout", daemon=True)
         self.pipe = pipe
         self.on_state = on_state
         self.redact = redact
+        self.on_error = on_error
         self.count = 0
         self.last: dict[str, Any] | None = None
         self.error: Exception | None = None
@@ -134,7 +141,10 @@ class _StateWatcher(threading.Thread):
             try:
                 self.on_state(message)
             except Exception as exc:
+                # A state that cannot be kept (a lost lock, a full disk) ends the run: the
+                # tap is stopped, so no more is read and no deletion is mirrored.
                 self.error = exc
+                self.on_error()
                 continue
             self.count += 1
             self.last = message
@@ -210,7 +220,7 @@ class PipeRunner:
         target_err = _StderrWatcher(
             "target", target.stderr, self.log_dir / "target.log", self.redact
         )
-        states = _StateWatcher(target.stdout, on_state, self.redact)
+        states = _StateWatcher(target.stdout, on_state, self.redact, lambda: _terminate(tap))
         for thread in (tap_err, target_err, states):
             thread.start()
 
