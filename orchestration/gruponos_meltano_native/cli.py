@@ -299,12 +299,11 @@ def health() -> None:
         click.echo(f"state dir: {settings.state_dir} NOT WRITABLE ({exc})")
     channels = Orchestrator(settings).alerts.channels()
     click.echo(f"alert channels: {', '.join(channels) or 'none configured'}")
-    for entry in _store(settings).entries():
-        scope = f"{entry['job']}/{entry['company']}/{entry['facility']}"
-        click.echo(f"last state: {scope} at {entry['updated_at']}")
-    from gruponos_meltano_native.health_locks import held_locks
+    from gruponos_meltano_native.health import held_locks, last_states
 
-    for line in held_locks(settings):
+    states, readable = last_states(settings)
+    bad |= not readable
+    for line in [*states, *held_locks(settings)]:
         click.echo(line)
     if bad:
         sys.exit(int(ExitCode.SETTINGS))

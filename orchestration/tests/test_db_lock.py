@@ -222,3 +222,20 @@ def test_oracle_lock_excludes_a_second_holder_and_names_the_first():
     second.release()
     # Nothing left behind: the holders table has no row of this company.
     assert [h for h in database_holders(config) if h["company"] == company] == []
+
+
+def test_health_reports_an_unreachable_database_without_failing_on_it(tmp_path):
+    from gruponos_meltano_native.config import GruponosMeltanoSettings
+    from gruponos_meltano_native.health import held_locks, last_states
+
+    settings = GruponosMeltanoSettings.model_validate(
+        {
+            "state_dir": tmp_path,
+            "oracle_db": {"sqlalchemy_url": "postgresql+psycopg://u:secret@127.0.0.1:9/none"},
+        }
+    )
+    states, readable = last_states(settings)
+    assert not readable and states[0].startswith("states: NOT READABLE (cannot use state table")
+    (locks,) = held_locks(settings)
+    assert locks.startswith("database locks: cannot read them in postgresql+psycopg://u:***@")
+    assert "secret" not in " ".join(states + [locks])

@@ -1,4 +1,4 @@
-"""The company/facility locks held now, of both kinds, read without taking any (`health`)."""
+"""What `health` reads of the shared things: the last states, the locks held now (no lock taken)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,23 @@ import sqlalchemy as sa
 from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.db_state import SHARED_DIALECTS
+from gruponos_meltano_native.db_state import SHARED_DIALECTS, state_store
+from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.lock import file_holders, holder_text
 from gruponos_meltano_native.masking import mask_url
+
+
+def last_states(settings: GruponosMeltanoSettings) -> tuple[list[str], bool]:
+    """One line per stored state (file or state table), and whether the store could be read."""
+    try:
+        entries = state_store(settings.state_dir, settings.target_config()).entries()
+    except StateError as exc:
+        return [f"states: NOT READABLE ({exc})"], False
+    return [
+        f"last state: {entry['job']}/{entry['company']}/{entry['facility']} at "
+        f"{entry['updated_at']}"
+        for entry in entries
+    ], True
 
 
 def held_locks(settings: GruponosMeltanoSettings) -> list[str]:
