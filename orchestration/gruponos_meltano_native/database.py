@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -67,6 +68,11 @@ def ensure_table(engine: Engine, table: sa.Table) -> None:
     with engine.begin() as connection:
         if sa.inspect(connection).has_table(table.name, schema=table.schema):
             return
+    if table.schema and engine.dialect.name == "postgresql":
+        # The target creates its schema when it first loads; the lock and the state come
+        # first. (Oracle schemas are users a DBA creates.) A concurrent creator is no error.
+        with contextlib.suppress(sa.exc.DatabaseError), engine.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(table.schema, if_not_exists=True))
     try:
         with engine.begin() as connection:
             table.create(connection)

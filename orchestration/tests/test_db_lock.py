@@ -238,4 +238,4 @@ def test_health_reports_an_unreachable_database_without_failing_on_it(tmp_path):
     assert not readable and states[0].startswith("states: NOT READABLE (cannot use state table")
     (locks,) = held_locks(settings)
     assert locks.startswith("database locks: cannot read them in postgresql+psycopg://u:***@")
-    assert "secret" not in " ".join(states + [locks])
+    assert "secret" not in " ".join([*states, locks])

@@ -173,3 +173,17 @@ def test_oracle_keeps_state_in_the_database(tmp_path):
     assert isinstance(store, DatabaseStateStore)
     _exercise(store, StateKey(job, "GNOS", "DC01"), StateKey(job, "GNOS", "DC02"))
     store.clear(StateKey(job, "GNOS", "DC02"))
+
+
+def test_the_target_schema_is_created_when_the_state_comes_before_the_first_load(
+    postgres_url, tmp_path
+):
+    # The target creates its schema on its first load; a run takes its lock and reads its
+    # state before that.
+    config = {
+        "sqlalchemy_url": postgres_url,
+        "default_target_schema": f"new_{uuid.uuid4().hex[:8]}",
+    }
+    store = state_store(tmp_path, config)
+    store.put(DC01, _bookmark("a"), "run-1")
+    assert state_store(tmp_path / "other", config).get(DC01) == _bookmark("a")
