@@ -20,14 +20,13 @@ import logging
 import os
 import socket
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from target_gruponos_oracle import database_rules
-from target_gruponos_oracle.named_locks import NamedLock, NamedLockUnsupported
+from target_gruponos_oracle.named_locks import NamedLock, NamedLockBusy, NamedLockUnsupported
 
 from gruponos_meltano_native.database import create_db_engine, ensure_table
 from gruponos_meltano_native.errors import ConnectivityError, ScopeBusy, SettingsError, StateError
@@ -37,7 +36,6 @@ from gruponos_meltano_native.masking import mask_url
 log = logging.getLogger(__name__)
 
 HOLDERS_TABLE = "gruponos_lock_holders"
-POLL_SECONDS = 0.2
 KEEPALIVE_SECONDS = 60  # under Autonomous Database's 5 minutes for idle blocking sessions
 HEARTBEAT_SECONDS = 15
 # A holder row whose heartbeat is older than this was left by a holder that is gone.
@@ -129,12 +127,11 @@ class DatabaseScopeLock:
             self._table = holders_table(self.target_config, engine.dialect.name)
             ensure_table(engine, self._table)
             lock = NamedLock(engine, self.name, keepalive_seconds=KEEPALIVE_SECONDS)
-            deadline = time.monotonic() + max(wait_seconds, 0)
-            while not lock.try_acquire():
-                if time.monotonic() >= deadline:
-                    holder = self._read_holder()
-                    raise ScopeBusy(self._busy_message(holder, wait_seconds))
-                time.sleep(POLL_SECONDS)
+            try:
+                lock.acquire(max(wait_seconds, 0))  # polls without blocking the database
+            except NamedLockBusy:
+                holder = self._read_holder()
+                raise ScopeBusy(self._busy_message(holder, wait_seconds)) from None
             self._lock = lock
             self._write_holder()
         except NamedLockUnsupported as exc:
