@@ -30,20 +30,8 @@ def _machine(platform_env, tmp_path: Path, name: str, url: str, schema: str) -> 
     }
 
 
-def _gruponos(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [str(BIN / "gruponos-meltano"), *args],
-        env=full,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_two_machines_sharing_postgresql_lock_and_continue_as_one(
-    simulator, platform_env, tmp_path, postgres_url
+    cli, simulator, platform_env, tmp_path, postgres_url
 ):
     schema = f"m_{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(postgres_url)
@@ -79,7 +67,7 @@ def test_two_machines_sharing_postgresql_lock_and_continue_as_one(
         (held,) = holders
 
         # Machine B's incremental of the same facility stops as busy, naming A's run.
-        skipped = _gruponos(b, tmp_path, RUN[0], "incremental", *RUN[1:], "--json")
+        skipped = cli(RUN[0], "incremental", *RUN[1:], "--json", env=b)
         assert skipped.returncode == 9, skipped.stdout[-2000:] + skipped.stderr[-2000:]
         assert first.poll() is None  # refused while A still held the lock
         assert (
@@ -88,7 +76,7 @@ def test_two_machines_sharing_postgresql_lock_and_continue_as_one(
         ) in skipped.stderr
         assert json.loads(skipped.stdout)["status"] == "skipped"
         # B's health lists the lock A holds, without taking it.
-        health = _gruponos(b, tmp_path, "health")
+        health = cli("health", env=b)
         assert (
             f"lock held: GNOS/DC01 by full-sync-job run {held['run_id']} on host "
             f"{socket.gethostname()} (pid {first.pid})"
@@ -104,9 +92,9 @@ def test_two_machines_sharing_postgresql_lock_and_continue_as_one(
     full_run = json.loads(out)["run_id"]
 
     # Machine B sees the state A's full sync left for the incremental job, and starts there.
-    shown = json.loads(_gruponos(b, tmp_path, "state", "show").stdout)
+    shown = json.loads(cli("state", "show", env=b).stdout)
     assert ("incremental-sync-job", full_run) in [(e["job"], e["run_id"]) for e in shown]
-    incremental = _gruponos(b, tmp_path, RUN[0], "incremental", *RUN[1:], "--json")
+    incremental = cli(RUN[0], "incremental", *RUN[1:], "--json", env=b)
     assert incremental.returncode == 0, incremental.stderr[-3000:]
     report = json.loads(incremental.stdout)
     read = report["entities"]["allocation"]["extracted"]
@@ -119,12 +107,10 @@ def test_two_machines_sharing_postgresql_lock_and_continue_as_one(
     for machine in ("machine-a", "machine-b"):
         assert not list((tmp_path / machine).glob("bookmarks/**/*.json"))
         assert not (tmp_path / machine / "locks").exists()
-    assert "locks held: none" in _gruponos(a, tmp_path, "health").stdout
+    assert "locks held: none" in cli("health", env=a).stdout
 
     # `state reset` on one machine resets it for both.
-    reset = _gruponos(
-        a, tmp_path, "state", "reset", "--yes", "--job", "incremental-sync-job", *RUN[1:]
-    )
+    reset = cli("state", "reset", "--yes", "--job", "incremental-sync-job", *RUN[1:], env=a)
     assert reset.returncode == 0 and "cleared" in reset.stdout, reset.stderr
-    after = json.loads(_gruponos(b, tmp_path, "state", "show").stdout)
+    after = json.loads(cli("state", "show", env=b).stdout)
     assert "incremental-sync-job" not in [e["job"] for e in after]

@@ -63,6 +63,19 @@ def connect_with_retry(engine: Engine, attempts: int = 3, backoff: float = 1.0) 
     raise ConnectivityError(f"cannot connect to database {shown}: {_short(last)}") from None
 
 
+def platform_table(
+    target_config: dict[str, Any], dialect: str, name: str, *items: sa.schema.SchemaItem
+) -> sa.Table:
+    """Return one of the platform's own tables as the target would name it on `dialect`.
+
+    The target's rules give its name (upper case on Oracle) and schema, so it lives beside
+    the loaded tables.
+    """
+    rules = database_rules(target_config, dialect)
+    # SQLAlchemy's lower-case names are the database's case-insensitive form.
+    return sa.Table(rules.identifier(name).lower(), sa.MetaData(), *items, schema=rules.schema)
+
+
 def ensure_table(engine: Engine, table: sa.Table) -> None:
     """Create `table` unless it exists (another machine may be creating it at the same time)."""
     with engine.begin() as connection:

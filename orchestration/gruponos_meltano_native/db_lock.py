@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from target_gruponos_oracle import database_rules
 from target_gruponos_oracle.named_locks import NamedLock, NamedLockBusy, NamedLockUnsupported
 
-from gruponos_meltano_native.database import create_db_engine, ensure_table
+from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
 from gruponos_meltano_native.errors import ConnectivityError, ScopeBusy, SettingsError, StateError
 from gruponos_meltano_native.lock import busy_message
 from gruponos_meltano_native.masking import mask_url
@@ -64,10 +64,10 @@ def lock_name(company: str, facility: str) -> str:
 
 def holders_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
     """Return the lock-holders table as the target names it on `dialect`."""
-    rules = database_rules(target_config, dialect)
-    return sa.Table(
-        rules.identifier(HOLDERS_TABLE).lower(),
-        sa.MetaData(),
+    return platform_table(
+        target_config,
+        dialect,
+        HOLDERS_TABLE,
         sa.Column("lock_name", sa.String(MAX_NAME_BYTES), primary_key=True),
         sa.Column("company", sa.String(64), nullable=False),
         sa.Column("facility", sa.String(64), nullable=False),
@@ -78,7 +78,6 @@ def holders_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
         # ISO 8601 UTC text, like the state table's: needs no session time zone on Oracle.
         sa.Column("since", sa.String(40), nullable=False),
         sa.Column("heartbeat_at", sa.String(40), nullable=False),
-        schema=rules.schema,
     )
 
 

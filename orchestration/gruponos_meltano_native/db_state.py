@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from target_gruponos_oracle import database_rules
 
-from gruponos_meltano_native.database import create_db_engine, ensure_table
+from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
 from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.masking import mask_url
 from gruponos_meltano_native.state import StateKey, StateStore, read_json
@@ -43,10 +43,10 @@ SHARED_DIALECTS = ("postgresql", "oracle")
 
 def state_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
     """Return the state table as the target names it on `dialect`."""
-    rules = database_rules(target_config, dialect)
-    return sa.Table(
-        rules.identifier(STATE_TABLE).lower(),
-        sa.MetaData(),
+    return platform_table(
+        target_config,
+        dialect,
+        STATE_TABLE,
         sa.Column("job", sa.String(64), nullable=False),
         sa.Column("company", sa.String(64), nullable=False),
         sa.Column("facility", sa.String(64), nullable=False),
@@ -56,7 +56,6 @@ def state_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
         # ISO 8601 UTC text: sorts as time, and needs no session time zone on Oracle.
         sa.Column("updated_at", sa.String(40), nullable=False),
         sa.PrimaryKeyConstraint("job", "company", "facility"),
-        schema=rules.schema,
     )
 
 

@@ -29,7 +29,6 @@ from gruponos_meltano_native.errors import ExitCode, ScopeBusy
 from gruponos_meltano_native.lock import ScopeLock, file_holders, scope_lock
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
-from target_gruponos_oracle.testing import postgres_for_tests
 
 ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
 HOLDER = textwrap.dedent(
@@ -44,23 +43,6 @@ HOLDER = textwrap.dedent(
     lock.release()
     """
 )
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres_for_tests() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_config(postgres_url):
-    """A schema of its own per test (its own holders table); the locks are database-wide."""
-    schema = f"lk_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    return {"sqlalchemy_url": postgres_url, "default_target_schema": schema}
 
 
 def _start_holder(tmp_path, config, hold: float) -> subprocess.Popen[str]:

@@ -21,28 +21,10 @@ from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.state import StateKey, StateStore
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
-from target_gruponos_oracle.testing import postgres_for_tests
 
 ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
 DC01 = StateKey("incremental-sync-job", "GNOS", "DC01")
 DC02 = StateKey("incremental-sync-job", "GNOS", "DC02")
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres_for_tests() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_config(postgres_url, tmp_path):
-    """A schema of its own per test, so each test starts without a state table."""
-    schema = f"st_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    return {"sqlalchemy_url": postgres_url, "default_target_schema": schema}
 
 
 def _bookmark(value: str) -> dict[str, Any]:
