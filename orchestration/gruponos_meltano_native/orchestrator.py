@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from gruponos_meltano_native.alert_memory import alert_memory
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.catalog import full_table_catalog
 from gruponos_meltano_native.config import GruponosMeltanoSettings
@@ -85,7 +86,8 @@ class Orchestrator:
         # The target database when it is PostgreSQL/Oracle (every machine sees it), else files.
         self.store = state_store(settings.state_dir, settings.target_config())
         self.redact = Redactor(settings.secret_values())
-        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
+        memory = alert_memory(settings.state_dir, settings.target_config())
+        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact, memory)
 
     def database_display(self) -> str:
         """Return the target database's URL without its password."""
