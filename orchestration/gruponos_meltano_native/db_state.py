@@ -175,8 +175,11 @@ class DatabaseStateStore(StateStore):
     def _take_over_files(self, engine: Engine, table: sa.Table) -> None:
         for path in sorted((self.state_dir / "bookmarks").glob("*/*/*.json")):
             envelope = read_json(path)
-            if not isinstance(envelope, dict) or not isinstance(envelope.get("value"), dict):
+            if not isinstance(envelope, dict) or "value" not in envelope:
                 raise StateError(f"state file {path} has no state value to take over")
+            value = envelope["value"]
+            if value is not None and not isinstance(value, dict):
+                raise StateError(f"state file {path}: 'value' is not a JSON object")
             key = StateKey(
                 str(envelope.get("job", path.parent.parent.name)),
                 str(envelope.get("company", path.parent.name)),
@@ -186,9 +189,9 @@ class DatabaseStateStore(StateStore):
                 held = connection.execute(
                     sa.select(sa.func.count()).select_from(table).where(*self._where(table, key))
                 ).scalar_one()
-                if not held:
+                if not held and value is not None:
                     run_id = str(envelope.get("run_id") or "taken-over")
-                    self._write(connection, table, key, envelope["value"], run_id)
+                    self._write(connection, table, key, value, run_id)
             path.rename(path.with_name(path.name + TAKEN_OVER_SUFFIX))
             what = "taken over" if not held else "set aside (the database has a newer state)"
             log.info("state file %s %s into %s", path, what, self._table_name())
@@ -228,13 +231,6 @@ class DatabaseStateStore(StateStore):
 
     def _shown_url(self) -> str:
         return mask_url(database_rules(self.target_config).url)
-
-    def close(self) -> None:
-        """Close the store's connections."""
-        with self._ready:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = self._table = None
 
 
 def state_store(state_dir: Path, target_config: dict[str, Any]) -> StateStore:

@@ -113,10 +113,6 @@ class ScopeLock:
         """Where the lock lives, for messages and `--dry-run`."""
         return f"lock file {self.path}"
 
-    def held(self) -> bool:
-        """Tell whether this process holds the lock (the kernel never takes it back)."""
-        return self._fd is not None
-
     def check(self) -> None:
         """Nothing to check before a state commit: a file lock is held until released."""
 

@@ -131,7 +131,7 @@ class StateStore:
         for path in sorted(root.glob("*/*/*.json")):
             envelope = read_json(path)
             if isinstance(envelope, dict):
-                found.append({"path": str(path), **envelope})
+                found.append({"location": str(path), "path": str(path), **envelope})
         return found
 
 
