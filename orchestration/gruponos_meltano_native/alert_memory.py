@@ -21,10 +21,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
-from gruponos_meltano_native.db_state import SHARED_DIALECTS
+from gruponos_meltano_native.db_state import shares_database
 from gruponos_meltano_native.state import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -192,6 +191,6 @@ def alert_memory(
 ) -> FileAlertMemory | DatabaseAlertMemory:
     """Return where the alerts remember: the target database (PostgreSQL, Oracle) or a file."""
     file = FileAlertMemory(Path(state_dir) / "alerts.json")
-    if database_rules(target_config).dialect in SHARED_DIALECTS:
+    if shares_database(target_config):
         return DatabaseAlertMemory(target_config, file)
     return file

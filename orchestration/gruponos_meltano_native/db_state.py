@@ -41,6 +41,17 @@ _EMPTY = "*"
 SHARED_DIALECTS = ("postgresql", "oracle")
 
 
+def shares_database(target_config: dict[str, Any]) -> bool:
+    """Tell whether the target database is one every machine can share (PostgreSQL, Oracle).
+
+    An unsupported database is refused where it is used (with the run's report), not here.
+    """
+    try:
+        return database_rules(target_config).dialect in SHARED_DIALECTS
+    except ValueError:
+        return False
+
+
 def state_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
     """Return the state table as the target names it on `dialect`."""
     return platform_table(
@@ -235,6 +246,6 @@ class DatabaseStateStore(StateStore):
 
 def state_store(state_dir: Path, target_config: dict[str, Any]) -> StateStore:
     """Return the state store for a target: the database for PostgreSQL/Oracle, else files."""
-    if database_rules(target_config).dialect in SHARED_DIALECTS:
+    if shares_database(target_config):
         return DatabaseStateStore(state_dir, target_config)
     return StateStore(state_dir)

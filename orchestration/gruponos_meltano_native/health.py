@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.db_state import SHARED_DIALECTS, state_store
+from gruponos_meltano_native.db_state import shares_database, state_store
 from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.lock import file_holders, holder_text
 from gruponos_meltano_native.masking import mask_url
@@ -39,7 +39,7 @@ def held_locks(settings: GruponosMeltanoSettings) -> list[str]:
         scope = f"{path.parent.name}/{path.stem}"
         lines.append(f"lock held: {scope} by {holder_text(holder)} (lock file {path})")
     target_config = settings.target_config()
-    if database_rules(target_config).dialect in SHARED_DIALECTS:
+    if shares_database(target_config):
         from gruponos_meltano_native.db_lock import database_holders
 
         where = mask_url(database_rules(target_config).url)

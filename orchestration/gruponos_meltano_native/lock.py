@@ -20,8 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from target_gruponos_oracle import database_rules
-
 from gruponos_meltano_native.errors import ScopeBusy, SettingsError
 
 POLL_SECONDS = 0.2
@@ -163,9 +161,9 @@ def scope_lock(
     else the file lock under `state_dir` (SQLite: one machine).
     """
     from gruponos_meltano_native.db_lock import DatabaseScopeLock
-    from gruponos_meltano_native.db_state import SHARED_DIALECTS
+    from gruponos_meltano_native.db_state import shares_database
 
-    if database_rules(target_config).dialect in SHARED_DIALECTS:
+    if shares_database(target_config):
         return DatabaseScopeLock(target_config, company, facility, holder)
     return ScopeLock(state_dir, company, facility, holder)
 
