@@ -1,5 +1,5 @@
-"""The alerts' memory shared by two machines through the target database (real PostgreSQL),
-and kept in a file while the database is unreachable."""
+"""The alerts' memory in the target database (real PostgreSQL; Oracle compiled, and live when
+TARGET_ORACLE_TEST_URL is set), and in a file while the database is unreachable."""
 
 from __future__ import annotations
 
@@ -14,46 +14,12 @@ from gruponos_meltano_native.alert_memory import (
     alert_memory_table,
     merge,
 )
-from gruponos_meltano_native.alerts import FAILURE, RECOVERY, Alert, AlertManager
-from gruponos_meltano_native.config import AlertSettings
-from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.testing import http_receiver
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
 ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
 
 UNREACHABLE = {"sqlalchemy_url": "postgresql+psycopg://u:p@127.0.0.1:9/none"}
-
-
-def _alert(kind: str, severity: str = "critical") -> Alert:
-    return Alert(
-        kind=kind,
-        severity=severity,
-        job="incremental-sync-job",
-        company="GNOS",
-        facility="DC01",
-        summary="load failed",
-        environment="prod",
-        run_id="run-1",
-    )
-
-
-def test_a_failure_alerted_on_one_machine_cools_down_and_recovers_on_the_other(pg_config, tmp_path):
-    with http_receiver() as hook:
-        settings = AlertSettings(webhook_url=hook.url)
-        machine_a, machine_b = (
-            AlertManager(
-                settings, tmp_path / name, Redactor([]), alert_memory(tmp_path / name, pg_config)
-            )
-            for name in ("a", "b")
-        )
-        assert machine_a.send(_alert(FAILURE)) == ["webhook"]
-        assert machine_b.send(_alert(FAILURE)) == []  # within A's cooldown
-        assert machine_b.recovered(_alert(RECOVERY, "info")) == ["webhook"]
-        assert machine_a.recovered(_alert(RECOVERY, "info")) == []  # said once
-    assert [payload["kind"] for _, payload in hook.requests] == [FAILURE, RECOVERY]
-    assert not (tmp_path / "a" / "alerts.json").exists()
 
 
 def test_the_file_stands_in_while_the_database_is_unreachable_and_is_taken_over(
