@@ -17,6 +17,8 @@ SLOW = {
     "GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE": "20",
     "GRUPONOS_MELTANO_ORACLE_DB__BATCH_SIZE_ROWS": "40",
 }
+RUN = ("run", "incremental", "--company", "GNOS", "--facility", "DC01")
+PAGE_SECONDS = 20.0  # each WMS page, once the plugins run: what an orphaned tap would outlive
 STATE_FILE = Path("state/bookmarks/incremental-sync-job/GNOS/DC01.json")
 
 
@@ -30,6 +32,13 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def _wait_gone(pids: list[int], timeout: float = 60) -> None:
@@ -124,3 +133,35 @@ def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     # Resumed, not restarted: the rerun did not extract everything again.
     total = sum(simulator.count(e, "GNOS", "DC01") for e in ("allocation", "order_hdr"))
     assert report["records_processed"] < total + expected_lines
+
+
+def test_kill_9_of_the_orchestrator_ends_its_tap_and_target(simulator, platform_env, tmp_path):
+    simulator.set_capacity(page_latency=0.5)
+    env = {**os.environ, **platform_env, "GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE": "20"}
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gruponos-meltano"), *RUN],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        plugins: list[int] = []
+        while len(plugins) < 2:
+            assert run.poll() is None, "the run ended before its plugins could be seen"
+            assert time.monotonic() < deadline, "the tap and the target never started"
+            children = _children(run.pid)
+            plugins = [p for p in children if "tap-oracle-wms" in _command(p)]
+            plugins += [p for p in children if "target-gruponos-oracle" in _command(p)]
+            time.sleep(0.05)
+        # From now on each page takes long: an orphaned tap would live on for that long.
+        simulator.set_capacity(page_latency=PAGE_SECONDS)
+        time.sleep(1)
+        run.kill()
+        run.wait(timeout=10)
+        _wait_gone(plugins, timeout=PAGE_SECONDS / 4)
+    finally:
+        simulator.set_capacity()
+        if run.poll() is None:
+            run.kill()

@@ -20,6 +20,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import JOBS, RunScope
@@ -277,7 +278,7 @@ def validate() -> None:
 @main.command()
 @platform_errors
 def health() -> None:
-    """Check the installation: plugins on PATH, state folder writable, alert channels, last runs."""
+    """Check the installation: plugins, state folder, alert channels, last states, held locks."""
     settings = load_settings()
     bad = False
     executables = [settings.tap_executable, settings.target_executable]
@@ -298,9 +299,12 @@ def health() -> None:
         click.echo(f"state dir: {settings.state_dir} NOT WRITABLE ({exc})")
     channels = Orchestrator(settings).alerts.channels()
     click.echo(f"alert channels: {', '.join(channels) or 'none configured'}")
-    for entry in StateStore(settings.state_dir).entries():
-        scope = f"{entry['job']}/{entry['company']}/{entry['facility']}"
-        click.echo(f"last state: {scope} at {entry['updated_at']}")
+    from gruponos_meltano_native.health import held_locks, last_states
+
+    states, readable = last_states(settings)
+    bad |= not readable
+    for line in [*states, *held_locks(settings)]:
+        click.echo(line)
     if bad:
         sys.exit(int(ExitCode.SETTINGS))
 
@@ -342,6 +346,11 @@ def report(out: str, days: int | None, company: str | None, facility: str | None
     click.echo(f"report written to {write_report(load_settings(), out, days, company, facility)}")
 
 
+def _store(settings: GruponosMeltanoSettings) -> StateStore:
+    """Return the store runs use: the target database (PostgreSQL, Oracle) or the state folder."""
+    return state_store(settings.state_dir, settings.target_config())
+
+
 @main.group()
 def state() -> None:
     """Show or clear the stored Singer state."""
@@ -356,7 +365,7 @@ def state_show(job: str | None, company: str | None, facility: str | None) -> No
     """Print stored states (all, or those matching the options) as JSON."""
     entries = [
         entry
-        for entry in StateStore(load_settings().state_dir).entries()
+        for entry in _store(load_settings()).entries()
         if (job is None or entry["job"] == job)
         and (company is None or entry["company"] == company)
         and (facility is None or entry["facility"] == facility)
@@ -375,5 +384,9 @@ def state_clear(job: str, company: str, facility: str, yes: bool) -> None:
     key = StateKey(job, company, facility)
     if not yes:
         click.confirm(f"clear the state of {key}?", abort=True)
-    removed = StateStore(load_settings().state_dir).clear(key)
+    removed = _store(load_settings()).clear(key)
     click.echo(f"{key}: {'cleared' if removed else 'no state stored'}")
+
+
+# `state reset` is the same command under the name other tools use for it.
+state.add_command(state_clear, "reset")

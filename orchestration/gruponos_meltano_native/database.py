@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from typing import Any
 
@@ -12,6 +14,8 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ConnectivityError
+
+log = logging.getLogger(__name__)
 
 DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
 
@@ -57,6 +61,40 @@ def connect_with_retry(engine: Engine, attempts: int = 3, backoff: float = 1.0) 
     # The URL is shown without its password; the driver's message carries no credentials.
     shown = engine.url.render_as_string(hide_password=True)
     raise ConnectivityError(f"cannot connect to database {shown}: {_short(last)}") from None
+
+
+def platform_table(
+    target_config: dict[str, Any], dialect: str, name: str, *items: sa.schema.SchemaItem
+) -> sa.Table:
+    """Return one of the platform's own tables as the target would name it on `dialect`.
+
+    The target's rules give its name (upper case on Oracle) and schema, so it lives beside
+    the loaded tables.
+    """
+    rules = database_rules(target_config, dialect)
+    # SQLAlchemy's lower-case names are the database's case-insensitive form.
+    return sa.Table(rules.identifier(name).lower(), sa.MetaData(), *items, schema=rules.schema)
+
+
+def ensure_table(engine: Engine, table: sa.Table) -> None:
+    """Create `table` unless it exists (another machine may be creating it at the same time)."""
+    with engine.begin() as connection:
+        if sa.inspect(connection).has_table(table.name, schema=table.schema):
+            return
+    if table.schema and engine.dialect.name == "postgresql":
+        # The target creates its schema when it first loads; the lock and the state come
+        # first. (Oracle schemas are users a DBA creates.) A concurrent creator is no error.
+        with contextlib.suppress(sa.exc.DatabaseError), engine.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(table.schema, if_not_exists=True))
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+        log.info("created table %s", table.name)
+    except sa.exc.DatabaseError:
+        # The other machine won: its table is as good as ours.
+        with engine.begin() as connection:
+            if not sa.inspect(connection).has_table(table.name, schema=table.schema):
+                raise
 
 
 def _ping_sql(engine: Engine) -> str:

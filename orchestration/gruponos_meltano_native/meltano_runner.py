@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gruponos_meltano_native.child_guard import ChildGuard
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ExtractError, LoadError
 from gruponos_meltano_native.exit_messages import exit_message
@@ -75,7 +76,20 @@ class MeltanoRunner:
         target_config: dict[str, Any],
         on_progress: ProgressCallback | None = None,
     ) -> PipeResult:
-        """Run the job; raise `ExtractError`/`LoadError` naming what Meltano reported."""
+        """Run the job; raise `ExtractError`/`LoadError` naming what Meltano reported.
+
+        Should this process die (kill -9 included), Meltano and its plugins die with it.
+        """
+        with ChildGuard() as self._guard:
+            return self._run(scope, tap_config, target_config, on_progress)
+
+    def _run(
+        self,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        target_config: dict[str, Any],
+        on_progress: ProgressCallback | None,
+    ) -> PipeResult:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -106,6 +120,7 @@ class MeltanoRunner:
             )
         except OSError as exc:
             raise ExtractError(f"cannot start {self.settings.meltano_executable}: {exc}") from None
+        self._guard.watch(process.pid)
         assert process.stdout is not None
         with (self.log_dir / "meltano.log").open("w", encoding="utf-8") as out:
             for raw in process.stdout:

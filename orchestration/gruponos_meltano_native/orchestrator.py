@@ -17,10 +17,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from gruponos_meltano_native.alert_memory import alert_memory
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.catalog import full_table_catalog
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
     InterruptedRun,
@@ -29,7 +31,7 @@ from gruponos_meltano_native.errors import (
     ScopeBusy,
 )
 from gruponos_meltano_native.jobs import JOBS, RunScope
-from gruponos_meltano_native.lock import ScopeLock, lock_path
+from gruponos_meltano_native.lock import RunLock, scope_lock
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.observe import recorded
 from gruponos_meltano_native.reconciliation import Reconciler
@@ -38,7 +40,6 @@ from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallb
 from gruponos_meltano_native.state import (
     REPLICATION_KEY,
     StateKey,
-    StateStore,
     incremental_seed,
 )
 from gruponos_meltano_native.wms_checks import check_facility, wms_counter
@@ -82,9 +83,11 @@ class Orchestrator:
         self.settings = settings
         # Set to stop every run of this orchestrator (runs in other threads never see Ctrl-C).
         self.cancel = threading.Event()
-        self.store = StateStore(settings.state_dir)
+        # The target database when it is PostgreSQL/Oracle (every machine sees it), else files.
+        self.store = state_store(settings.state_dir, settings.target_config())
         self.redact = Redactor(settings.secret_values())
-        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
+        memory = alert_memory(settings.state_dir, settings.target_config())
+        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact, memory)
 
     def database_display(self) -> str:
         """Return the target database's URL without its password."""
@@ -108,8 +111,8 @@ class Orchestrator:
             "entities": tap_config.get("entities", "tap default"),
             "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
-            "state_path": str(self.store.path(scope.state_key)),
-            "lock_path": str(lock_path(self.settings.state_dir, scope.company, scope.facility)),
+            "state_path": self.store.location(scope.state_key),
+            "lock_path": self._lock(scope, {}).location,
             "deletions": self.settings.deletions
             if self.settings.mirrors_deletions(scope)
             else "off",
@@ -139,22 +142,17 @@ class Orchestrator:
             company=scope.company,
             facility=scope.facility,
         )
-        report.state_path = str(self.store.path(scope.state_key))
+        report.state_path = self.store.location(scope.state_key)
         if self.settings.mirrors_deletions(scope):
             report.deletions_mode = self.settings.deletions
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
         started = time.monotonic()
-        lock = ScopeLock(
-            self.settings.state_dir,
-            scope.company,
-            scope.facility,
-            {"job": scope.job.name, "run_id": run_id},
-        )
+        lock = self._lock(scope, {"job": scope.job.name, "run_id": run_id})
         try:
             self.settings.require_runnable()
             lock.acquire(wait_seconds)
             try:
-                self._run_locked(report, scope, progress)
+                self._run_locked(report, scope, progress, lock)
             finally:
                 lock.release()
         except ScopeBusy as exc:
@@ -185,20 +183,48 @@ class Orchestrator:
         )
         return report
 
+    def _lock(self, scope: RunScope, holder: dict[str, Any]) -> RunLock:
+        """Return the company/facility lock: in the target database or a file (`scope_lock`)."""
+        return scope_lock(
+            self.settings.state_dir,
+            self.settings.target_config(),
+            scope.company,
+            scope.facility,
+            holder,
+        )
+
+    def _commit_state(
+        self, lock: RunLock, key: StateKey, value: dict[str, Any], run_id: str
+    ) -> None:
+        """Write a state, once sure this run still holds its lock (else `LockLost`)."""
+        lock.check()
+        self.store.put(key, value, run_id)
+
     def _run_locked(
-        self, report: RunReport, scope: RunScope, progress: ProgressCallback | None
+        self,
+        report: RunReport,
+        scope: RunScope,
+        progress: ProgressCallback | None,
+        lock: RunLock,
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
         tap_config = self.settings.tap_config(scope)
         check_facility(tap_config, scope.facility, self.redact)
-        result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
+        log_dir = Path(report.log_dir)
+        result = self._run_pipe(scope, tap_config, report.run_id, log_dir, progress, lock)
         self._take_counts(report, result)
         if scope.job.mode == "full" and self.settings.runner == "standalone":
-            self._seed_incremental(report, result, scope)
+            self._seed_incremental(report, result, scope, lock)
         self._reconcile(report, result, scope, result.tap_config or tap_config)
 
-    def _seed_incremental(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
+    def _seed_incremental(
+        self,
+        report: RunReport,
+        result: PipeResult,
+        scope: RunScope,
+        lock: RunLock,
+    ) -> None:
         # A full sync's final state is a valid starting point for the incremental job. Read
         # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
         seed = result.last_state if _has_bookmarks(result.last_state) else None
@@ -207,7 +233,7 @@ class Orchestrator:
             seed = incremental_seed(timed, report.started_at) if timed else None
         if seed:
             incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
-            self.store.put(incremental, seed, report.run_id)
+            self._commit_state(lock, incremental, seed, report.run_id)
 
     @staticmethod
     def _take_counts(report: RunReport, result: PipeResult) -> None:
@@ -223,6 +249,7 @@ class Orchestrator:
         run_id: str,
         log_dir: Path,
         progress: ProgressCallback | None,
+        lock: RunLock,
     ) -> PipeResult:
         target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
@@ -255,7 +282,7 @@ class Orchestrator:
             )
             log.info("run %s: %s", run_id, scope)
             return runner.run(
-                lambda value: self.store.put(scope.state_key, value, run_id), progress
+                lambda value: self._commit_state(lock, scope.state_key, value, run_id), progress
             )
 
     def _reconcile(

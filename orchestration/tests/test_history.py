@@ -21,15 +21,8 @@ from gruponos_meltano_native.history import (
 from gruponos_meltano_native.history_commands import show_history
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
-from target_gruponos_oracle.testing import postgres_for_tests
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres_for_tests() as url:
-        yield url
 
 
 def _row(run_id: str, entity: str, minutes: int = 0, **extra) -> HistoryRow:
@@ -59,13 +52,7 @@ def _row(run_id: str, entity: str, minutes: int = 0, **extra) -> HistoryRow:
 def target_config(request, tmp_path):
     if request.param == "sqlite":
         return {"sqlalchemy_url": f"sqlite:///{tmp_path / 'wms.db'}"}
-    url = request.getfixturevalue("postgres_url")
-    schema = f"hist_{tmp_path.name[-12:].lower().replace('-', '_')}"
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    return {"sqlalchemy_url": url, "default_target_schema": schema}
+    return request.getfixturevalue("pg_config")
 
 
 def test_table_is_created_on_first_use_and_keeps_runs_newest_first(target_config):
