@@ -7,6 +7,7 @@ counts): this module imports nothing from the Singer SDK.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import functools
 import logging
 import random
@@ -110,6 +111,8 @@ class WMSClient:
         self.session.mount("http://", adapter)
         self._entities: dict[str, str] | None = None
         self._schemas: dict[str, dict] = {}
+        # The `Date` header of the latest answer: the WMS's own clock (see `wms_clock`).
+        self.server_date: str | None = None
 
     # -- requests ----------------------------------------------------------------------
     @staticmethod
@@ -155,6 +158,7 @@ class WMSClient:
         finally:
             self.gate.release()
         status = response.status_code
+        self.server_date = response.headers.get("Date") or self.server_date
         if status in THROTTLING_STATUS:
             self.gate.throttled(ticket, f"HTTP {status}", self._retry_after(response))
         elif status < 500 and status != 409:
@@ -243,6 +247,19 @@ class WMSClient:
         elif status == 400:
             text = "The WMS refused a filter or parameter"
         return kind(text, url=safe_url(response.url), status=status, code=code, wms_message=message)
+
+    def wms_clock(self) -> dt.datetime | None:
+        """Return the WMS's time at its latest answer (its `Date` header), if it sent one.
+
+        The header counts whole seconds: the value is rounded down, so every change the WMS
+        had committed before that answer was written is at or before it.
+        """
+        if not self.server_date:
+            return None
+        try:
+            return email.utils.parsedate_to_datetime(self.server_date)
+        except (TypeError, ValueError):
+            return None
 
     # -- entities ------------------------------------------------------------------------
     def list_entities(self) -> dict[str, str]:

@@ -36,6 +36,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: t.Any) -> None:
         """Stay quiet: the simulator serves thousands of pages."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Return the `Date` header: the simulated clock (tests move it), as a WMS gives its own."""
+        now = self.server.simulator.now().astimezone(dt.timezone.utc)
+        return email.utils.format_datetime(now, usegmt=True)
+
     # -- plumbing --------------------------------------------------------------------
     def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Send a complete JSON answer."""

@@ -1,0 +1,189 @@
+"""A killed sync resumes where its last committed STATE says (tap → target, real processes).
+
+Each case runs `tap-oracle-wms | target-gruponos-oracle` on SQLite, SIGKILLs both after the
+target's k-th STATE (a STATE the target emits follows its commit), changes the WMS between
+attempts, and reruns with the last committed STATE until a run ends by itself. Then every
+WMS row is in the database exactly once with its latest `mod_ts`, and the reruns read
+less than everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from tap_oracle_wms.testing import PipeRun, run_pipe, tap_args
+
+BIN = Path(sys.executable).parent
+ENTITY = "allocation"  # rows nothing refers to: the simulator can delete them
+
+
+def _config(simulator: Any, **extra: Any) -> dict:
+    return {
+        "base_url": simulator.base_url,
+        "username": simulator.username,
+        "password": simulator.password,
+        "entities": [ENTITY],
+        "page_size": 10,
+        "max_parallel_requests": 4,
+        "max_retries": 0,
+        **extra,
+    }
+
+
+def _full_table_catalog(folder: Path, config: dict) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "discover.json"
+    path.write_text(json.dumps(config))
+    found = subprocess.run(
+        [str(BIN / "tap-oracle-wms"), "--config", str(path), "--discover"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    catalog = json.loads(found.stdout)
+    for stream in catalog["streams"]:
+        stream["replication_method"] = "FULL_TABLE"
+    return catalog
+
+
+class Pipe:
+    """Runs tap | target for one test, attempt after attempt, from the committed state."""
+
+    def __init__(self, tmp_path: Path, config: dict, catalog: dict | None = None) -> None:
+        self.tmp_path = tmp_path
+        self.config = config
+        self.catalog = catalog
+        self.url = f"sqlite:///{tmp_path / 'wms.db'}"
+        target = tmp_path / "target.json"
+        target.write_text(json.dumps({"sqlalchemy_url": self.url, "batch_size_rows": 25}))
+        self.target = [str(BIN / "target-gruponos-oracle"), "--config", str(target)]
+        self.state: dict | None = None
+        self.attempts = 0
+
+    def run(self, kill_after_states: int | None = None, kill_when: Any = None) -> PipeRun:
+        """One attempt from the committed state; killed after its k-th new state, or on cue.
+
+        The first state a rerun prints is the one it started from (the tap repeats it):
+        only states after it count.
+        """
+        self.attempts += 1
+        if kill_after_states is not None:
+            start, seen = self.state, []
+
+            def kill_when(value: dict) -> bool:
+                if value != start:
+                    seen.append(value)
+                return len(seen) >= kill_after_states
+
+        folder = self.tmp_path / f"attempt-{self.attempts}"
+        args = tap_args(folder, self.config, self.state, self.catalog)
+        run = run_pipe(
+            args,
+            self.target,
+            kill_when=kill_when,
+            timeout=120,
+        )
+        if not run.killed:
+            assert run.returncodes == (0, 0), run.tap_log[-3000:]
+        self.state = run.last_state or self.state
+        return run
+
+    def rows(self, where: str = "") -> dict[int, str]:
+        engine = sa.create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql(f"SELECT id, mod_ts FROM {ENTITY} {where}").all()
+        finally:
+            engine.dispose()
+        assert len(found) == len({row[0] for row in found})  # every id once
+        return {int(row[0]): str(row[1]) for row in found}
+
+
+def _wms_rows(simulator: Any) -> dict[int, str]:
+    return {i: row["mod_ts"].isoformat() for i, row in simulator.rows(ENTITY).items()}
+
+
+def _same_instants(db: dict[int, str], wms: dict[int, str]) -> list[int]:
+    from tap_oracle_wms.client import parse_timestamp
+
+    return [i for i in wms if parse_timestamp(db[i]) != parse_timestamp(wms[i])]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_an_incremental_sync_killed_after_every_kth_state_lands_every_row_once(
+    simulator: Any, tmp_path: Path, k: int
+):
+    pipe = Pipe(tmp_path, _config(simulator))
+    total = simulator.count(ENTITY)
+    deleted: list[int] = []
+    reads: list[int] = []
+    while True:
+        run = pipe.run(kill_after_states=k)
+        reads.append(run.records[ENTITY])
+        if not run.killed or "resume" not in pipe.state["bookmarks"][ENTITY]:
+            break  # ended, or killed after its last commit
+        # The WMS changes between attempts: inserts, updates and deletes.
+        simulator.advance(1)
+        simulator.insert(ENTITY, 2)
+        simulator.touch(ENTITY, 3)
+        deleted += simulator.delete(ENTITY, 1)
+        assert pipe.attempts < 40, "the resumed runs make no progress"
+    assert pipe.attempts >= 3  # killed, resumed and killed again, resumed again
+    assert "resume" not in pipe.state["bookmarks"][ENTITY]  # a finished sync leaves none
+    db, wms = pipe.rows(), _wms_rows(simulator)
+    assert set(wms) <= set(db) <= set(wms) | set(deleted)  # incremental: deletions stay
+    assert not _same_instants(db, wms)  # every update arrived
+    # A resumed run reads what was not done plus changes, not everything again.
+    assert all(read < total for read in reads[1:])
+
+
+def test_a_full_sync_killed_twice_keeps_its_version_and_mirrors_deletions(
+    simulator: Any, tmp_path: Path
+):
+    config = _config(simulator, entities=["order_hdr", ENTITY], emit_activate_version_messages=True)
+    pipe = Pipe(tmp_path, config, _full_table_catalog(tmp_path, config))
+    assert not pipe.run().killed  # a first complete full sync: every row loaded
+    gone_before = simulator.delete(ENTITY, 4)  # deleted before the next full sync
+    pipe.state = None  # the next full sync starts from nothing, as the full job does
+    # Killed once the first stream (allocation) has finished: it is not read again, yet
+    # the last ACTIVATE_VERSION, of the first attempt's version, marks its deletions.
+    assert pipe.run(kill_when=lambda state: _done_ranges(state, "order_hdr") >= 2).killed
+    version = pipe.state["bookmarks"][ENTITY]["resume"]["version"]
+    deleted_between = simulator.delete(ENTITY, 3)
+    simulator.advance(1)
+    inserted = simulator.insert(ENTITY, 2)
+    assert pipe.run(kill_when=lambda state: _done_ranges(state, "order_hdr") >= 5).killed
+    last = pipe.run()  # a resumed run killed again, resumed again
+    assert not last.killed
+    # The finished stream: only its changes since the first attempt began are read.
+    assert len(inserted) <= last.records[ENTITY] < 10
+    live = pipe.rows("WHERE sdc_deleted_at IS NULL")
+    marked = set(pipe.rows("WHERE sdc_deleted_at IS NOT NULL"))
+    wms = _wms_rows(simulator)
+    assert set(wms) <= set(live) and set(inserted) <= set(live)
+    assert set(gone_before) <= marked  # deleted before the sync: marked, across attempts
+    # Rows deleted between attempts inside finished ranges may stay live until the next
+    # full sync; none is ever lost, and nothing the first attempt loaded is marked.
+    assert set(live) - set(wms) <= set(deleted_between)
+    assert marked <= set(gone_before) | set(deleted_between)
+    assert _versions(pipe, "WHERE sdc_deleted_at IS NULL") == {version}
+
+
+def _done_ranges(state: dict, stream: str) -> int:
+    return len(state.get("bookmarks", {}).get(stream, {}).get("resume", {}).get("done", ()))
+
+
+def _versions(pipe: Pipe, where: str) -> set[int]:
+    engine = sa.create_engine(pipe.url)
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(f"SELECT sdc_table_version FROM {ENTITY} {where}")
+            return {int(row[0]) for row in found}
+    finally:
+        engine.dispose()
