@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import sys
 import typing as t
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -193,6 +194,11 @@ class SimulatorServer(ThreadingHTTPServer):
         self.state = state
         self.environment = environment
         self.simulator = simulator
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        """Stay quiet when a client vanished (a killed tap); report anything else."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
     def process_request(self, request: t.Any, client_address: t.Any) -> None:
         """Count the connection, then serve it in its own thread."""
