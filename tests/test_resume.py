@@ -76,7 +76,7 @@ class Pipe:
         if kill_after_states is not None:
             start, seen = self.state, []
 
-            def kill_when(value: dict) -> bool:
+            def kill_when(value: dict, committed: int) -> bool:
                 if value != start:
                     seen.append(value)
                 return len(seen) >= kill_after_states
@@ -153,12 +153,12 @@ def test_a_full_sync_killed_twice_keeps_its_version_and_mirrors_deletions(
     pipe.state = None  # the next full sync starts from nothing, as the full job does
     # Killed once the first stream (allocation) has finished: it is not read again, yet
     # the last ACTIVATE_VERSION, of the first attempt's version, marks its deletions.
-    assert pipe.run(kill_when=lambda state: _done_ranges(state, "order_hdr") >= 2).killed
+    assert pipe.run(kill_when=lambda state, _: _done_ranges(state, "order_hdr") >= 2).killed
     version = pipe.state["bookmarks"][ENTITY]["resume"]["version"]
     deleted_between = simulator.delete(ENTITY, 3)
     simulator.advance(1)
     inserted = simulator.insert(ENTITY, 2)
-    assert pipe.run(kill_when=lambda state: _done_ranges(state, "order_hdr") >= 5).killed
+    assert pipe.run(kill_when=lambda state, _: _done_ranges(state, "order_hdr") >= 5).killed
     last = pipe.run()  # a resumed run killed again, resumed again
     assert not last.killed
     # The finished stream: only its changes since the first attempt began are read.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 TAP = str(Path(sys.executable).parent / "tap-oracle-wms")
 _RECORD = b'{"type":"RECORD","stream":'
+_STATE = b'{"type":"STATE"'
 
 
 @dataclass
@@ -31,6 +32,7 @@ class PipeRun:
     killed: bool
     returncodes: tuple[int | None, int | None]
     states: list[dict] = field(default_factory=list)  # STATE values the target committed
+    committed: list[int] = field(default_factory=list)  # RECORDs sent before each of them
     records: Counter[str] = field(default_factory=Counter)  # RECORDs the tap sent, per stream
     tap_log: str = ""
 
@@ -45,14 +47,15 @@ def run_pipe(
     target_command: list[str],
     *,
     kill_after_states: int | None = None,
-    kill_when: t.Callable[[dict], bool] | None = None,
+    kill_when: t.Callable[[dict, int], bool] | None = None,
     timeout: float = 300,
 ) -> PipeRun:
     """Run `tap-oracle-wms <tap_args> | <target_command>`; kill both on cue.
 
     Both processes get SIGKILL (if still running) as soon as the target has emitted
-    `kill_after_states` STATE messages, or a STATE whose value `kill_when` accepts; with
-    neither, the run goes to its end.
+    `kill_after_states` STATE messages, or a STATE `kill_when` accepts (called with its
+    value and the RECORDs the tap sent before it, all committed); with neither, the run
+    goes to its end.
     """
     tap = subprocess.Popen([TAP, *tap_args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     target = subprocess.Popen(
@@ -60,6 +63,8 @@ def run_pipe(
     )
     run = PipeRun(killed=False, returncodes=(None, None))
     log: list[bytes] = []
+    sent: dict[str, int] = {}  # each STATE the tap wrote -> RECORDs it sent before
+    lock = threading.Lock()
     assert tap.stdout is not None and tap.stderr is not None
     assert target.stdin is not None and target.stdout is not None
 
@@ -70,6 +75,10 @@ def run_pipe(
                 if line.startswith(_RECORD):
                     stream = line[len(_RECORD) :].split(b",", 1)[0]
                     run.records[json.loads(stream)] += 1
+                elif line.startswith(_STATE):
+                    value = json.loads(line)["value"]
+                    with lock:
+                        sent[_canonical(value)] = run.records.total()
                 target.stdin.write(line)
         except (BrokenPipeError, ValueError, OSError):
             pass  # the target was killed
@@ -88,9 +97,12 @@ def run_pipe(
     try:
         for line in target.stdout:  # a Singer target prints each state value it commits
             value = json.loads(line)
+            with lock:
+                committed = sent.get(_canonical(value), 0)
             run.states.append(value)
+            run.committed.append(committed)
             enough = kill_after_states is not None and len(run.states) >= kill_after_states
-            if enough or (kill_when is not None and kill_when(value)):
+            if enough or (kill_when is not None and kill_when(value, committed)):
                 run.killed = tap.poll() is None or target.poll() is None
                 _kill(tap, target)
                 break
@@ -103,6 +115,10 @@ def run_pipe(
     run.returncodes = (tap.returncode, target.returncode)
     run.tap_log = b"".join(log).decode(errors="replace")
     return run
+
+
+def _canonical(value: t.Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _kill(*processes: subprocess.Popen) -> None:
