@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from tests.processes import children, wait_gone
 
 SLOW = {
     # Small pages and batches, slow answers: the run commits many times and lasts a few seconds.
@@ -18,26 +18,6 @@ SLOW = {
     "GRUPONOS_MELTANO_ORACLE_DB__BATCH_SIZE_ROWS": "40",
 }
 STATE_FILE = Path("state/bookmarks/incremental-sync-job/GNOS/DC01.json")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _wait_gone(pids: list[int], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
-        if time.monotonic() > deadline:
-            pytest.fail(f"plugin processes {pids} still running after the orchestrator died")
-        time.sleep(0.05)
 
 
 def _start_run(platform_env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
@@ -99,10 +79,10 @@ def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     # 2. SIGKILL: no chance to clean up; the state on disk is whole, the plugins wind down.
     run = _start_run(platform_env, tmp_path)
     _wait_for_first_commit(run, state)
-    plugins = _children(run.pid)
+    plugins = children(run.pid)
     run.kill()
     run.communicate(timeout=60)
-    _wait_gone(plugins)
+    wait_gone(plugins)
     after_kill = _committed(state)  # parses: never a half-written file
     assert after_kill["run_id"] != after_term["run_id"]
     assert after_kill["value"]["bookmarks"]

@@ -10,14 +10,20 @@ less than everything.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from gruponos_meltano_native.state import SEED_MARGIN
 from tap_oracle_wms.testing import PipeRun, run_pipe, tap_args
+
+from tests.processes import children, wait_gone
 
 BIN = Path(sys.executable).parent
 ENTITY = "allocation"  # rows nothing refers to: the simulator can delete them
@@ -187,3 +193,70 @@ def _versions(pipe: Pipe, where: str) -> set[int]:
             return {int(row[0]) for row in found}
     finally:
         engine.dispose()
+
+
+FULL_STATE = Path("state/bookmarks/full-sync-job/GNOS/DC01.json")
+INCREMENTAL_STATE = Path("state/bookmarks/incremental-sync-job/GNOS/DC01.json")
+SLOW = {
+    # Small pages and batches, slow answers: the run commits many times and lasts a while.
+    "GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE": "20",
+    "GRUPONOS_MELTANO_ORACLE_DB__BATCH_SIZE_ROWS": "40",
+}
+
+
+def test_a_second_run_full_after_a_killed_one_resumes_it(
+    simulator: Any, platform_env: dict[str, str], tmp_path: Path, db: Any, cli: Any
+):
+    simulator.set_capacity(page_latency=0.04)
+    gone = simulator.delete(ENTITY, 3, "GNOS", "DC01")  # rows a first full sync never saw
+    state = tmp_path / FULL_STATE
+    env = {**os.environ, **platform_env, **SLOW}
+    command = [str(BIN / "gruponos-meltano"), "run", "full", "--company", "GNOS", "--facility"]
+    run = subprocess.Popen([*command, "DC01"], env=env, cwd=tmp_path, text=True)
+    deadline = time.monotonic() + 60
+    while not (state.exists() and _has_progress(json.loads(state.read_text())["value"])):
+        assert run.poll() is None, "the full sync ended before it could be killed"
+        assert time.monotonic() < deadline, "no progress committed within 60 s"
+        time.sleep(0.02)
+    plugins = children(run.pid)
+    run.kill()
+    run.wait(timeout=60)
+    wait_gone(plugins)
+    began = min(
+        datetime.fromisoformat(b["resume"]["started"])
+        for b in json.loads(state.read_text())["value"]["bookmarks"].values()
+        if "resume" in b
+    )
+    simulator.set_capacity()
+    # The second `run full` resumes: the same table version, only what was not done.
+    rerun = cli("run", "full", "--company", "GNOS", "--facility", "DC01", "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming the read of an earlier attempt" in _tap_log(tmp_path)
+    report = json.loads(rerun.stdout)
+    assert report["validation"]["passed"], report["validation"]
+    entities = ("allocation", "order_hdr", "order_dtl")
+    total = sum(simulator.count(e, "GNOS", "DC01") for e in entities)
+    assert report["records_processed"] < total
+    for entity in entities:
+        expected = simulator.count(entity, "GNOS", "DC01")
+        live = db(f"select count(*), count(distinct id) from {entity} where sdc_deleted_at is null")
+        assert live == [(expected, expected)], entity
+    assert not _has_progress(json.loads(state.read_text())["value"])  # the sync is finished
+    # The incremental job it seeds starts from the first attempt's start (minus its margin).
+    seeded = json.loads((tmp_path / INCREMENTAL_STATE).read_text())["value"]["bookmarks"]
+    assert {b["replication_key_value"] for b in seeded.values()} == {
+        (began - SEED_MARGIN).isoformat()
+    }
+    assert not set(gone) & {row[0] for row in db("select id from allocation")}
+    # The next full sync starts afresh.
+    again = cli("run", "full", "--company", "GNOS", "--facility", "DC01", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["records_processed"] == total
+
+
+def _has_progress(state: dict) -> bool:
+    return any("resume" in bookmark for bookmark in state.get("bookmarks", {}).values())
+
+
+def _tap_log(tmp_path: Path) -> str:
+    return "\n".join(p.read_text() for p in (tmp_path / "state" / "logs").rglob("*tap*"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gruponos_meltano_native.errors import ExtractError, SettingsError
@@ -10,6 +10,8 @@ from gruponos_meltano_native.masking import Redactor
 
 if TYPE_CHECKING:
     from tap_oracle_wms.client import WMSClient
+
+    from gruponos_meltano_native.runner import StreamInfo
 
 FACILITY_ENTITY = "facility"
 
@@ -62,8 +64,20 @@ def _facility_codes(client: WMSClient, url: str, config: dict[str, Any], most: i
     return ", ".join(codes) + more if codes else ""
 
 
-def wms_counter(tap_config: dict[str, Any]) -> Callable[[str], int]:
-    """Return a function counting an entity's records in the WMS, scoped as extraction is."""
+def wms_counter(
+    tap_config: dict[str, Any], streams: Mapping[str, StreamInfo]
+) -> Callable[[str], int]:
+    """Return a function counting an entity's records in the WMS, scoped as extraction is.
+
+    Each count is one one-row request with the run's scope, built from the properties of
+    the run's SCHEMA (`streams`): no discovery (a describe and a sample page) again.
+    """
     from tap_oracle_wms.client import WMSClient
 
-    return WMSClient(tap_config).count
+    client = WMSClient(tap_config)
+
+    def count(entity: str) -> int:
+        info = streams.get(entity)
+        return client.count(entity, info.properties if info and info.properties else None)
+
+    return count

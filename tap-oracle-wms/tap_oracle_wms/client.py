@@ -344,11 +344,17 @@ class WMSClient:
             wms_message=exc.wms_message,
         )
 
-    def count(self, entity: str) -> int:
-        """How many records a FULL run of `entity` with this config extracts (same scope)."""
-        properties = self.schema(entity).get("properties", {})
+    def count(self, entity: str, properties: t.Collection[str] | None = None) -> int:
+        """How many records a FULL run of `entity` with this config extracts (same scope).
+
+        One one-row paged request asking only for `id`, as the partition planner's. Pass
+        `properties` (the fields of the run's SCHEMA) and no discovery is needed; without,
+        they come from the entity's discovered schema.
+        """
+        if properties is None:
+            properties = self.schema(entity).get("properties", {})
         params = self.scope_params(entity, properties)
-        params.update({"page_mode": "paged", "page_size": 1})
+        params.update({"page_mode": "paged", "page_size": 1, "fields": "id", "ordering": "id"})
         try:
             body = self.get(self.entity_url(entity), params, not_found_ok=True)
         except WMSRequestError as exc:
