@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tap_extract import LIVE_SCALE, PAGE_SIZE, start_simulator
+from tap_extract import LIVE_SCALE, PAGE_SIZE, start_simulator, tap_config
 from tap_oracle_wms.testing import run_pipe, tap_args
 
 BIN = Path(sys.executable).parent
@@ -34,14 +34,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            config = {
-                "base_url": base_url,
-                "username": "demo",
-                "password": "demo-password",
-                "entities": ["order_dtl"],
-                "page_size": PAGE_SIZE,
-                "max_parallel_requests": PARALLEL,
-            }
+            config = tap_config(base_url, max_parallel_requests=PARALLEL)
             target_config = folder / "target.json"
             target_config.write_text(
                 json.dumps(

@@ -24,6 +24,7 @@ from gruponos_meltano_native.state import SEED_MARGIN
 from tap_oracle_wms.testing import PipeRun, run_pipe, tap_args
 
 from tests.processes import children, wait_gone
+from tests.test_full_sync_deletions import full_table_catalog
 
 BIN = Path(sys.executable).parent
 ENTITY = "allocation"  # rows nothing refers to: the simulator can delete them
@@ -46,16 +47,7 @@ def _full_table_catalog(folder: Path, config: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "discover.json"
     path.write_text(json.dumps(config))
-    found = subprocess.run(
-        [str(BIN / "tap-oracle-wms"), "--config", str(path), "--discover"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    catalog = json.loads(found.stdout)
-    for stream in catalog["streams"]:
-        stream["replication_method"] = "FULL_TABLE"
-    return catalog
+    return full_table_catalog(path)
 
 
 class Pipe:
