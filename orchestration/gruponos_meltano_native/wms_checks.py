@@ -73,11 +73,15 @@ def wms_counter(
     the run's SCHEMA (`streams`): no discovery (a describe and a sample page) again.
     """
     from tap_oracle_wms.client import WMSClient
+    from tap_oracle_wms.discovery import resolve_schema
 
     client = WMSClient(tap_config)
 
     def count(entity: str) -> int:
         info = streams.get(entity)
-        return client.count(entity, info.properties if info and info.properties else None)
+        if info and info.properties:
+            return client.count(entity, info.properties)
+        # A stream the run declared no SCHEMA for (it failed first): discovery tells.
+        return client.count(entity, resolve_schema(client, entity).get("properties", {}))
 
     return count

@@ -23,7 +23,6 @@ import requests
 import urllib3
 
 from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
-from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import (
     WMSAuthError,
     WMSConfigError,
@@ -110,7 +109,6 @@ class WMSClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._entities: dict[str, str] | None = None
-        self._schemas: dict[str, dict] = {}
         # The `Date` header of the latest answer: the WMS's own clock (see `wms_clock`).
         self.server_date: str | None = None
 
@@ -286,20 +284,12 @@ class WMSClient:
         results = body.get("results") if isinstance(body, dict) else None
         return [r for r in results or [] if isinstance(r, dict)]
 
-    def schema(self, entity: str) -> dict:
-        """Return the entity's schema (cached)."""
-        if entity not in self._schemas:
-            self._schemas[entity] = resolve_schema(self, entity)
-        return self._schemas[entity]
-
     # -- queries -------------------------------------------------------------------------
-    def scope(self, entity: str, properties: t.Collection[str] | None = None) -> Scope:
+    def scope(self, entity: str, properties: t.Collection[str]) -> Scope:
         """Return the company/facility scope filters of `entity` (refusing what cannot be scoped).
 
-        `properties` are the entity's fields (default: its discovered schema's).
+        `properties` are the entity's fields (its stream's schema's).
         """
-        if properties is None:
-            properties = self.schema(entity).get("properties", {})
         return resolve_scope(self.config, entity, properties)
 
     def scope_params(self, entity: str, properties: t.Collection[str]) -> dict[str, t.Any]:
@@ -344,15 +334,12 @@ class WMSClient:
             wms_message=exc.wms_message,
         )
 
-    def count(self, entity: str, properties: t.Collection[str] | None = None) -> int:
+    def count(self, entity: str, properties: t.Collection[str]) -> int:
         """How many records a FULL run of `entity` with this config extracts (same scope).
 
-        One one-row paged request asking only for `id`, as the partition planner's. Pass
-        `properties` (the fields of the run's SCHEMA) and no discovery is needed; without,
-        they come from the entity's discovered schema.
+        One one-row paged request asking only for `id`, as the partition planner's;
+        `properties` are the entity's fields (the run's SCHEMA), which the scope needs.
         """
-        if properties is None:
-            properties = self.schema(entity).get("properties", {})
         params = self.scope_params(entity, properties)
         params.update({"page_mode": "paged", "page_size": 1, "fields": "id", "ordering": "id"})
         try:
