@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 KEY = "resume"  # the key under a stream's bookmark ("partitions" is the SDK's own)
 FORMAT = 2  # bumped whenever the entry's meaning changes: other formats start clean
 CATCH_UP = "catch-up"  # the tag of the query reading changes since the first attempt began
-REPLICATION_KEY = "mod_ts"
+REPLICATION_KEY = "mod_ts"  # the WMS's modification time: incremental runs and catch-ups
 # Query parameters that do not change which records a read covers.
 _NOT_FILTERS = frozenset({"ordering", f"{REPLICATION_KEY}__gte"})
 

@@ -23,7 +23,7 @@ from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.partitions import plan
 from tap_oracle_wms.records import RecordCodec
 from tap_oracle_wms.resume import KEY as RESUME_KEY
-from tap_oracle_wms.resume import ResumeTracker
+from tap_oracle_wms.resume import REPLICATION_KEY, ResumeTracker
 from tap_oracle_wms.scope import SCOPE_PROPERTIES
 from tap_oracle_wms.sdk import FencedStream
 
@@ -33,8 +33,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 logger = logging.getLogger(__name__)
-
-REPLICATION_KEY = "mod_ts"
 
 
 def not_after(earlier: str, later: str) -> bool:
