@@ -127,7 +127,8 @@ class TapOracleWMS(FencedTap):
             "lookback_minutes",
             th.NumberType,
             default=5,
-            description="Incremental runs re-read this many minutes before the bookmark",
+            description="Incremental runs re-read this many minutes before the bookmark "
+            "(a resumed run's catch-up, before the first attempt's start)",
         ),
         th.Property(
             "request_timeout",
