@@ -27,7 +27,10 @@ class Job:
 
     @property
     def uses_state(self) -> bool:
-        """Incremental jobs start from the last committed state; full jobs from nothing."""
+        """Incremental jobs start from the last committed state; full jobs from nothing.
+
+        (A full job whose last run did not finish resumes it: see the orchestrator.)
+        """
         return self.mode == "incremental"
 
 

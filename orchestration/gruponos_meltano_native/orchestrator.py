@@ -62,6 +62,27 @@ def _has_bookmarks(state: dict[str, Any] | None) -> bool:
     return any(isinstance(b, dict) and b.get("replication_key_value") for b in bookmarks.values())
 
 
+def _resume_entries(state: dict[str, Any] | None) -> list[Any]:
+    """Return the tap's `resume` entries: one per stream while a sync is unfinished."""
+    bookmarks = (state or {}).get("bookmarks") or {}
+    return [b["resume"] for b in bookmarks.values() if isinstance(b, dict) and "resume" in b]
+
+
+def _first_began(entries: list[Any]) -> datetime | None:
+    """Return when an unfinished sync's first attempt began (WMS clock), if every entry says.
+
+    Without it the tap reads every range again (it cannot ask for changes since then), so
+    the resumed run's own start stands.
+    """
+    starts = []
+    for entry in entries:
+        try:
+            starts.append(datetime.fromisoformat(str(entry["started"])))
+        except (KeyError, TypeError, ValueError):
+            return None
+    return min(starts) if starts else None
+
+
 def _write_private_json(path: Path, payload: Any) -> None:
     # Plugin configs hold credentials: readable by this user only.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -120,7 +141,12 @@ class Orchestrator:
         }
 
     def _start_state(self, scope: RunScope) -> dict[str, Any] | None:
-        return self.store.get(scope.state_key) if scope.job.uses_state else None
+        state = self.store.get(scope.state_key)
+        if scope.job.uses_state:
+            return state
+        # A full sync starts from nothing, unless the last one did not finish: its state
+        # then says where each stream's read stopped, and the tap resumes it.
+        return state if _resume_entries(state) else None
 
     @recorded  # history rows and metrics, once the report is complete
     def run(
@@ -211,12 +237,19 @@ class Orchestrator:
         assert report.log_dir is not None
         tap_config = self.settings.tap_config(scope)
         check_facility(tap_config, scope.facility, self.redact)
+        standalone = self.settings.runner == "standalone"
+        unfinished = _resume_entries(self._start_state(scope)) if standalone else []
+        began = _first_began(unfinished)
+        if unfinished:
+            log.info("run %s: resuming the unfinished %s (began %s)", report.run_id, scope, began)
         log_dir = Path(report.log_dir)
         result = self._run_pipe(scope, tap_config, report.run_id, log_dir, progress, lock)
         self._take_counts(report, result)
-        if scope.job.mode == "full" and self.settings.runner == "standalone":
-            self._seed_incremental(report, result, scope, lock)
-        self._reconcile(report, result, scope, result.tap_config or tap_config)
+        if scope.job.mode == "full" and standalone:
+            self._seed_incremental(report, result, scope, lock, began or report.started_at)
+        self._reconcile(
+            report, result, scope, result.tap_config or tap_config, resumed=bool(unfinished)
+        )
 
     def _seed_incremental(
         self,
@@ -224,13 +257,15 @@ class Orchestrator:
         result: PipeResult,
         scope: RunScope,
         lock: RunLock,
+        began: datetime,
     ) -> None:
         # A full sync's final state is a valid starting point for the incremental job. Read
-        # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
+        # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start,
+        # which for a resumed sync is when its first attempt began (`began`).
         seed = result.last_state if _has_bookmarks(result.last_state) else None
         if seed is None and self.settings.mirrors_deletions(scope):
             timed = [n for n, info in result.streams.items() if REPLICATION_KEY in info.properties]
-            seed = incremental_seed(timed, report.started_at) if timed else None
+            seed = incremental_seed(timed, began) if timed else None
         if seed:
             incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
             self._commit_state(lock, incremental, seed, report.run_id)
@@ -286,16 +321,25 @@ class Orchestrator:
             )
 
     def _reconcile(
-        self, report: RunReport, result: PipeResult, scope: RunScope, tap_config: dict[str, Any]
+        self,
+        report: RunReport,
+        result: PipeResult,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        *,
+        resumed: bool = False,
     ) -> None:
-        """Check the run's figures; `tap_config` is the config the tap ran with."""
+        """Check the run's figures; `tap_config` is the config the tap ran with.
+
+        `resumed`: the run finished a sync an earlier run began (see `Reconciler`).
+        """
         checks = self.settings.validation
         if not checks.enabled:
             return
         target_config = self.settings.target_config()
         wms_count = None
         if report.mode == "full" and checks.compare_wms_counts:
-            wms_count = wms_counter(tap_config)
+            wms_count = wms_counter(tap_config, result.streams)
         try:
             engine = create_db_engine(target_config)
             try:
@@ -309,6 +353,7 @@ class Orchestrator:
                         unscoped=tap_config.get("unscoped_entities") or (),
                         # Rows stamped from the run's start on were marked by this run.
                         marked_since=report.started_at if report.deletions_mode == "mark" else None,
+                        resumed=resumed,
                     ).reconcile(result.extracted, result.loaded, result.streams, scope)
             finally:
                 engine.dispose()

@@ -3,7 +3,10 @@
 Checks per entity:
 - `extracted_equals_loaded`: RECORD messages the tap sent = records the target reported loading.
 - `wms_count_equals_db_rows` (full sync): the WMS's own count for the company/facility = rows in
-  the table for that company/facility that are not marked deleted (`_sdc_deleted_at`).
+  the table for that company/facility that are not marked deleted (`_sdc_deleted_at`). After a
+  full sync that resumed a killed one, more rows than the WMS counts pass, with the difference
+  named: rows deleted in the WMS after the first attempt had read their id range stay live
+  until the next full sync.
 - `keys_unique_non_null`: no key appears twice, no key is null.
 - `freshness` (warning only): the newest `mod_ts` in the table is recent enough.
 
@@ -165,12 +168,17 @@ class Reconciler:
         now: datetime | None = None,
         unscoped: Collection[str] = (),
         marked_since: datetime | None = None,
+        resumed: bool = False,
     ) -> None:
         """`wms_count` is None when the WMS's counts are not compared (incremental runs).
 
         `unscoped`: entities extracted without company/facility scope. `marked_since`: when
         the run started, if it marks deletions (rows stamped since then are counted).
+        `resumed`: the run finished a full sync an earlier, killed run began; rows deleted
+        in the WMS after that attempt read them stay live until the next full sync, so
+        more rows than the WMS counts pass (and are reported), fewer still fail.
         """
+        self.resumed = resumed
         self.unscoped = set(unscoped)
         self.marked_since = marked_since
         self.settings = settings
@@ -299,6 +307,13 @@ class Reconciler:
         detail = f"WMS {figures.wms_count:,}, database {figures.db_rows:,}"
         if subject.deleted is not None:
             detail += " (rows not marked deleted)"
+        extra = figures.db_rows - figures.wms_count
+        if self.resumed and extra > 0:
+            detail += (
+                f"; a resumed full sync: {extra:,} rows deleted in the WMS after its first "
+                "attempt read them stay until the next full sync"
+            )
+            return True, detail
         return figures.wms_count == figures.db_rows, detail
 
     def _check_keys(self, subject: _Subject) -> _Outcome:

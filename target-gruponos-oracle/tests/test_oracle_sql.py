@@ -710,3 +710,12 @@ def test_a_number_column_becomes_text_with_a_leading_zero_and_a_fixed_decimal_po
         f"ELSE REGEXP_REPLACE(TO_CHAR(\"V\", 'TM9', {nls}), '^(-?)[.]', '\\10.') END"
     )
     assert 'TO_CHAR("V")' not in fill  # never the session's number format
+
+
+def test_a_resumed_syncs_version_count_compiles_for_oracle(strategy, spec):
+    limit = strategy.config["max_identifier_length"]
+    count = strategy.count_version_rows(spec, "SDC_TABLE_VERSION", {"SCOPE_FACILITY_CODE": "DC01"})
+    assert check_oracle_statement(str(count), limit, bound=True) == (
+        'SELECT COUNT(*) FROM "WMS_ORDER_DTL" WHERE "SDC_TABLE_VERSION" = :version '
+        'AND "SCOPE_FACILITY_CODE" = :scope_0'
+    )
