@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.errors import SettingsError
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.masking import (
@@ -92,6 +93,14 @@ class OracleWMSSettings(_Group):
 
     _split_entities = field_validator("entities", "unscoped_entities", mode="before")(_split_list)
 
+    @field_validator("company_code", "facility_code")
+    @classmethod
+    def _codes(cls, value: str | None) -> str | None:
+        # facility_code may list several facilities for the CLI (`DC01,DC02`).
+        for code in value.split(",") if value is not None else []:
+            check_code(code.strip())
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -121,6 +130,15 @@ class OracleDBSettings(_Group):
     max_identifier_length: int | None = Field(default=None, ge=30)
     add_record_metadata: bool | None = None
     ddl_lock_timeout: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    @field_validator("sqlalchemy_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so a typo is a settings error naming the setting, not a failed run.
+        # The messages never repeat the URL: it holds the password.
+        if value is not None:
+            check_database_url(value.get_secret_value())
+        return value
 
     def plugin_config(self) -> dict[str, Any]:
         """Return the target's config; `schema` becomes `default_target_schema`."""
@@ -195,6 +213,11 @@ class GruponosMeltanoSettings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     _split_facilities = field_validator("facilities", mode="before")(_split_list)
+
+    @field_validator("facilities")
+    @classmethod
+    def _facility_codes(cls, value: list[str]) -> list[str]:
+        return [check_code(code) for code in value]
 
     def tap_config(self, scope: RunScope | None = None) -> dict[str, Any]:
         """Return the tap's config, for one run's company, facility and entities when given."""
@@ -277,6 +300,23 @@ class GruponosMeltanoSettings(BaseSettings):
                 self.alerts.webhook_url.get_secret_value()
             )
         return shown
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError (without the URL, which holds the password) unless `url` is usable."""
+    from sqlalchemy.engine import make_url
+    from target_gruponos_oracle.dialects import strategy_class
+
+    try:
+        parsed = make_url(url)
+    except ValueError:
+        raise ValueError(
+            "not a database URL (expected dialect+driver://user:password@host:port/database; "
+            "the port, when given, is a number)"
+        ) from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"port {parsed.port} is out of range (1-65535)")
+    strategy_class(parsed.get_backend_name())  # "Unsupported database …; use Oracle, …"
 
 
 def default_sqlite_url(state_dir: Path) -> str:

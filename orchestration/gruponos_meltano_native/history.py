@@ -29,6 +29,7 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.database import create_db_engine, dialect_of
 from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.state import atomic_write_json, read_json
 from gruponos_meltano_native.text_table import align
 
@@ -362,7 +363,9 @@ def render_runs(rows: list[HistoryRow], by_entity: bool = False) -> str:
         first = run_rows[0]
         status = first.status + (f" ({first.failure_kind})" if first.failure_kind else "")
         # The first line says what failed and why (a plugin's exit: its cause, exit_messages).
-        error = first.error_message.splitlines()[0][:ERROR_WIDTH] if first.error_message else "-"
+        # Rows written by older versions may hold the WMS's control codes raw.
+        message = printable(first.error_message or "")
+        error = message.splitlines()[0][:ERROR_WIDTH] if message else "-"
         lead = [first.run_id, first.job, first.company, first.facility]
         lead += [_cell(first.started_at), _cell(first.duration_seconds), status]
         if by_entity:

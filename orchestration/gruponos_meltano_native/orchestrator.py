@@ -32,6 +32,7 @@ from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.lock import ScopeLock, lock_path
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
 from gruponos_meltano_native.observe import recorded
+from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.reconciliation import Reconciler
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
@@ -152,9 +153,12 @@ class Orchestrator:
         )
         try:
             self.settings.require_runnable()
+            tap_config = self.settings.tap_config(scope)
+            # Before the lock: a facility the WMS lacks leaves no lock file behind.
+            check_facility(tap_config, scope.facility, self.redact)
             lock.acquire(wait_seconds)
             try:
-                self._run_locked(report, scope, progress)
+                self._run_locked(report, scope, tap_config, progress)
             finally:
                 lock.release()
         except ScopeBusy as exc:
@@ -186,12 +190,14 @@ class Orchestrator:
         return report
 
     def _run_locked(
-        self, report: RunReport, scope: RunScope, progress: ProgressCallback | None
+        self,
+        report: RunReport,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        progress: ProgressCallback | None,
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
-        tap_config = self.settings.tap_config(scope)
-        check_facility(tap_config, scope.facility, self.redact)
         result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
         if scope.job.mode == "full" and self.settings.runner == "standalone":
@@ -310,7 +316,8 @@ class Orchestrator:
 
     def _fail(self, report: RunReport, exc: PlatformError) -> None:
         report.success = False
-        report.error = self.redact(str(exc))
+        # WMS and plugin texts reach terminals (run, history) and alerts: no control codes.
+        report.error = printable(self.redact(str(exc)))
         report.failure_kind = exc.kind
         report.exit_code = exc.exit_code
         if exc.kind == "reconciliation":
