@@ -146,3 +146,41 @@ def test_the_meltano_runner_without_meltano_on_path_names_the_setting(cli, tmp_p
     assert result.returncode == 3, result.stderr
     assert "GRUPONOS_MELTANO_MELTANO_EXECUTABLE" in result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_a_mistyped_setting_in_the_environment_is_an_error_naming_the_nearest(cli, tmp_path):
+    result = cli(
+        "run",
+        "full",
+        "--company",
+        "GNOS",
+        "--facility",
+        "DC01",
+        env={"GRUPONOS_MELTANO_ENVIROMENT": "prod"},
+    )
+    assert result.returncode == 3, result.stderr
+    assert (
+        "GRUPONOS_MELTANO_ENVIROMENT (in the environment) is not a setting; "
+        "did you mean GRUPONOS_MELTANO_ENVIRONMENT?" in result.stderr
+    )
+    _nothing_created(tmp_path / "state")
+
+
+def test_dot_env_typos_are_errors_but_meltanos_own_names_are_left_alone(cli, tmp_path):
+    env_file = tmp_path / ".env"
+    # meltano.yml tells users to keep the tap's secrets here, under Meltano's names.
+    env_file.write_text(
+        "TAP_ORACLE_WMS_PASSWORD=kept-for-meltano\nGRUPONOS_MELTANO_DELETIONS=off\n"
+    )
+    shown = cli("config")
+    assert shown.returncode == 0, shown.stderr
+    assert '"deletions": "off"' in shown.stdout
+
+    env_file.write_text(
+        "TAP_ORACLE_WMS_PASSWORD=kept-for-meltano\ngruponos_meltano_facilites=DC01\n"
+    )
+    result = cli("config")
+    assert result.returncode == 3, result.stderr
+    assert "gruponos_meltano_facilites (in " in result.stderr
+    assert "did you mean GRUPONOS_MELTANO_FACILITIES?" in result.stderr
+    assert "TAP_ORACLE_WMS_PASSWORD" not in result.stderr

@@ -10,7 +10,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gruponos_meltano_native.codes import check_code
@@ -24,6 +32,7 @@ from gruponos_meltano_native.masking import (
     with_encoded_forms,
 )
 from gruponos_meltano_native.observe_settings import HistorySettings, MetricsSettings
+from gruponos_meltano_native.setting_names import check_setting_names
 
 ENV_PREFIX = "GRUPONOS_MELTANO_"
 Severity = Literal["info", "warning", "error", "critical"]
@@ -213,6 +222,16 @@ class GruponosMeltanoSettings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     _split_facilities = field_validator("facilities", mode="before")(_split_list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_names_only(cls, data: Any) -> Any:
+        # A mistyped name would be ignored and change the run silently (setting_names).
+        env_file = cls.model_config.get("env_file")
+        check_setting_names(
+            cls, ENV_PREFIX, "__", Path(env_file) if isinstance(env_file, str) else None
+        )
+        return data
 
     @field_validator("facilities")
     @classmethod
