@@ -249,3 +249,58 @@ def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
     assert "20261126T030000Z-holder" in row["error_message"]
     shown = cli("history")
     assert "skipped" in shown.stdout.splitlines()[2]
+
+
+def _pending_row(run_id: str, entity: str) -> dict:
+    return {
+        "run_id": run_id,
+        "job": "full-sync-job",
+        "company": "GNOS",
+        "facility": "DC01",
+        "entity": entity,
+        "started_at": "2026-12-01T00:00:00+00:00",
+        "ended_at": "2026-12-01T00:01:00+00:00",
+        "duration_seconds": 60.0,
+        "status": "succeeded",
+    }
+
+
+def test_bad_pending_files_and_a_corrupt_snapshot_are_quarantined_not_blocking(
+    cli, simulator, tmp_path
+):
+    pending = tmp_path / "state" / "history" / "pending"
+    pending.mkdir(parents=True)
+    # A file cut short by a full disk, and one whose rows the table refuses (the same entity
+    # twice: the primary key), next to a good waiting run.
+    (pending / "20261201T000000Z-aaaaaa.json").write_text('[{"run_id": "20261201T0')
+    twice = [_pending_row("20261201T000100Z-bbbbbb", "order_hdr")] * 2
+    (pending / "20261201T000100Z-bbbbbb.json").write_text(json.dumps(twice))
+    good = [_pending_row("20261201T000200Z-cccccc", "order_hdr")]
+    (pending / "20261201T000200Z-cccccc.json").write_text(json.dumps(good))
+    snapshot = tmp_path / "state" / "metrics" / "snapshot.json"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_text('{"full-sync-job/GNOS/DC01": {"labels": "cut')
+    textfile = tmp_path / "gruponos.prom"
+    env = {"GRUPONOS_MELTANO_METRICS__TEXTFILE_PATH": str(textfile)}
+
+    run = cli("run", "full", *SCOPE, "--entities", "order_hdr", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    quarantined = sorted((pending / "quarantine").glob("*.json"))
+    assert [p.name.split(".")[0] for p in quarantined] == [
+        "20261201T000000Z-aaaaaa",
+        "20261201T000100Z-bbbbbb",
+    ]
+    for path in quarantined:
+        assert f"{path}" in run.stdout  # each warning names its quarantine file
+    assert "refused the rows of run 20261201T000100Z-bbbbbb" in run.stdout
+    (kept_snapshot,) = (snapshot.parent / "quarantine").glob("snapshot.*.json")
+    assert "metrics snapshot unreadable" in run.stdout and str(kept_snapshot) in run.stdout
+    assert "gruponos_meltano_runs_total" in textfile.read_text()
+    assert not list(pending.glob("*.json"))
+    runs = {r["run_id"] for r in _history_rows(tmp_path / "wms.db")}
+    assert "20261201T000200Z-cccccc" in runs and len(runs) == 2  # the good one and this run
+
+    again = cli("run", "full", *SCOPE, "--entities", "order_hdr", env=env)
+    assert again.returncode == 0 and "warning" not in again.stdout, again.stdout
+    assert "wait in" not in cli("history").stdout
+    assert len({r["run_id"] for r in _history_rows(tmp_path / "wms.db")}) == 3
