@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,8 +27,10 @@ from gruponos_meltano_native.errors import SettingsError
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.masking import (
     MASK,
+    http_url_secrets,
     mask_http_url,
     mask_url,
+    mask_userinfo,
     url_password,
     with_encoded_forms,
 )
@@ -301,6 +304,11 @@ class GruponosMeltanoSettings(BaseSettings):
             password = url_password(url.get_secret_value())
             if password:
                 secrets.append(password)
+        for hook in (self.alerts.webhook_url, self.alerts.slack_webhook_url):
+            if hook is not None:
+                secrets += http_url_secrets(hook.get_secret_value())
+        if self.metrics.pushgateway_url:
+            secrets.append(urlsplit(self.metrics.pushgateway_url).password or "")
         return with_encoded_forms(secrets)
 
     def masked(self) -> dict[str, Any]:
@@ -314,10 +322,12 @@ class GruponosMeltanoSettings(BaseSettings):
         url = self.oracle_db.sqlalchemy_url
         if url is not None:
             shown["oracle_db"]["sqlalchemy_url"] = mask_url(url.get_secret_value())
-        if self.alerts.webhook_url is not None:
-            shown["alerts"]["webhook_url"] = mask_http_url(
-                self.alerts.webhook_url.get_secret_value()
-            )
+        for hook in ("webhook_url", "slack_webhook_url"):
+            value = getattr(self.alerts, hook)
+            if value is not None:
+                shown["alerts"][hook] = mask_http_url(value.get_secret_value())
+        if self.metrics.pushgateway_url:
+            shown["metrics"]["pushgateway_url"] = mask_userinfo(self.metrics.pushgateway_url)
         return shown
 
 

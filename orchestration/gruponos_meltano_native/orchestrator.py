@@ -29,8 +29,9 @@ from gruponos_meltano_native.errors import (
     ScopeBusy,
 )
 from gruponos_meltano_native.jobs import JOBS, RunScope
+from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
 from gruponos_meltano_native.lock import ScopeLock, lock_path
-from gruponos_meltano_native.masking import MASK, Redactor, mask_url
+from gruponos_meltano_native.masking import MASK, Redactor, mask_url, redact_logs
 from gruponos_meltano_native.observe import recorded
 from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.reconciliation import Reconciler
@@ -85,6 +86,7 @@ class Orchestrator:
         self.cancel = threading.Event()
         self.store = StateStore(settings.state_dir)
         self.redact = Redactor(settings.secret_values())
+        redact_logs(self.redact)  # `-v` logs request paths: a webhook's is its token
         self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
 
     def database_display(self) -> str:
@@ -153,6 +155,7 @@ class Orchestrator:
         )
         try:
             self.settings.require_runnable()
+            self._remove_leftovers()
             tap_config = self.settings.tap_config(scope)
             # Before the lock: a facility the WMS lacks leaves no lock file behind.
             check_facility(tap_config, scope.facility, self.redact)
@@ -188,6 +191,16 @@ class Orchestrator:
             self._alert(report, RECOVERY, "info", "the job runs again and its checks pass")
         )
         return report
+
+    def _remove_leftovers(self) -> None:
+        # Plugin configs (credentials) of runs killed before they could remove them.
+        try:
+            removed = remove_leftovers(self.settings.state_dir)
+        except OSError as exc:
+            log.warning("cannot check for plugin configs left by killed runs: %s", exc)
+            return
+        if removed:
+            log.warning("removed plugin configs left by killed runs: %s", ", ".join(removed))
 
     def _run_locked(
         self,
@@ -230,16 +243,30 @@ class Orchestrator:
         log_dir: Path,
         progress: ProgressCallback | None,
     ) -> PipeResult:
+        with RunFiles(self.settings.state_dir, run_id) as files:
+            return self._run_pipe_noted(scope, tap_config, run_id, log_dir, progress, files)
+
+    def _run_pipe_noted(
+        self,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        run_id: str,
+        log_dir: Path,
+        progress: ProgressCallback | None,
+        files: RunFiles,
+    ) -> PipeResult:
+        # Every place a plugin config is written is noted in `files` first (leftovers.py).
         target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
 
-            return MeltanoRunner(self.settings, log_dir, self.redact).run(
-                scope, tap_config, target_config, progress
-            )
+            meltano = MeltanoRunner(self.settings, log_dir, self.redact)
+            files.add_meltano_project(meltano.project_dir)
+            return meltano.run(scope, tap_config, target_config, progress)
         start_state = self._start_state(scope)
         with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
             folder = Path(tmp)
+            files.add(folder)
             _write_private_json(folder / "tap.json", tap_config)
             _write_private_json(folder / "target.json", target_config)
             tap = resolve_executable(self.settings.tap_executable)
