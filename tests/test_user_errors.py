@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -184,3 +185,31 @@ def test_dot_env_typos_are_errors_but_meltanos_own_names_are_left_alone(cli, tmp
     assert "gruponos_meltano_facilites (in " in result.stderr
     assert "did you mean GRUPONOS_MELTANO_FACILITIES?" in result.stderr
     assert "TAP_ORACLE_WMS_PASSWORD" not in result.stderr
+
+
+def test_validate_history_and_report_work_in_a_fresh_folder(simulator, tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    env = {
+        **os.environ,
+        "PATH": BIN_DIRS,
+        "GRUPONOS_MELTANO_ORACLE_WMS__BASE_URL": simulator.base_url,
+        "GRUPONOS_MELTANO_ORACLE_WMS__USERNAME": simulator.username,
+        "GRUPONOS_MELTANO_ORACLE_WMS__PASSWORD": simulator.password,
+    }
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        program = str(Path(sys.executable).parent / "gruponos-meltano")
+        return subprocess.run(
+            [program, *args], cwd=fresh, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    history = command("history")
+    assert history.returncode == 0, history.stderr
+    assert "no runs recorded in gruponos_run_history yet" in history.stdout
+    report = command("report", "--out", "report.html")
+    assert report.returncode == 0, report.stderr
+    assert (fresh / "report.html").exists()
+    validate = command("validate")
+    assert validate.returncode == 0, validate.stderr
+    assert "wms: ok" in validate.stdout and "database: ok (sqlite:///" in validate.stdout

@@ -10,8 +10,10 @@ print(result.data["records_processed"], result.data["validation"]["quality_score
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.database import OracleConnectionManager
@@ -21,6 +23,8 @@ from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import ProgressCallback
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -108,7 +112,7 @@ class GruponosMeltanoPlatform:
                 "no facilities given and GRUPONOS_MELTANO_FACILITIES is not set (e.g. DC01,DC02)"
             )
         scopes = [RunScope.of(mode, company_code, code, entities) for code in codes]
-        reports = await asyncio.to_thread(
+        reports = await self._in_thread(
             run_facilities, self.orchestrator, scopes, parallel, wait_seconds
         )
         return FacilitiesResult(
@@ -120,9 +124,26 @@ class GruponosMeltanoPlatform:
     async def _run(
         self, scope: RunScope, progress: ProgressCallback | None, wait_seconds: float
     ) -> SyncResult:
-        # The run is process and I/O bound; a thread keeps the caller's event loop free.
-        report = await asyncio.to_thread(self.orchestrator.run, scope, progress, wait_seconds)
+        self.orchestrator.cancel.clear()
+        report = await self._in_thread(self.orchestrator.run, scope, progress, wait_seconds)
         return SyncResult.from_report(report)
+
+    async def _in_thread(self, func: Callable[..., _T], *args: Any) -> _T:
+        """Run `func` in a thread; when the caller is cancelled, stop the runs, then re-raise.
+
+        A run is process and I/O bound: a thread keeps the caller's event loop free. A
+        cancelled await (Ctrl-C under `asyncio.run`, a timeout) must not leave the run going
+        on unseen, nor be waited for until it ends: the runs in flight are stopped as a Ctrl-C
+        stops them (the target commits what it has, the run is recorded once, interrupted),
+        and the cancellation goes on once they have.
+        """
+        future = asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self.orchestrator.cancel.set()
+            await asyncio.wait([future])
+            raise
 
 
 def create_gruponos_meltano_platform(

@@ -272,6 +272,9 @@ def validate() -> None:
         click.echo(f"wms: ok ({settings.oracle_wms.base_url}, {count} entities)")
     except (WMSError, OSError) as exc:
         problems.append(f"wms: {orchestrator.redact(str(exc))}")
+    if not settings.oracle_db.configured:
+        # The embedded default lives in the state folder, which the first run creates.
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.target_config())
     try:
         connect_with_retry(engine, attempts=1).close()

@@ -348,9 +348,14 @@ def check_database_url(url: str) -> None:
     strategy_class(parsed.get_backend_name())  # "Unsupported database …; use Oracle, …"
 
 
+def default_database(state_dir: Path) -> Path:
+    """Return the embedded default database's file: SQLite, next to the state."""
+    return (Path(state_dir) / "gruponos.db").resolve()
+
+
 def default_sqlite_url(state_dir: Path) -> str:
-    """Return the embedded default database: a SQLite file next to the state."""
-    return f"sqlite:///{(state_dir / 'gruponos.db').resolve()}"
+    """Return the embedded default database's URL (`default_database`)."""
+    return f"sqlite:///{default_database(state_dir)}"
 
 
 def load_settings(**overrides: Any) -> GruponosMeltanoSettings:
