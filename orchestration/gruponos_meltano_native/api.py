@@ -2,9 +2,10 @@
 
 platform = create_gruponos_meltano_platform()
 result = await platform.execute_full_sync("GNOS", "DC01")
-if not result.success:
-    print(result.error)
-print(result.data["records_processed"], result.data["validation"]["quality_score"])
+if result.success:
+    print(f"ETL completed: {result.data.records_processed} records")  # or data["…"]
+else:
+    print(f"ETL failed: {result.error}")
 """
 
 from __future__ import annotations
@@ -27,19 +28,41 @@ from gruponos_meltano_native.runner import ProgressCallback
 _T = TypeVar("_T")
 
 
+class ResultData(dict[str, Any]):
+    """A result's figures: a dict whose keys also read as attributes.
+
+    `data["records_processed"]` and `data.records_processed` (as the GrupoNOS documentation
+    writes it) are the same; nested dicts read both ways too (`data.validation.passed`).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the value of key `name` (nested dicts read the same way)."""
+        try:
+            value = self[name]
+        except KeyError:
+            raise AttributeError(f"result data has no {name!r}") from None
+        return ResultData(value) if isinstance(value, dict) else value
+
+    def __getitem__(self, key: str) -> Any:
+        """Return the value of `key`, nested dicts as `ResultData`."""
+        value = super().__getitem__(key)
+        return ResultData(value) if isinstance(value, dict) else value
+
+
 @dataclass
 class SyncResult:
     """Outcome of a sync: `success`, `error` (None on success) and `data` (figures, report)."""
 
     success: bool
     error: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: ResultData = field(default_factory=ResultData)
     report: RunReport | None = None
 
     @classmethod
     def from_report(cls, report: RunReport) -> SyncResult:
         """Wrap an orchestrator report."""
-        return cls(success=report.success, error=report.error, data=report.to_dict(), report=report)
+        data = ResultData(report.to_dict())
+        return cls(success=report.success, error=report.error, data=data, report=report)
 
 
 @dataclass
