@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.catalog import full_table_catalog
@@ -32,6 +33,7 @@ from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
 from gruponos_meltano_native.lock import ScopeLock, lock_path
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url, redact_logs
+from gruponos_meltano_native.nul_values import nul_warning
 from gruponos_meltano_native.observe import recorded
 from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.reconciliation import Reconciler
@@ -213,6 +215,12 @@ class Orchestrator:
         assert report.log_dir is not None
         result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
+        dropped = nul_warning(
+            database_rules(self.settings.target_config()).dialect, result.nul_values
+        )
+        if dropped:
+            log.warning("run %s: %s", report.run_id, dropped)
+            report.warnings.append(dropped)
         if scope.job.mode == "full" and self.settings.runner == "standalone":
             self._seed_incremental(report, result, scope)
         self._reconcile(report, result, scope, result.tap_config or tap_config)
@@ -315,7 +323,9 @@ class Orchestrator:
                         unscoped=tap_config.get("unscoped_entities") or (),
                         # Rows stamped from the run's start on were marked by this run.
                         marked_since=report.started_at if report.deletions_mode == "mark" else None,
-                    ).reconcile(result.extracted, result.loaded, result.streams, scope)
+                    ).reconcile(
+                        result.extracted, result.loaded, result.streams, scope, result.nul_values
+                    )
             finally:
                 engine.dispose()
         except PlatformError:
