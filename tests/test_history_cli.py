@@ -304,3 +304,29 @@ def test_bad_pending_files_and_a_corrupt_snapshot_are_quarantined_not_blocking(
     assert again.returncode == 0 and "warning" not in again.stdout, again.stdout
     assert "wait in" not in cli("history").stdout
     assert len({r["run_id"] for r in _history_rows(tmp_path / "wms.db")}) == 3
+
+
+def test_a_pending_row_postgresql_refuses_is_quarantined_and_later_rows_written(
+    postgres_url, tmp_path
+):
+    from gruponos_meltano_native.history import (
+        HistoryRow,
+        PendingRows,
+        RunHistory,
+        write_with_pending,
+    )
+
+    # A facility code longer than the column (varchar(64)), as versions before the code
+    # rule could leave waiting.
+    history = RunHistory({"sqlalchemy_url": postgres_url}, f"history_{tmp_path.name[-20:]}")
+    pending = PendingRows(tmp_path / "state")
+    too_long = {**_pending_row("20261201T000000Z-aaaaaa", "order_hdr"), "facility": "F" * 70}
+    kept = pending.save("20261201T000000Z-aaaaaa", [HistoryRow.from_mapping(too_long)])
+    good = HistoryRow.from_mapping(_pending_row("20261201T000100Z-bbbbbb", "order_hdr"))
+
+    (warning,) = write_with_pending(history, pending, good.run_id, [good])
+    (quarantined,) = (kept.parent / "quarantine").glob("*.json")
+    assert "refused the rows of run 20261201T000000Z-aaaaaa (DataError" in warning
+    assert str(quarantined) in warning
+    assert pending.count() == 0
+    assert [row.run_id for row in history.runs()] == [good.run_id]

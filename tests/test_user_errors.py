@@ -15,6 +15,7 @@ import pytest
 from gruponos_meltano_native.codes import InvalidCode, check_code
 from gruponos_meltano_native.jobs import RunScope
 
+SCOPE = ("--company", "GNOS", "--facility", "DC01")
 BIN_DIRS = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
 
 
@@ -37,10 +38,7 @@ def test_a_bad_database_url_port_is_a_settings_error_naming_the_setting(cli, tmp
         result = cli(
             "run",
             "full",
-            "--company",
-            "GNOS",
-            "--facility",
-            "DC01",
+            *SCOPE,
             env={"GRUPONOS_MELTANO_ORACLE_DB__SQLALCHEMY_URL": url},
         )
         assert result.returncode == 3, result.stderr
@@ -58,10 +56,7 @@ def test_a_target_killed_by_a_signal_is_reported_as_killed(cli, tmp_path):
     result = cli(
         "run",
         "full",
-        "--company",
-        "GNOS",
-        "--facility",
-        "DC01",
+        *SCOPE,
         "--entities",
         "facility",
         env={"GRUPONOS_MELTANO_TARGET_EXECUTABLE": str(target)},
@@ -83,10 +78,7 @@ def test_control_characters_in_a_wms_error_are_not_printed_by_run_or_history(cli
     result = cli(
         "run",
         "incremental",
-        "--company",
-        "GNOS",
-        "--facility",
-        "DC01",
+        *SCOPE,
         env={"GRUPONOS_MELTANO_TAP_EXECUTABLE": str(tap)},
     )
     assert result.returncode == 5, result.stderr
@@ -138,10 +130,7 @@ def test_the_meltano_runner_without_meltano_on_path_names_the_setting(cli, tmp_p
     result = cli(
         "run",
         "full",
-        "--company",
-        "GNOS",
-        "--facility",
-        "DC01",
+        *SCOPE,
         env={"GRUPONOS_MELTANO_RUNNER": "meltano", "PATH": BIN_DIRS},
     )
     assert result.returncode == 3, result.stderr
@@ -153,10 +142,7 @@ def test_a_mistyped_setting_in_the_environment_is_an_error_naming_the_nearest(cl
     result = cli(
         "run",
         "full",
-        "--company",
-        "GNOS",
-        "--facility",
-        "DC01",
+        *SCOPE,
         env={"GRUPONOS_MELTANO_ENVIROMENT": "prod"},
     )
     assert result.returncode == 3, result.stderr
@@ -213,3 +199,16 @@ def test_validate_history_and_report_work_in_a_fresh_folder(simulator, tmp_path)
     validate = command("validate")
     assert validate.returncode == 0, validate.stderr
     assert "wms: ok" in validate.stdout and "database: ok (sqlite:///" in validate.stdout
+
+
+def test_the_python_api_refuses_a_bad_code_before_anything_is_created(settings_for, tmp_path):
+    import asyncio
+
+    from gruponos_meltano_native import create_gruponos_meltano_platform
+
+    platform = create_gruponos_meltano_platform(settings_for())
+    with pytest.raises(InvalidCode, match=r"facility code: '\.\.' .* is not a valid code"):
+        asyncio.run(platform.execute_full_sync("GNOS", ".."))
+    with pytest.raises(InvalidCode, match="company code"):
+        asyncio.run(platform.execute_facilities("incremental", "G" * 65, ["DC01"]))
+    _nothing_created(tmp_path / "state")

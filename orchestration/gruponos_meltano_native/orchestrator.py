@@ -213,7 +213,10 @@ class Orchestrator:
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
-        result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
+        with RunFiles(self.settings.state_dir, report.run_id) as files:
+            result = self._run_pipe(
+                scope, tap_config, report.run_id, Path(report.log_dir), progress, files
+            )
         self._take_counts(report, result)
         dropped = nul_warning(
             database_rules(self.settings.target_config()).dialect, result.nul_values
@@ -244,17 +247,6 @@ class Orchestrator:
         report.deletions = result.deletions
 
     def _run_pipe(
-        self,
-        scope: RunScope,
-        tap_config: dict[str, Any],
-        run_id: str,
-        log_dir: Path,
-        progress: ProgressCallback | None,
-    ) -> PipeResult:
-        with RunFiles(self.settings.state_dir, run_id) as files:
-            return self._run_pipe_noted(scope, tap_config, run_id, log_dir, progress, files)
-
-    def _run_pipe_noted(
         self,
         scope: RunScope,
         tap_config: dict[str, Any],
