@@ -5,7 +5,8 @@ first writes down where its configs will be (`<state_dir>/running/<run_id>.json`
 pid and that process's start time), and every later run removes what dead runs left: the
 standalone runner's temporary folder, and the `*.config.json` files `meltano run` writes in
 the project's `.meltano/run/<plugin>/` (left there when Meltano is killed). Meltano's files
-have names only Meltano knows, so they are removed only while no live run uses that project.
+have names only Meltano knows, so only those written while the dead run was on are removed,
+and only while no live run of ours uses that project.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ class RunFiles:
         self.entry = Path(state_dir) / "running" / f"{run_id}.json"
         self.paths: list[str] = []
         self.meltano_project: str | None = None
+        self.started = time.time()
 
     def _write(self, finished: bool = False) -> None:
         pid = 0 if finished else os.getpid()
@@ -66,6 +69,9 @@ class RunFiles:
             "pid_started": _start_time(pid) if pid else None,
             "paths": self.paths,
             "meltano_project": self.meltano_project,
+            # Meltano's files of this run were written in this window (end: when it ended).
+            "started": self.started,
+            "finished": time.time() if finished else None,
         }
         atomic_write_json(self.entry, record)
 
@@ -103,6 +109,16 @@ def _remove(path: Path) -> bool:
     return False
 
 
+def _written_during(paths: Iterable[Path], entry: dict[str, Any]) -> Iterator[Path]:
+    """Yield the paths last written while the run of `entry` was on (not other runs')."""
+    started = entry.get("started") or 0
+    finished = entry.get("finished") or float("inf")
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if started - 1 <= path.stat().st_mtime <= finished + 1:
+                yield path
+
+
 def _entries(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     for path in sorted(folder.glob("*.json")):
         try:
@@ -126,7 +142,7 @@ def remove_leftovers(state_dir: Path) -> list[str]:
                 removed.append(path)
         project = entry.get("meltano_project")
         if project and project not in live_projects:
-            for config in Path(project).glob(MELTANO_CONFIGS):
+            for config in _written_during(Path(project).glob(MELTANO_CONFIGS), entry):
                 if _remove(config):
                     removed.append(str(config))
         ledger.unlink(missing_ok=True)
