@@ -87,7 +87,7 @@ def _scopes(
     if company is not None:
         check_code(company, "--company")
     for code in (facility or "").split(","):
-        if facility is not None:
+        if code.strip():
             check_code(code.strip(), "--facility")
     company = company or settings.oracle_wms.company_code
     if all_facilities:

@@ -109,8 +109,9 @@ class OracleWMSSettings(_Group):
     @classmethod
     def _codes(cls, value: str | None) -> str | None:
         # facility_code may list several facilities for the CLI (`DC01,DC02`).
-        for code in value.split(",") if value is not None else []:
-            check_code(code.strip())
+        for code in (value or "").split(","):
+            if code.strip():
+                check_code(code.strip())
         return value
 
     @field_validator("base_url")

@@ -219,7 +219,7 @@ class Orchestrator:
             )
         self._take_counts(report, result)
         dropped = nul_warning(
-            database_rules(self.settings.target_config()).dialect, result.nul_values
+            database_rules(self.settings.target_config()).dialect, result.nul_values or {}
         )
         if dropped:
             log.warning("run %s: %s", report.run_id, dropped)

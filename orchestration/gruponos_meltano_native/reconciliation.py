@@ -180,7 +180,7 @@ class Reconciler:
         self.config = target_config
         self.wms_count = wms_count
         self.now = now or datetime.now(timezone.utc)
-        self.nul_values: dict[str, dict[str, int]] = {}
+        self.nul_values: dict[str, dict[str, int]] | None = None
 
     @cached_property
     def rules(self) -> DatabaseRules:
@@ -197,11 +197,12 @@ class Reconciler:
     ) -> ReconciliationReport:
         """Check every stream the run touched.
 
-        `nul_values` (per stream and field, values holding NUL characters) adds a check on
-        a database that drops them (PostgreSQL): those values were not stored as sent.
+        `nul_values` (per stream and field, values holding NUL characters; None when not
+        measured) adds a check on a database that drops them (PostgreSQL): those values were
+        not stored as sent.
         """
         report = ReconciliationReport()
-        self.nul_values = nul_values or {}
+        self.nul_values = nul_values
         for entity in sorted(set(extracted) | set(streams)):
             info = streams.get(entity, StreamInfo())
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
@@ -290,7 +291,7 @@ class Reconciler:
         return self._count_rows(subject, subject.deleted >= sa.literal(since))
 
     def _check_nul_values(self, subject: _Subject) -> _Outcome:
-        if self.dialect not in DROPS_NUL:
+        if self.dialect not in DROPS_NUL or self.nul_values is None:
             return None
         fields = self.nul_values.get(subject.entity)
         if not fields:

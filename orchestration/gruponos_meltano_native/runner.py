@@ -70,8 +70,9 @@ class PipeResult:
     tap_config: dict[str, Any] | None = None
     # Per stream: "activated" when its ACTIVATE_VERSION reached the target, else why not.
     deletions: dict[str, str] = field(default_factory=dict)
-    # Per stream and field: RECORD values holding NUL characters (nul_values.py).
-    nul_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per stream and field: RECORD values holding NUL characters (nul_values.py); None when
+    # not measured (the Meltano runner does not see the records).
+    nul_values: dict[str, dict[str, int]] | None = None
 
 
 ProgressCallback = Callable[[dict[str, int], float], None]
