@@ -19,12 +19,14 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
+from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator, resolve_executable
+from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.progress import Progress
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.state import StateKey, StateStore
@@ -38,7 +40,7 @@ def _raise_interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def _fail(exc: PlatformError) -> NoReturn:
-    click.echo(f"error: {exc}", err=True)
+    click.echo(printable(f"error: {exc}"), err=True)
     sys.exit(int(exc.exit_code))
 
 
@@ -82,6 +84,12 @@ def _scopes(
     all_facilities: bool,
     entities: list[str] | None,
 ) -> list[RunScope]:
+    # Options are checked here to name them; settings were checked when read.
+    if company is not None:
+        check_code(company, "--company")
+    for code in (facility or "").split(","):
+        if code.strip():
+            check_code(code.strip(), "--facility")
     company = company or settings.oracle_wms.company_code
     if all_facilities:
         if facility:
@@ -196,7 +204,9 @@ def _show(report: RunReport, as_json: bool) -> None:
     # A skipped run's reason is already on stderr: the orchestrator logs it ("run … skipped:").
     if not report.success and report.status != "skipped":
         click.echo(
-            f"error ({report.failure_kind}, {report.company}/{report.facility}): {report.error}",
+            printable(
+                f"error ({report.failure_kind}, {report.company}/{report.facility}): {report.error}"
+            ),
             err=True,
         )
 
@@ -227,7 +237,7 @@ def render_report(report: RunReport) -> str:
     if report.alerts_sent:
         lines.append(f"alerts sent: {', '.join(report.alerts_sent)}")
     lines += [f"warning: {warning}" for warning in report.warnings]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 @main.command()
@@ -263,6 +273,9 @@ def validate() -> None:
         click.echo(f"wms: ok ({settings.oracle_wms.base_url}, {count} entities)")
     except (WMSError, OSError) as exc:
         problems.append(f"wms: {orchestrator.redact(str(exc))}")
+    if not settings.oracle_db.configured:
+        # The embedded default lives in the state folder, which the first run creates.
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.target_config())
     try:
         connect_with_retry(engine, attempts=1).close()
@@ -381,7 +394,7 @@ def state_show(job: str | None, company: str | None, facility: str | None) -> No
 @platform_errors
 def state_clear(job: str, company: str, facility: str, yes: bool) -> None:
     """Forget a job's state, so its next incremental run starts from the beginning."""
-    key = StateKey(job, company, facility)
+    key = StateKey(job, check_code(company, "--company"), check_code(facility, "--facility"))
     if not yes:
         click.confirm(f"clear the state of {key}?", abort=True)
     removed = _store(load_settings()).clear(key)

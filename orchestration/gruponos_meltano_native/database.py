@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,6 +107,15 @@ def _short(exc: Exception | None) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+@dataclass
+class ConnectionResult:
+    """What `get_connection()` returns: `success`, `data` (the connection) and `error`."""
+
+    success: bool
+    data: Connection | None = None
+    error: str | None = None
+
+
 class OracleConnectionManager:
     """Pooled, health-checked, retried connections to the target database (async API)."""
 
@@ -122,15 +132,25 @@ class OracleConnectionManager:
             self._engine = create_db_engine(self._config)
         return self._engine
 
-    async def get_connection(self) -> Connection:
-        """Return a checked connection (a SQLAlchemy `Connection`; close it when done)."""
-        return await asyncio.to_thread(connect_with_retry, self.engine, self._attempts)
+    async def get_connection(self) -> ConnectionResult:
+        """Return a checked connection as a result: `success`, `data` (the connection), `error`.
+
+        `data` is a SQLAlchemy `Connection` (close it when done). A database that cannot be
+        reached (after the retries) is `success=False` with the cause in `error`, not an
+        exception.
+        """
+        try:
+            connection = await asyncio.to_thread(connect_with_retry, self.engine, self._attempts)
+        except (ConnectivityError, sa.exc.SQLAlchemyError, ValueError) as exc:
+            return ConnectionResult(success=False, error=str(exc))
+        return ConnectionResult(success=True, data=connection)
 
     async def test_connection(self) -> bool:
-        """True when the database answers."""
-        connection = await self.get_connection()
-        connection.close()
-        return True
+        """Tell whether the database answers."""
+        result = await self.get_connection()
+        if result.data is not None:
+            result.data.close()
+        return result.success
 
     async def close(self) -> None:
         """Close every pooled connection."""

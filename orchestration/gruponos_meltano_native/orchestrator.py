@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.alert_memory import alert_memory
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
@@ -31,9 +32,12 @@ from gruponos_meltano_native.errors import (
     ScopeBusy,
 )
 from gruponos_meltano_native.jobs import JOBS, RunScope
+from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
 from gruponos_meltano_native.lock import RunLock, scope_lock
-from gruponos_meltano_native.masking import MASK, Redactor, mask_url
+from gruponos_meltano_native.masking import MASK, Redactor, mask_url, redact_logs
+from gruponos_meltano_native.nul_values import nul_warning
 from gruponos_meltano_native.observe import recorded
+from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.reconciliation import Reconciler
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
@@ -107,6 +111,7 @@ class Orchestrator:
         # The target database when it is PostgreSQL/Oracle (every machine sees it), else files.
         self.store = state_store(settings.state_dir, settings.target_config())
         self.redact = Redactor(settings.secret_values())
+        redact_logs(self.redact)  # `-v` logs request paths: a webhook's is its token
         memory = alert_memory(settings.state_dir, settings.target_config())
         self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact, memory)
 
@@ -176,9 +181,13 @@ class Orchestrator:
         lock = self._lock(scope, {"job": scope.job.name, "run_id": run_id})
         try:
             self.settings.require_runnable()
+            self._remove_leftovers()
+            tap_config = self.settings.tap_config(scope)
+            # Before the lock: a facility the WMS lacks leaves no lock file behind.
+            check_facility(tap_config, scope.facility, self.redact)
             lock.acquire(wait_seconds)
             try:
-                self._run_locked(report, scope, progress, lock)
+                self._run_locked(report, scope, tap_config, progress, lock)
             finally:
                 lock.release()
         except ScopeBusy as exc:
@@ -226,25 +235,42 @@ class Orchestrator:
         lock.check()
         self.store.put(key, value, run_id)
 
+    def _remove_leftovers(self) -> None:
+        # Plugin configs (credentials) of runs killed before they could remove them.
+        try:
+            removed = remove_leftovers(self.settings.state_dir)
+        except OSError as exc:
+            log.warning("cannot check for plugin configs left by killed runs: %s", exc)
+            return
+        if removed:
+            log.warning("removed plugin configs left by killed runs: %s", ", ".join(removed))
+
     def _run_locked(
         self,
         report: RunReport,
         scope: RunScope,
+        tap_config: dict[str, Any],
         progress: ProgressCallback | None,
         lock: RunLock,
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
-        tap_config = self.settings.tap_config(scope)
-        check_facility(tap_config, scope.facility, self.redact)
         standalone = self.settings.runner == "standalone"
         unfinished = _resume_entries(self._start_state(scope)) if standalone else []
         began = _first_began(unfinished)
         if unfinished:
             log.info("run %s: resuming the unfinished %s (began %s)", report.run_id, scope, began)
-        log_dir = Path(report.log_dir)
-        result = self._run_pipe(scope, tap_config, report.run_id, log_dir, progress, lock)
+        with RunFiles(self.settings.state_dir, report.run_id) as files:
+            result = self._run_pipe(
+                scope, tap_config, report.run_id, Path(report.log_dir), progress, lock, files
+            )
         self._take_counts(report, result)
+        dropped = nul_warning(
+            database_rules(self.settings.target_config()).dialect, result.nul_values or {}
+        )
+        if dropped:
+            log.warning("run %s: %s", report.run_id, dropped)
+            report.warnings.append(dropped)
         if scope.job.mode == "full" and standalone:
             self._seed_incremental(report, result, scope, lock, began or report.started_at)
         self._reconcile(
@@ -285,17 +311,20 @@ class Orchestrator:
         log_dir: Path,
         progress: ProgressCallback | None,
         lock: RunLock,
+        files: RunFiles,
     ) -> PipeResult:
+        # Every place a plugin config is written is noted in `files` first (leftovers.py).
         target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
 
-            return MeltanoRunner(self.settings, log_dir, self.redact).run(
-                scope, tap_config, target_config, progress
-            )
+            meltano = MeltanoRunner(self.settings, log_dir, self.redact)
+            files.add_meltano_project(meltano.project_dir)
+            return meltano.run(scope, tap_config, target_config, progress)
         start_state = self._start_state(scope)
         with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
             folder = Path(tmp)
+            files.add(folder)
             _write_private_json(folder / "tap.json", tap_config)
             _write_private_json(folder / "target.json", target_config)
             tap = resolve_executable(self.settings.tap_executable)
@@ -354,7 +383,9 @@ class Orchestrator:
                         # Rows stamped from the run's start on were marked by this run.
                         marked_since=report.started_at if report.deletions_mode == "mark" else None,
                         resumed=resumed,
-                    ).reconcile(result.extracted, result.loaded, result.streams, scope)
+                    ).reconcile(
+                        result.extracted, result.loaded, result.streams, scope, result.nul_values
+                    )
             finally:
                 engine.dispose()
         except PlatformError:
@@ -382,7 +413,8 @@ class Orchestrator:
 
     def _fail(self, report: RunReport, exc: PlatformError) -> None:
         report.success = False
-        report.error = self.redact(str(exc))
+        # WMS and plugin texts reach terminals (run, history) and alerts: no control codes.
+        report.error = printable(self.redact(str(exc)))
         report.failure_kind = exc.kind
         report.exit_code = exc.exit_code
         if exc.kind == "reconciliation":

@@ -35,6 +35,7 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
+from gruponos_meltano_native.nul_values import DROPS_NUL, describe
 from gruponos_meltano_native.runner import StreamInfo
 from gruponos_meltano_native.text_table import align
 
@@ -187,6 +188,7 @@ class Reconciler:
         self.config = target_config
         self.wms_count = wms_count
         self.now = now or datetime.now(timezone.utc)
+        self.nul_values: dict[str, dict[str, int]] | None = None
 
     @cached_property
     def rules(self) -> DatabaseRules:
@@ -199,9 +201,16 @@ class Reconciler:
         loaded: dict[str, int],
         streams: dict[str, StreamInfo],
         scope: RunScope,
+        nul_values: dict[str, dict[str, int]] | None = None,
     ) -> ReconciliationReport:
-        """Check every stream the run touched."""
+        """Check every stream the run touched.
+
+        `nul_values` (per stream and field, values holding NUL characters; None when not
+        measured) adds a check on a database that drops them (PostgreSQL): those values were
+        not stored as sent.
+        """
         report = ReconciliationReport()
+        self.nul_values = nul_values
         for entity in sorted(set(extracted) | set(streams)):
             info = streams.get(entity, StreamInfo())
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
@@ -219,6 +228,7 @@ class Reconciler:
                 ("wms_count_equals_db_rows", ERROR, self._check_wms_count),
                 ("keys_unique_non_null", ERROR, self._check_keys),
                 ("freshness", WARNING, self._check_freshness),
+                ("values_stored_as_sent", WARNING, self._check_nul_values),
             )
             for name, severity, check in checks:
                 try:
@@ -287,6 +297,14 @@ class Reconciler:
             return None
         since = _as_stored(self.marked_since, self.dialect)
         return self._count_rows(subject, subject.deleted >= sa.literal(since))
+
+    def _check_nul_values(self, subject: _Subject) -> _Outcome:
+        if self.dialect not in DROPS_NUL or self.nul_values is None:
+            return None
+        fields = self.nul_values.get(subject.entity)
+        if not fields:
+            return True, "no value held a NUL character"
+        return False, f"NUL characters dropped by {self.dialect}: {describe(fields)}"
 
     @staticmethod
     def _check_loaded(subject: _Subject) -> _Outcome:

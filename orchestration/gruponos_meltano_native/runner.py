@@ -31,6 +31,7 @@ from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadErr
 from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metric_lines import add_to, record_count
+from gruponos_meltano_native.nul_values import count_nul_values
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class PipeResult:
     tap_config: dict[str, Any] | None = None
     # Per stream: "activated" when its ACTIVATE_VERSION reached the target, else why not.
     deletions: dict[str, str] = field(default_factory=dict)
+    # Per stream and field: RECORD values holding NUL characters (nul_values.py); None when
+    # not measured (the Meltano runner does not see the records).
+    nul_values: dict[str, dict[str, int]] | None = None
 
 
 ProgressCallback = Callable[[dict[str, int], float], None]
@@ -170,6 +174,7 @@ class PipeRunner:
         never see the KeyboardInterrupt).
         """
         self.gate = gate or VersionGate(required=None)
+        self.nul_values: dict[str, dict[str, int]] = {}
         self.cancel = cancel
         self.tap_command = list(tap_command)
         self.target_command = list(target_command)
@@ -295,6 +300,7 @@ class PipeRunner:
             tap_exit=tap_exit,
             target_exit=target_exit,
             deletions=deletions,
+            nul_values=self.nul_values,
         )
 
     def _release_versions(self, streams: dict[str, StreamInfo], sink: IO[bytes]) -> dict[str, str]:
@@ -328,6 +334,7 @@ class PipeRunner:
                 head = _Head()  # not ours to judge: the target names the bad line
             if head.type == "RECORD":
                 extracted[head.stream] = extracted.get(head.stream, 0) + 1
+                count_nul_values(line, head.stream, self.nul_values)
             elif head.type == "ACTIVATE_VERSION":
                 self.gate.hold(head.stream, line)  # forwarded, if at all, once the tap succeeded
                 continue
