@@ -447,7 +447,7 @@ class Store:
         return row_id
 
     def _insert_facility(self, company: str | None, code: str | None) -> int:
-        """A new facility of `company` (code: `code`, or the next free DCnn) with locations."""
+        """Add a facility to `company` (code: `code`, or the next free DCnn) with locations."""
         companies = self.in_scope("company", company, None)
         if company is None or not companies:
             raise ScopeError(f"a new facility needs an existing company, not {company!r}")
