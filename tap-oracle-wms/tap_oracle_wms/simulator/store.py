@@ -152,7 +152,7 @@ class Store:
                     "active_flg": True,
                 },
             )
-        layout = _DEFAULT_FACILITIES
+        layout: tuple[tuple[str, int], ...] = _DEFAULT_FACILITIES
         if facilities is not None:
             if facilities < 1:
                 raise ValueError("facilities must be at least 1")
