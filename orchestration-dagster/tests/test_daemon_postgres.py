@@ -1,10 +1,12 @@
-"""End to end on a real Dagster instance: PostgreSQL storage (the shipped deploy/dagster.yaml),
-the daemon with the queued run coordinator, each run in its own process.
+"""End to end on a real Dagster instance: PostgreSQL storage, the daemon with the queued run
+coordinator, with each shipped instance file:
+- deploy/dagster.yaml: each run in its own process (the default run launcher);
+- deploy/dagster-celery.yaml: runs handed to two Celery workers over a real Redis.
 
 Duplicate full and incremental runs of three facilities are submitted at once. The instance's
 per-facility limit must serialize each facility's runs: the platform's run-history table shows
 no two runs of one facility overlapping (and no run skipped by the platform's own lock), and
-every facility reconciles PASSED.
+every facility reconciles PASSED. (Which worker took which run is Celery's choice: not asserted.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -43,9 +46,10 @@ def _database(server_url: str, name: str) -> str:
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture
-def dagster_env(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Simulator (GNOS with three facilities, slow enough pages), databases, DAGSTER_HOME.
+@pytest.fixture(params=["dagster.yaml", "dagster-celery.yaml"])
+def dagster_env(request, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Simulator (GNOS with three facilities, slow enough pages), databases, DAGSTER_HOME
+    with the shipped instance file (`request.param`), and for Celery a Redis broker.
 
     Set in this process's environment too: the test reads the same instance and settings.
     """
@@ -55,7 +59,10 @@ def dagster_env(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(DEPLOY / request.param, home / "dagster.yaml")
+    celery = request.param == "dagster-celery.yaml"
+    if celery:
+        monkeypatch.setenv("DAGSTER_CELERY_BROKER_URL", request.getfixturevalue("redis_url"))
     (tmp_path / "workspace.yaml").write_text(
         "load_from:\n  - python_module: gruponos_dagster.defs\n"
     )
@@ -78,7 +85,7 @@ def dagster_env(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        yield target_url, tmp_path
+        yield target_url, tmp_path, celery
 
 
 def _dagster(cwd, *args):
@@ -88,26 +95,51 @@ def _dagster(cwd, *args):
 
 
 @contextlib.contextmanager
-def _daemon(cwd: Path) -> Iterator[None]:
-    """`dagster-daemon run` for the test's workspace, stopped after."""
-    with open(cwd / "daemon.log", "w") as log:
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=60)
+def _processes(cwd: Path, commands: dict[str, list[str]]) -> Iterator[None]:
+    """Run each command (its output in `cwd/<name>.log`) in a session of its own; stop after."""
+    started = []
+    try:
+        for name, command in commands.items():
+            with open(cwd / f"{name}.log", "w") as log:
+                started.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=cwd,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        yield
+    finally:
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)  # the command and what it started
+        for process in started:
+            process.wait(timeout=60)
+
+
+def _logs(cwd: Path) -> str:
+    return "\n".join(path.read_text()[-2000:] for path in sorted(cwd.glob("*.log")))
 
 
 def test_daemon_serializes_each_facility_and_every_facility_reconciles(dagster_env):
-    target_url, cwd = dagster_env
+    target_url, cwd, celery = dagster_env
     expected = 4 * len(FACILITIES)
-    with _daemon(cwd), DagsterInstance.get() as instance:
+    commands = {"daemon": [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"]}
+    if celery:
+        worker = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"]
+        for name in ("worker1", "worker2"):
+            commands[name] = [
+                *worker,
+                "-y",
+                str(DEPLOY / "celery-worker.yaml"),
+                "-n",
+                name,
+                "--",
+                "--concurrency=1",
+            ]
+    with _processes(cwd, commands), DagsterInstance.get() as instance:
         register_configured(instance, load_settings())
         partitions = ",".join(f"GNOS/{code}" for code in FACILITIES)
         for job in (FULL_JOB, FULL_JOB, INCREMENTAL_JOB, INCREMENTAL_JOB):
@@ -118,10 +150,12 @@ def test_daemon_serializes_each_facility_and_every_facility_reconciles(dagster_e
             runs = instance.get_runs()
             if len(runs) >= expected and all(r.is_finished for r in runs):
                 break
-            assert time.monotonic() < deadline, (cwd / "daemon.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, _logs(cwd)
             time.sleep(2)
     assert len(runs) == expected
-    assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}
+    assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, _logs(cwd)
+    if celery:  # every run went through the Celery run launcher
+        assert all("dagster-celery/task_id" in r.tags for r in runs)
 
     engine = sa.create_engine(target_url)
     with engine.connect() as conn:
