@@ -186,6 +186,16 @@ def overlaps(runs: list[HistoryRun]) -> list[tuple[HistoryRun, HistoryRun]]:
     return found
 
 
+def most_at_once(runs: list[HistoryRun]) -> int:
+    """Return the most runs (of any facility) that were running at the same moment."""
+    edges = sorted([(r.started_at, 1) for r in runs] + [(r.ended_at, -1) for r in runs])
+    most = current = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        current += step
+        most = max(most, current)
+    return most
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,7 +6,8 @@ coordinator, with each shipped instance file:
 Duplicate full and incremental runs of three facilities are submitted at once. The instance's
 per-facility limit must serialize each facility's runs: the platform's run-history table shows
 no two runs of one facility overlapping (and no run skipped by the platform's own lock), and
-every facility reconciles PASSED. (Which worker took which run is Celery's choice: not asserted.)
+every facility reconciles PASSED; the `wms_api` pool (limit 2) keeps at most two syncs running
+at once. (Which worker took which run is Celery's choice: not asserted.)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gruponos_dagster.testing import (
     daemon_command,
     history_runs,
     logs,
+    most_at_once,
     overlaps,
     prepare_home,
     running,
@@ -97,3 +99,4 @@ def test_daemon_serializes_each_facility_and_every_facility_reconciles(deploymen
         (code, job) for code in FACILITIES for job in ("full-sync-job", "incremental-sync-job") * 2
     )
     assert overlaps(history) == []
+    assert most_at_once(history) <= 2  # deploy/*.yaml: pools default_limit 2
