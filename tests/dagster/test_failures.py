@@ -3,7 +3,8 @@ a failed reconciliation is a failed check; the platform alerts once, Dagster add
 
 from __future__ import annotations
 
-import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -51,18 +52,31 @@ def test_settings_and_bad_input_are_not_retried(kind):
     assert raised.value.allow_retries is False
 
 
+def _first_retry(instance, timeout=120):
+    """Wait until the instance's (only) run has been put up for retry."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in instance.get_runs():
+            if instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY):
+                return
+        time.sleep(0.1)
+    raise TimeoutError("the run was never put up for retry")
+
+
 def test_a_busy_facility_is_retried_once_the_other_run_let_go(settings_for, instance):
     settings = settings_for()
     other = ScopeLock(settings.state_dir, "GNOS", "DC01", {"job": "other", "run_id": "r1"})
     other.acquire()
-    releaser = threading.Timer(0.5, other.release)
-    releaser.start()
-    try:
-        result = _run_full(settings, instance)
-    finally:
-        releaser.join()
+    with ThreadPoolExecutor(1) as pool:
+        patient = DagsterSettings(busy_retries=5, busy_retry_seconds=1)
+        running = pool.submit(_run_full, settings, instance, dagster_settings=patient)
+        try:
+            _first_retry(instance)  # busy: Dagster retries later...
+        finally:
+            other.release()  # ...and once the other run let go, the retry syncs
+        result = running.result()
     assert result.success
-    assert len(_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) == 1
+    assert len(_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) >= 1
 
 
 def test_unavailable_wms_retries_with_backoff_and_alerts_once(settings_for, instance, simulator):
