@@ -8,7 +8,7 @@ platform takes the company/facility lock, keeps the Singer state and sends its o
 
 import asyncio
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from dagster import (
@@ -116,7 +116,9 @@ def build_sync_assets(
     return wms_sync
 
 
-def _metadata(data: dict[str, Any], validation: dict[str, Any], entity: str) -> dict[str, Any]:
+def _metadata(
+    data: Mapping[str, Any], validation: Mapping[str, Any], entity: str
+) -> dict[str, Any]:
     figures = (validation.get("entities") or {}).get(entity) or {}
     counts = (data.get("entities") or {}).get(entity) or {}
     shown = {
@@ -134,7 +136,7 @@ def _metadata(data: dict[str, Any], validation: dict[str, Any], entity: str) -> 
     return {name: value for name, value in shown.items() if value is not None}
 
 
-def _check_result(asset_key: AssetKey, validation: dict[str, Any]) -> AssetCheckResult:
+def _check_result(asset_key: AssetKey, validation: Mapping[str, Any]) -> AssetCheckResult:
     entity = asset_key.path[-1]
     checks = [c for c in validation.get("checks") or [] if c["entity"] == entity]
     failed = [c for c in checks if not c["passed"] and c["severity"] == "error"]

@@ -15,6 +15,7 @@ often Dagster retries; Dagster adds none.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import Failure, RetryRequested
@@ -26,7 +27,9 @@ UNAVAILABLE = frozenset({"connectivity", "extract"})
 CHECKED = "reconciliation"
 
 
-def raise_for_failure(data: dict[str, Any], retry_number: int, settings: DagsterSettings) -> None:
+def raise_for_failure(
+    data: Mapping[str, Any], retry_number: int, settings: DagsterSettings
+) -> None:
     """Raise what Dagster should do about a failed sync (`data`: the API's `result.data`)."""
     kind = data.get("failure_kind")
     if data.get("success") or kind == CHECKED:
