@@ -3,14 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-PYPROJECTS := tap-oracle-wms/pyproject.toml target-gruponos-oracle/pyproject.toml orchestration/pyproject.toml
+PYPROJECTS := tap-oracle-wms/pyproject.toml target-gruponos-oracle/pyproject.toml orchestration/pyproject.toml \
+	orchestration-dagster/pyproject.toml
 
-.PHONY: install test lint coverage bench demo screenshot clean
+.PHONY: install test lint coverage bench bench-scale demo dagster screenshot clean
 
 $(STAMP): $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e './tap-oracle-wms[test]' -e './target-gruponos-oracle[test,postgres]' -e './orchestration[test]'
+	$(PY) -m pip install -q -e './tap-oracle-wms[test]' -e './target-gruponos-oracle[test,postgres]' -e './orchestration[test]' \
+	  -e './orchestration-dagster[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,7 +41,7 @@ coverage: install $(MELTANO)
 	$(PY) -m coverage run -m pytest -q -p no:cacheprovider; status=$$?; \
 	$(PY) -m coverage combine -q; rm -f .coverage.*; \
 	$(PY) -m coverage report && $(PY) -m coverage html -q \
-	&& for part in tap-oracle-wms target-gruponos-oracle orchestration; do \
+	&& for part in tap-oracle-wms target-gruponos-oracle orchestration orchestration-dagster; do \
 	  printf '%-24s %s %%\n' $$part "$$($(PY) -m coverage report --include="$$part/*" --format=total)"; \
 	done && echo "HTML report: htmlcov/index.html"; exit $$status
 
@@ -48,8 +50,17 @@ bench: install
 	$(PY) benchmarks/resume.py
 	$(PY) benchmarks/target_load.py
 
+# 8 facilities through Dagster at scaled live latency, one Celery worker against two
+# (needs PostgreSQL and redis-server binaries, like the tests).
+bench-scale: install
+	$(PY) benchmarks/dagster_scale.py
+
 demo: install
 	$(PY) -m gruponos_meltano_native.demo
+
+# The Dagster UI on the demo (simulator + SQLite, both facilities synced once): http://127.0.0.1:3000
+dagster: install
+	$(PY) -m gruponos_dagster.demo
 
 # The README's picture of the report: the demo's runs, drawn by headless Chromium.
 screenshot: demo

@@ -45,9 +45,12 @@ class WMSSimulator:
         live_latency_scale: float = 0,
         cursor_ignores_ordering: bool = False,
         profile: str = "default",
+        facilities: int | None = None,
     ) -> None:
         """Seed the data; `start()` (or `with`) begins serving.
 
+        `facilities`: each company gets that many facilities, each with its own data (see
+        `Store`); None: GNOS has DC01 and DC02, OTHR has DC90.
         `profile`: "default" (fast, this project's first shapes) or "live" (the shapes
         observed on a live instance: see live.py and wms-lgf-api.md).
         `cursor_ignores_ordering`: sequenced cursors return rows in id order whatever
@@ -67,7 +70,7 @@ class WMSSimulator:
         self.oauth_scope = OAUTH_SCOPE
         self.environment = environment
         self.profile = profile
-        self._store = Store(orders, seed, start, profile)
+        self._store = Store(orders, seed, start, profile, facilities)
         # "noaccess" authenticates but lacks lgfapi_read_access: the WMS answers 403.
         self._state = SimulatorState(
             self._store,

@@ -18,6 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1000, help="orders to seed (~4 lines each)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--facilities",
+        type=int,
+        default=None,
+        metavar="N",
+        help="give each company N facilities (GNOS: DC01.., OTHR: DC90..), the orders spread "
+        "evenly over them (default: GNOS DC01, DC02; OTHR DC90)",
+    )
+    parser.add_argument(
         "--page-latency", type=float, default=0, help="seconds each list page takes (0 = off)"
     )
     parser.add_argument(
@@ -56,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("page_latency", "row_latency", "workers"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be 0 (off) or positive")
+    if args.facilities is not None and args.facilities < 1:
+        parser.error("--facilities must be at least 1")
     if args.live_latency < 0:
         parser.error("--live-latency must be 0 (off) or positive")
     if args.live_latency and (args.page_latency or args.row_latency):
@@ -71,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         live_latency_scale=args.live_latency,
         cursor_ignores_ordering=args.cursor_ignores_ordering,
         profile=args.profile,
+        facilities=args.facilities,
     )
     with sim:
         sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")

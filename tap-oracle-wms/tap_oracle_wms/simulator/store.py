@@ -20,7 +20,18 @@ _CENTS = Decimal("0.01")
 _QTY = Decimal("0.0001")
 _CITIES = ("Sao Paulo", "Campinas", "Curitiba", "Santos", "Belo Horizonte", "Recife")
 _ORDER_STATUSES = ((0, "Created"), (10, "Partly allocated"), (20, "Allocated"), (90, "Shipped"))
-_INSERTABLE = ("item", "location", "container", "inventory", "order_hdr", "order_dtl", "allocation")
+_INSERTABLE = (
+    "facility",
+    "item",
+    "location",
+    "container",
+    "inventory",
+    "order_hdr",
+    "order_dtl",
+    "allocation",
+)
+# The default layout: GNOS has DC01 and DC02, OTHR has DC90 (codes the tests and docs name).
+_DEFAULT_FACILITIES = (("DC01", 1), ("DC02", 1), ("DC90", 2))
 PROFILES = ("default", "live")
 
 
@@ -36,11 +47,19 @@ class Store:
     """
 
     def __init__(
-        self, orders: int, seed: int, start: dt.datetime | None = None, profile: str = "default"
+        self,
+        orders: int,
+        seed: int,
+        start: dt.datetime | None = None,
+        profile: str = "default",
+        facilities: int | None = None,
     ) -> None:
         """Seed `orders` orders (with ~4 lines each) and everything they refer to.
 
         `profile` "live" serves the shapes observed on a live instance (see live.py).
+        `facilities`: each company gets that many (GNOS: DC01, DC02, ...; OTHR: DC90, DC91,
+        ...), with the orders, locations, containers and inventory spread evenly over them;
+        None keeps the default layout (GNOS: DC01, DC02; OTHR: DC90).
         """
         if profile not in PROFILES:
             raise ValueError(f"unknown simulator profile {profile!r} (one of {PROFILES})")
@@ -68,7 +87,7 @@ class Store:
         self._inserting = False  # new rows are stamped "now" rather than in the past
         # (entity, related field, target id) -> ids: lets seeding pick parents quickly.
         self._by_ref: dict[tuple[str, str, int], list[int]] = defaultdict(list)
-        self._seed(orders)
+        self._seed(orders, facilities)
 
     # -- clock -----------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -120,7 +139,7 @@ class Store:
                 self._encoded[f.related].pop(row[f.name], None)  # its *_set count changed
         return row_id
 
-    def _seed(self, orders: int) -> None:
+    def _seed(self, orders: int, facilities: int | None) -> None:
         for code, name, city in (("GNOS", "GrupoNOS", "Sao Paulo"), ("OTHR", "Other Co", "Recife")):
             self._add(
                 "company",
@@ -133,31 +152,34 @@ class Store:
                     "active_flg": True,
                 },
             )
-        for code, company in (("DC01", 1), ("DC02", 1), ("DC90", 2)):
-            self._add(
-                "facility",
-                {
-                    "code": code,
-                    "name": f"Distribution center {code}",
-                    "parent_company_id": company,
-                    "time_zone": "America/Sao_Paulo",
-                    "active_flg": True,
-                },
+        layout: tuple[tuple[str, int], ...] = _DEFAULT_FACILITIES
+        if facilities is not None:
+            if facilities < 1:
+                raise ValueError("facilities must be at least 1")
+            layout = tuple(
+                (f"DC{first + n:02d}", company)
+                for company, first in ((1, 1), (2, 90))
+                for n in range(facilities)
             )
+        for code, company in layout:
+            self._new_facility(company, code)
         for status_id, description in _ORDER_STATUSES:
             self.rows["order_status"][status_id] = {"id": status_id, "description": description}
         self._next_id["order_status"] = 100
         for _ in range(max(20, orders // 5)):
             self._new_item(self.rng.choice((1, 1, 1, 2)))
-        for facility in (1, 2, 3):
-            for _ in range(max(10, orders // 20)):
+        ids = list(self.rows["facility"])
+        # The default layout keeps its historical weights (DC01 and DC02 twice DC90's orders).
+        order_weights = (1, 1, 2, 2, 3) if facilities is None else ids
+        for facility in ids:
+            for _ in range(max(10, orders * 3 // (20 * len(ids)))):
                 self._new_location(facility)
         for _ in range(max(10, orders // 4)):
-            self._new_container(self.rng.choice((1, 2, 3)))
+            self._new_container(self.rng.choice(ids))
         for _ in range(max(20, orders // 2)):
-            self._new_inventory(self.rng.choice((1, 2, 3)))
+            self._new_inventory(self.rng.choice(ids))
         for _ in range(orders):
-            self._new_order(self.rng.choice((1, 1, 2, 2, 3)))
+            self._new_order(self.rng.choice(order_weights))
 
     # -- row factories (also used by insert) ------------------------------------------
     def _pick(self, entity: str, where: tuple[str, int] | None = None) -> int | None:
@@ -187,6 +209,18 @@ class Store:
                 "std_case_qty": Decimal(self.rng.choice((1, 6, 12, 24))),
                 "hazmat_flg": self.rng.random() < 0.05,
                 "status_id": 1,
+            },
+        )
+
+    def _new_facility(self, company: int, code: str) -> int:
+        return self._add(
+            "facility",
+            {
+                "code": code,
+                "name": f"Distribution center {code}",
+                "parent_company_id": company,
+                "time_zone": "America/Sao_Paulo",
+                "active_flg": True,
             },
         )
 
@@ -390,6 +424,8 @@ class Store:
             return ids
 
     def _insert_one(self, entity: str, company: str | None, facility: str | None) -> int:
+        if entity == "facility":
+            return self._insert_facility(company, facility)
         facilities = self.in_scope("facility", company, facility)
         if not facilities:
             raise ScopeError(f"no facility matches company={company!r} facility={facility!r}")
@@ -414,6 +450,21 @@ class Store:
                 "container": lambda: self._new_container(fac),
                 "inventory": lambda: self._new_inventory(fac),
             }[entity]()
+        return row_id
+
+    def _insert_facility(self, company: str | None, code: str | None) -> int:
+        """Add a facility to `company` (code: `code`, or the next free DCnn) with locations."""
+        companies = self.in_scope("company", company, None)
+        if company is None or not companies:
+            raise ScopeError(f"a new facility needs an existing company, not {company!r}")
+        taken = {row["code"] for row in self.rows["facility"].values()}
+        if code is None:
+            code = next(f"DC{n:02d}" for n in range(1, 1000) if f"DC{n:02d}" not in taken)
+        elif code in taken:
+            raise ScopeError(f"facility {code!r} exists")
+        row_id = self._new_facility(companies[0], code)
+        for _ in range(10):
+            self._new_location(row_id)
         return row_id
 
     def delete(
