@@ -41,6 +41,10 @@ class ValueRules(Protocol):
         """(condition on a non-null ``{v}``, reason) for key values the database cannot store."""
         ...
 
+    def value_check(self, column: Column) -> tuple[str, dict[str, Any]] | None:
+        """(condition on a non-null ``{v}``, names it uses) for values out of the column's range."""
+        ...
+
 
 # Singer record metadata (see the SDK's record metadata spec) and what each column holds.
 METADATA_COLUMNS: dict[str, Kind] = {
@@ -282,12 +286,25 @@ class RowDecoder:
         row = f"({', '.join(parts)},)" if finishes else "r"
         if not finishes and watched == len(columns):
             row = f"r[:{watched}]"  # without the watched field
-        exec(f"def finish(r):\n    return {row}\n", namespace)
+        # Numbers the database cannot hold: checked on the row, inside the decoding `try`,
+        # so such a line takes the general path, whose converters name the field.
+        ranges: dict[int, str] = {}
+        for i, column in enumerate(columns):
+            found_check = rules.value_check(column)
+            if found_check is not None:
+                ranges[i] = found_check[0]
+                namespace.update(found_check[1])
+        range_checks = "".join(
+            f"    if r[{i}] is not None and ({condition.format(v=f'r[{i}]')}):\n"
+            "        raise Mismatch\n"
+            for i, condition in ranges.items()
+        )
+        exec(f"def finish(r):\n{range_checks}    return {row}\n", namespace)
         self._finish: Callable[[tuple], tuple] = namespace["finish"]
         invalid = {p: rules.invalid_key(columns[p]) for p in key_positions}
         conditions = {p: found[0] for p, found in invalid.items() if found is not None}
         source = _loader_source(
-            row, columns, key_positions, conditions, dedupe=dedupe, watched=watched
+            row, columns, key_positions, conditions, dedupe=dedupe, watched=watched, ranges=ranges
         )
         exec(source, namespace)
         self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
@@ -297,7 +314,7 @@ class RowDecoder:
         """Return the row for one record's JSON; `ValueTypeError` names a bad field."""
         try:
             return self._finish(self._astuple(self._typed.decode(raw)))
-        except (ValueError, Mismatch):  # msgspec's ValidationError is a ValueError
+        except (ValueError, Mismatch, ArithmeticError):  # msgspec's errors are ValueErrors
             record = self._generic.decode(raw)
             if not isinstance(record, dict):
                 raise ValueTypeError(
@@ -314,14 +331,21 @@ def _loader_source(
     *,
     dedupe: bool,
     watched: int | None = None,
+    ranges: Mapping[int, str] | None = None,
 ) -> str:
     """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
 
     It loads RECORD lines of the stream into `rows` until `limit` rows, the end of `lines`,
     or a line it cannot take: that line is returned for the general path, which handles
     other messages and names whatever is wrong with a record. Returns (rows loaded, the
-    line not taken or None).
+    line not taken or None). `ranges` (position -> condition on {v}) are numbers the
+    database cannot hold: those lines take the general path too.
     """
+    in_range = "".join(
+        f"            if r[{p}] is not None and ({condition.format(v=f'r[{p}]')}):\n"
+        "                return n, line\n"
+        for p, condition in (ranges or {}).items()
+    )
     # Keys msgspec cannot require (values of any JSON type) are checked here.
     # Key values the database cannot store (`invalid`: position -> condition on {v}) send
     # the line to the general path too, which names the field.
@@ -346,8 +370,9 @@ def _loader_source(
         "    for line in lines:\n"
         "        try:\n"
         "            r = astuple(decode(line).record)\n"
+        f"{in_range}"
         f"            row = {row}\n"
-        "        except (ValueError, Mismatch):\n"
+        "        except (ValueError, Mismatch, ArithmeticError):\n"
         "            return n, line\n"
         f"{checks}"
         f"        {store}\n"

@@ -8,7 +8,9 @@ chosen by the dialect modules (`target_gruponos_oracle.dialects`).
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +52,68 @@ def to_number(value: Any) -> Any:
         if number.is_finite():
             return number
     raise Mismatch("a number")
+
+
+@dataclass(frozen=True)
+class NumberLimits:
+    """What a database's numeric columns hold, checked before a value is bound.
+
+    `integers`: the lowest and highest value an integer column holds (None: no limit).
+    `decimals`: a decimal context whose traps fire for numbers a number column cannot hold
+    (`Context.plus` rounds to the context: `Inexact` past its precision, `Overflow` past
+    its largest exponent, `Subnormal` below its smallest); None when any exact decimal fits.
+    `described`: what the error message says was expected.
+    """
+
+    integers: tuple[int, int] | None
+    decimals: decimal.Context | None
+    described: str
+
+    def integer_check(self) -> str | None:
+        """Python condition on a non-null int ``{v}``, true when it does not fit (or None)."""
+        if self.integers is None:
+            return None
+        low, high = self.integers
+        return f"not {low} <= {{v}} <= {high}"
+
+    def number_fits(self, value: int | Decimal) -> bool:
+        """Tell whether a number column can hold `value` exactly."""
+        if self.decimals is None:
+            return True
+        try:
+            self.decimals.plus(value)
+        except ArithmeticError:
+            return False
+        return True
+
+
+def checked_integer(limits: NumberLimits) -> Converter:
+    """Return `to_int` refusing integers outside `limits` (named as bad input)."""
+    if limits.integers is None:
+        return to_int
+    low, high = limits.integers
+
+    def convert(value: Any) -> Any:
+        value = to_int(value)
+        if value is not None and not low <= value <= high:
+            raise Mismatch(f"an integer {limits.described}")
+        return value
+
+    return convert
+
+
+def checked_number(limits: NumberLimits) -> Converter:
+    """Return `to_number` refusing numbers outside `limits` (named as bad input)."""
+    if limits.decimals is None:
+        return to_number
+
+    def convert(value: Any) -> Any:
+        value = to_number(value)
+        if value is not None and not limits.number_fits(value):
+            raise Mismatch(f"a number {limits.described}")
+        return value
+
+    return convert
 
 
 def to_number_text(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -710,3 +711,41 @@ def test_a_number_column_becomes_text_with_a_leading_zero_and_a_fixed_decimal_po
         f"ELSE REGEXP_REPLACE(TO_CHAR(\"V\", 'TM9', {nls}), '^(-?)[.]', '\\10.') END"
     )
     assert 'TO_CHAR("V")' not in fill  # never the session's number format
+
+
+@pytest.mark.parametrize(
+    ("field", "number", "fits"),
+    [
+        ("id", "9" * 38, True),  # NUMBER(38): up to 38 digits
+        ("id", "1" + "0" * 38, False),  # 39 digits: ORA-01438 / DPY-4003 otherwise
+        ("amount", "1" * 38 + ".0", True),  # 38 significant digits (trailing zero not one)
+        ("amount", "1" * 39, False),  # 39 significant digits
+        ("amount", "9.99E125", True),  # below 1E126
+        ("amount", "1E126", False),  # NUMBER: magnitude below 1E126
+        ("amount", "1E-130", True),
+        ("amount", "1E-131", False),  # NUMBER: magnitude from 1E-130
+        ("amount", "12345678901234567890", True),  # an int in a NUMBER column
+        ("amount", "1" * 40, False),
+    ],
+)
+def test_numbers_oracle_cannot_hold_are_bad_input_naming_the_field(strategy, field, number, fits):
+    # SQL Language Reference, NUMBER: up to 38 significant digits, 1E-130 to below 1E126.
+    from target_gruponos_oracle.columns import RowDecoder
+    from target_gruponos_oracle.errors import ValueTypeError
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "amount": {"type": "number"}}, ["id"])
+    decoder = RowDecoder("t", spec.columns, strategy, [0], dedupe=True)
+    values = {"id": 1, "amount": 1, field: number}
+    raw = "{" + ", ".join(f'"{k}": {v}' for k, v in values.items()) + "}"
+    line = '{"type": "RECORD", "stream": "t", "record": ' + raw + "}"
+    rows: dict = {}
+    if fits:
+        assert decoder.load([line], 10, rows) == (1, None)
+        assert decoder.decode(raw) == next(iter(rows.values()))
+        return
+    # The fast loop leaves the line to the general path, which names line and field.
+    assert decoder.load([line], 10, rows) == (0, line)
+    with pytest.raises(ValueTypeError, match=f"field '{field}'.*Oracle's NUMBER holds"):
+        decoder.decode(raw)
+    with pytest.raises(ValueTypeError, match=f"field '{field}'"):
+        decoder.convert(json.loads(raw, parse_float=Decimal, parse_int=Decimal))

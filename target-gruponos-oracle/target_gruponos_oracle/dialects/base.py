@@ -28,7 +28,13 @@ from target_gruponos_oracle.dialects.tables import (
     TableSpec,
 )
 from target_gruponos_oracle.kinds import Column, Kind
-from target_gruponos_oracle.values import AS_TEXT, Converter
+from target_gruponos_oracle.values import (
+    AS_TEXT,
+    Converter,
+    NumberLimits,
+    checked_integer,
+    checked_number,
+)
 
 # A column name the naming rules can never produce (they keep only [A-Za-z0-9_]), so a
 # column carrying it is provably the target's own half-finished column replacement.
@@ -64,6 +70,9 @@ class DialectStrategy:
     # Kinds this database already stores in a text column (so nothing changes when the
     # schema declares them over an existing text column).
     text_kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.STRING})
+    # What integer and number columns hold: values beyond are bad input, checked before
+    # binding (the driver's or the database's own error would not name the record).
+    number_limits: ClassVar[NumberLimits] = NumberLimits(None, None, "")
 
     def __init__(self, dialect: sa.Dialect, config: Mapping[str, Any]) -> None:
         """Produce SQL for `dialect` under the target `config` (for names)."""
@@ -191,13 +200,37 @@ class DialectStrategy:
         """Return the reference converter for `column` (checks and shapes one value)."""
         if column.declared is not None:
             return AS_TEXT[column.declared]
+        if self.value_check(column) is not None:
+            if column.kind == Kind.INTEGER:
+                return checked_integer(self.number_limits)
+            return checked_number(self.number_limits)
         return self.converters[column.kind]
 
     def unchanged(self, column: Column) -> str | None:
         """Python condition on ``{v}`` under which a value skips its converter."""
         if column.declared is not None or column.kind not in self.skip_when_typed:
             return None
+        if self.value_check(column) is not None:
+            return None  # the converter checks the range
         return _TYPED_CONDITIONS.get(column.kind)
+
+    def value_check(self, column: Column) -> tuple[str, dict[str, Any]] | None:
+        """(condition on a non-null decoded ``{v}``, names it uses) for values out of range.
+
+        The condition is true for a value the column cannot hold, or raises
+        `ArithmeticError` (a decimal context's trap); the hot loop inlines it, so it costs
+        one comparison or one C call per value. None: every value of the kind fits.
+        """
+        if column.declared is not None:
+            return None
+        limits = self.number_limits
+        if column.kind == Kind.INTEGER:
+            condition = limits.integer_check()
+            return None if condition is None else (condition, {})
+        if column.kind == Kind.NUMBER and limits.decimals is not None:
+            # Context.plus never returns None: it returns the value or raises.
+            return "number_plus({v}) is None", {"number_plus": limits.decimals.plus}
+        return None
 
     def finishing(self, column: Column) -> Converter | None:
         """Return what is left for a value decoded for `typed_field` (None: nothing).

@@ -12,6 +12,7 @@ mid-run) never see each other's staging, and the target never drops or alters an
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from target_gruponos_oracle.dialects.tables import (
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
+    NumberLimits,
     to_bool_int,
     to_date,
     to_int,
@@ -89,6 +91,22 @@ _AS_TEXT = {
 }
 
 
+# NUMBER: "Precision can range from 1 to 38", "Positive numbers in the range 1 x 10^-130
+# to 9.99...9 x 10^125 with up to 38 significant digits" (SQL Language Reference, Data
+# Types, NUMBER). python-oracledb raises DPY-4003 for what it cannot encode and Oracle
+# ORA-01438 past a column's precision: neither names the record, so values are checked
+# first. Integers go into NUMBER(38): at most 38 digits.
+_NUMBER_CONTEXT = decimal.Context(
+    prec=38, Emax=125, Emin=-130, traps=[decimal.Inexact, decimal.Overflow, decimal.Subnormal]
+)
+NUMBER_LIMITS = NumberLimits(
+    (-(10**38) + 1, 10**38 - 1),
+    _NUMBER_CONTEXT,
+    "that Oracle's NUMBER holds (at most 38 significant digits, magnitude from 1E-130 "
+    "and below 1E126)",
+)
+
+
 def ddl_lock_timeout(config: Mapping[str, Any]) -> int:
     """Return the `ddl_lock_timeout` setting in seconds, checked against Oracle's range."""
     value = config.get("ddl_lock_timeout")
@@ -129,6 +147,7 @@ class OracleStrategy(DialectStrategy):
         Kind.JSON: to_json,
     }
     skip_when_typed = frozenset({Kind.INTEGER, Kind.STRING, Kind.NUMBER})
+    number_limits = NUMBER_LIMITS
 
     # Session -----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from target_gruponos_oracle.dialects.tables import (
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
+    NumberLimits,
     drop_nul,
     to_bool,
     to_date_text,
@@ -31,6 +33,19 @@ _AS_TEXT = {
     Kind.DATETIME: "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
     Kind.DATE: "to_char({}, 'YYYY-MM-DD')",
 }
+
+# BIGINT: -9223372036854775808 to +9223372036854775807; NUMERIC: "up to 131072 digits
+# before the decimal point; up to 16383 digits after the decimal point" (PostgreSQL
+# documentation, Numeric Types). Beyond, the server refuses the whole batch
+# ("value out of range", "numeric field overflow") without naming the record.
+NUMBER_LIMITS = NumberLimits(
+    (-(2**63), 2**63 - 1),
+    decimal.Context(
+        prec=131072 + 16383, Emax=131071, Emin=-16383, traps=[decimal.Overflow, decimal.Subnormal]
+    ),
+    "that PostgreSQL holds (BIGINT for integers; NUMERIC: up to 131072 digits before the "
+    "decimal point and 16383 after)",
+)
 
 
 def _to_text(value: Any) -> Any:
@@ -67,6 +82,7 @@ class PostgresStrategy(DialectStrategy):
         Kind.JSON: to_json_without_nul,
     }
     skip_when_typed = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN})
+    number_limits = NUMBER_LIMITS
 
     @classmethod
     def connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
