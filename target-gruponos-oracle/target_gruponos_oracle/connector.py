@@ -16,14 +16,27 @@ from singer_sdk.sql import SQLConnector
 
 from target_gruponos_oracle.dialects import DialectStrategy, strategy_class
 from target_gruponos_oracle.dialects.tables import ExistingColumn, ExistingKey, TableSpec
+from target_gruponos_oracle.errors import SettingsError
+
+# Settings whose values are secrets: scrubbed from every message the target prints.
+SECRET_SETTINGS = ("password", "wallet_password")
 
 
 def connection_url(config: Mapping[str, Any]) -> str:
-    """``sqlalchemy_url`` when given, else an Oracle URL from host/port/service settings."""
+    """``sqlalchemy_url`` when given, else an Oracle URL from host/port/service settings.
+
+    With `dsn` the URL carries only the login: the address goes to the driver as its
+    ``dsn`` connect parameter (`OracleStrategy.connect_args`).
+    """
     if config.get("sqlalchemy_url"):
         return str(config["sqlalchemy_url"])
+    if config.get("dsn"):
+        login = sa.URL.create(
+            "oracle+oracledb", username=config.get("username"), password=config.get("password")
+        )
+        return login.render_as_string(hide_password=False)
     if not config.get("host"):
-        msg = "Set either `sqlalchemy_url` or `host` (with `username`, `password`)."
+        msg = "Set either `sqlalchemy_url`, `dsn` or `host` (with `username`, `password`)."
         raise ValueError(msg)
     query = {}
     if config.get("service_name"):
@@ -54,6 +67,16 @@ def create_engine(config: Mapping[str, Any], url: str, **options: Any) -> sa.Eng
     def setup_session(dbapi_connection: Any, record: Any) -> None:
         strategy.setup_session(dbapi_connection, record, config)
 
+    def connect(dialect: sa.Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            advice = strategy.explain_connect_error(exc, config)
+            if advice is None:
+                raise
+            raise SettingsError(advice) from exc
+
+    sa.event.listen(engine, "do_connect", connect)
     sa.event.listen(engine, "connect", setup_session)
     return engine
 
@@ -81,8 +104,9 @@ class GruponosConnector(SQLConnector):
 
     def get_sqlalchemy_url(self, config: dict[str, Any]) -> str:
         """Return the URL the settings name (see `connection_url`)."""
-        if config.get("password"):
-            self._secrets.add(str(config["password"]))
+        for name in SECRET_SETTINGS:
+            if config.get(name):
+                self._secrets.add(str(config[name]))
         return connection_url(config)
 
     def create_engine(self) -> sa.Engine:

@@ -95,6 +95,12 @@ class DialectStrategy:
         return {}
 
     @classmethod
+    def explain_connect_error(cls, error: BaseException, config: Mapping[str, Any]) -> str | None:
+        """One line naming the setting to fix for a failed connection (None: no advice)."""
+        del error, config
+        return None
+
+    @classmethod
     def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
         """Statements run once on every new connection (under the target `config`)."""
         del config

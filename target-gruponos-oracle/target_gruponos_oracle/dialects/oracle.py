@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from target_gruponos_oracle.dialects.tables import (
     KeyPlan,
     TableSpec,
 )
+from target_gruponos_oracle.errors import SettingsError
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
@@ -107,6 +109,40 @@ NUMBER_LIMITS = NumberLimits(
 )
 
 
+# Settings passed to python-oracledb's connect() under their own names.
+TLS_SETTINGS = (
+    "config_dir",
+    "wallet_password",
+    "ssl_server_dn_match",
+    "ssl_server_cert_dn",
+    "retry_count",
+    "retry_delay",
+)
+
+
+def wallet_directory(setting: Any) -> str:
+    """Return the `wallet_location` folder, refusing one thin mode cannot read.
+
+    Thin mode reads only the PEM wallet ``ewallet.pem`` ("In python-oracledb Thin mode,
+    a directory must contain the PEM-encoded wallet file ewallet.pem", python-oracledb
+    docs, ``wallet_location``); ``cwallet.sso`` is for Oracle Client libraries.
+    """
+    folder = Path(str(setting)).expanduser()
+    if (folder / "ewallet.pem").is_file():
+        return str(folder)
+    if not folder.is_dir():
+        msg = f"wallet_location {str(folder)!r} is not a folder"
+    elif (folder / "cwallet.sso").is_file():
+        msg = (
+            f"wallet_location {str(folder)!r} holds cwallet.sso but no ewallet.pem; "
+            "python-oracledb thin mode reads only ewallet.pem: use a wallet downloaded "
+            "from Oracle Cloud (its zip holds both), unzipped into this folder"
+        )
+    else:
+        msg = f"wallet_location {str(folder)!r} holds no ewallet.pem"
+    raise SettingsError(msg)
+
+
 def ddl_lock_timeout(config: Mapping[str, Any]) -> int:
     """Return the `ddl_lock_timeout` setting in seconds, checked against Oracle's range."""
     value = config.get("ddl_lock_timeout")
@@ -158,17 +194,67 @@ class OracleStrategy(DialectStrategy):
 
     @classmethod
     def connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """TCPS: spell the address out, since the URL only carries host/port/service."""
-        if config.get("protocol") != "tcps" or not config.get("host"):
-            return {}
-        target = (
-            f"(SERVICE_NAME={config['service_name']})"
-            if config.get("service_name")
-            else f"(SID={config.get('sid')})"
-        )
-        port = config.get("port") or 1521
-        address = f"(ADDRESS=(PROTOCOL=TCPS)(HOST={config['host']})(PORT={port}))"
-        return {"dsn": f"(DESCRIPTION={address}(CONNECT_DATA={target}))"}
+        """python-oracledb (thin mode) connect parameters for the Oracle Cloud settings.
+
+        `dsn` (a connect descriptor, an Easy Connect string or a ``tnsnames.ora`` alias
+        found in `config_dir`) wins over host/port/service; TCPS without `dsn` spells the
+        address out, since the URL only carries host/port/service. The TLS and retry
+        settings are python-oracledb's own connect parameters, named alike (python-oracledb
+        docs: ``oracledb.connect()``; thin mode reads the wallet only as ``ewallet.pem``).
+        """
+        args: dict[str, Any] = {}
+        if config.get("dsn"):
+            args["dsn"] = str(config["dsn"])
+        elif config.get("protocol") == "tcps" and config.get("host"):
+            target = (
+                f"(SERVICE_NAME={config['service_name']})"
+                if config.get("service_name")
+                else f"(SID={config.get('sid')})"
+            )
+            port = config.get("port") or 1521
+            address = f"(ADDRESS=(PROTOCOL=TCPS)(HOST={config['host']})(PORT={port}))"
+            args["dsn"] = f"(DESCRIPTION={address}(CONNECT_DATA={target}))"
+        if config.get("wallet_location"):
+            args["wallet_location"] = wallet_directory(config["wallet_location"])
+        for name in TLS_SETTINGS:
+            if config.get(name) not in (None, ""):
+                args[name] = config[name]
+        return args
+
+    @classmethod
+    def explain_connect_error(cls, error: BaseException, config: Mapping[str, Any]) -> str | None:
+        """One line naming the setting to fix when a TLS handshake fails (None: not TLS).
+
+        python-oracledb thin mode reports every failed connection as DPY-6005 with the
+        cause on its second line: the ssl module's certificate verification failure,
+        DPY-6002 / DPY-6006 for a certificate whose name does not match, or the server's
+        "certificate required" alert when it wants a client certificate (mutual TLS).
+        """
+        text = str(error)
+        detail = text.splitlines()[-1].strip() if text else type(error).__name__
+        wallet = config.get("wallet_location")
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            trusted = f"the CA in `wallet_location` ({wallet})" if wallet else "the system's CAs"
+            return (
+                f"TLS: the database's certificate is not signed by {trusted}; set "
+                "`wallet_location` to the folder holding the database's ewallet.pem (for an "
+                f"Autonomous Database, its unzipped wallet) ({detail})"
+            )
+        if "DPY-6002" in text or "DPY-6006" in text:
+            return (
+                "TLS: the database's certificate does not carry the name expected; set "
+                "`ssl_server_cert_dn` to the certificate's subject DN (an Autonomous "
+                "Database's connection strings carry it), or check `host` / `dsn` "
+                f"({detail})"
+            )
+        if "CERTIFICATE_REQUIRED" in text:
+            return (
+                "TLS: the database requires a client certificate (mutual TLS); set "
+                "`wallet_location` to its wallet folder (ewallet.pem) and "
+                "`wallet_password`, or allow TLS without a wallet on the database "
+                f"({detail})"
+            )
+        return None
 
     @classmethod
     def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
