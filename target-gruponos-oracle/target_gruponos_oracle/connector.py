@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -99,6 +100,7 @@ class GruponosConnector(SQLConnector):
         """Connector for the target `config`."""
         super().__init__(config, sqlalchemy_url)
         self._strategy: DialectStrategy | None = None
+        self._prepared = False
         # Tables that `overwrite` has already emptied in this run.
         self.tables_overwritten: set[str] = set()
 
@@ -136,14 +138,25 @@ class GruponosConnector(SQLConnector):
     def existing_columns(
         self, conn: sa.Connection, spec: TableSpec
     ) -> dict[str, ExistingColumn] | None:
-        """Columns already in the table (None when the table does not exist)."""
+        """Columns already in the table (None when the table does not exist).
+
+        The first call (every table change starts here) lets the strategy learn what the
+        server allows, before any table is created or changed.
+        """
+        if not self._prepared:
+            self.strategy.prepare(conn)
+            self._prepared = True
         inspector = sa.inspect(conn)
         if not inspector.has_table(spec.name, schema=spec.schema):
             return None
-        return {
+        columns = {
             _stored_name(conn, column["name"]): self.strategy.existing_kind(column["type"])
             for column in inspector.get_columns(spec.name, schema=spec.schema)
         }
+        for name in self.strategy.byte_length_columns(conn, spec):
+            if name in columns:
+                columns[name] = replace(columns[name], byte_semantics=True)
+        return columns
 
     def existing_key(self, conn: sa.Connection, spec: TableSpec) -> ExistingKey:
         """Return the table's primary key, unique indexes and index names."""

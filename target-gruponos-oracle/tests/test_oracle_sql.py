@@ -749,3 +749,120 @@ def test_numbers_oracle_cannot_hold_are_bad_input_naming_the_field(strategy, fie
         decoder.decode(raw)
     with pytest.raises(ValueTypeError, match=f"field '{field}'"):
         decoder.convert(json.loads(raw, parse_float=Decimal, parse_int=Decimal))
+
+
+class ScriptedCursor(RecordingCursor):
+    """A recording cursor whose statements containing a key fail with that error."""
+
+    def __init__(self, calls: list, failures: dict[str, str]) -> None:
+        super().__init__(calls)
+        self.failures = failures
+
+    def execute(self, sql, parameters=None):
+        super().execute(sql, parameters)
+        for part, error in self.failures.items():
+            if part in sql:
+                raise RuntimeError(error)
+
+
+class ScriptedConnection(RecordingConnection):
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def cursor(self) -> ScriptedCursor:
+        return ScriptedCursor(self.calls, self.failures)
+
+
+@pytest.mark.parametrize(
+    ("failures", "limit"),
+    [({}, 32767), ({"VARCHAR2(32767)": "ORA-00910: specified length too long"}, 4000)],
+    ids=["EXTENDED", "STANDARD"],
+)
+def test_max_string_size_and_private_temporary_tables_are_checked_at_the_first_connection(
+    strategy, failures, limit
+):
+    # Database Reference, MAX_STRING_SIZE: STANDARD = 4000 bytes, EXTENDED = 32767; a
+    # CAST to VARCHAR2(32767) fails with ORA-00910 only under STANDARD.
+    conn = ScriptedConnection(failures)
+    strategy.prepare(conn)
+    statements = [call[1] for call in conn.calls if call[0] == "execute"]
+    assert statements == [
+        "SELECT CAST(NULL AS VARCHAR2(32767)) FROM DUAL",
+        'CREATE PRIVATE TEMPORARY TABLE "ORA$PTT_GNOS_PROBE" (X NUMBER) ON COMMIT DROP DEFINITION',
+        'DROP TABLE "ORA$PTT_GNOS_PROBE"',
+    ]
+    assert strategy.string_max_bytes == limit
+    assert ("commit",) not in conn.calls
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "ORA-00903: invalid table name",  # a non-default PRIVATE_TEMP_TABLE_PREFIX
+        "ORA-32464: private temporary tables are not supported for this user",
+    ],
+)
+def test_a_database_refusing_private_temporary_tables_stops_before_any_table(strategy, error):
+    from target_gruponos_oracle.errors import DatabaseSettingsError
+
+    conn = ScriptedConnection({"PRIVATE TEMPORARY": error})
+    with pytest.raises(DatabaseSettingsError, match=r"PRIVATE_TEMP_TABLE_PREFIX.*Nothing was"):
+        strategy.prepare(conn)
+    # Another failure of the probe is not taken for STANDARD: it is raised as it is.
+    with pytest.raises(RuntimeError, match="ORA-01017"):
+        strategy.prepare(ScriptedConnection({"VARCHAR2(32767)": "ORA-01017: invalid login"}))
+
+
+def test_key_limits_follow_max_string_size(strategy):
+    # ORA-01450 (6,398 bytes on 8 KB blocks): VARCHAR2(n CHAR) takes up to 4n bytes, capped
+    # by the server's VARCHAR2 limit, 4000 bytes under STANDARD but 32767 under EXTENDED.
+    unknown = _spec_for(strategy, {"code": {"type": "string"}}, ["code"])
+    short = _spec_for(strategy, {"code": {"type": "string", "maxLength": 1000}}, ["code"])
+    long = _spec_for(strategy, {"code": {"type": "string", "maxLength": 8000}}, ["code"])
+    assert strategy.key_plan(unknown).kind == "primary key"  # STANDARD: 4000 bytes at most
+    strategy.string_max_bytes = 32767  # EXTENDED (Autonomous Database)
+    plan = strategy.key_plan(unknown)
+    assert plan.kind == "none" and "ORA-01450" in plan.reason  # 4000 CHAR: 16,000 bytes
+    assert strategy.key_plan(short).kind == "primary key"  # 1000 CHAR: 4,000 bytes
+    # Under EXTENDED a string up to 32767 bytes stays a VARCHAR2, bound as such.
+    assert strategy.column_type(long.columns[0]) == "VARCHAR2(8000 CHAR)"
+    assert strategy.input_sizes(long) == [32767]
+    strategy.string_max_bytes = 4000
+    assert strategy.column_type(long.columns[0]) == "CLOB"
+
+
+def test_a_column_whose_length_counts_bytes_is_widened_by_bytes(strategy):
+    # Database Reference, ALL_TAB_COLUMNS.CHAR_USED: 'B' = BYTE length semantics. A
+    # VARCHAR2(10 BYTE) holds 10 ASCII characters but only 5 'ç' (2 bytes each in
+    # AL32UTF8): reading it as 10 characters let 'çççççç' fail with ORA-12899.
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "city": {"type": "string"}}, ["id"])
+    existing = {
+        "ID": ExistingColumn(Kind.INTEGER),
+        "CITY": ExistingColumn(Kind.STRING, 10, byte_semantics=True),
+    }
+    assert strategy.column_changes(spec, existing) == []
+    assert spec.byte_lengths == {"CITY"}
+    assert not strategy.observe_widths(spec, [(1, "a" * 10)])  # 10 bytes: fits
+    assert strategy.observe_widths(spec, [(1, "ç" * 6)])  # 6 characters, 12 bytes
+    assert spec.widths["CITY"] == 12
+    # Widened in place, to character semantics (no maxLength: the widest VARCHAR2).
+    assert strategy.column_changes(spec, existing) == [
+        'ALTER TABLE "WMS_T" MODIFY ("CITY" VARCHAR2(4000 CHAR))'
+    ]
+
+
+def test_byte_semantics_are_read_from_the_dictionary(strategy):
+    statement = None
+
+    class Conn:
+        def execute(self, query, params):
+            nonlocal statement
+            statement = (str(query.compile(dialect=oracle.dialect())), params)
+            return [("CITY",)]
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}}, ["id"])
+    assert strategy.byte_length_columns(Conn(), spec) == {"CITY"}
+    sql, params = statement
+    assert "FROM all_tab_columns" in sql and "char_used = 'B'" in sql
+    assert params == {"owner": None, "name": "WMS_T"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -123,6 +123,15 @@ class DialectStrategy:
             for statement in statements:
                 cursor.execute(statement)
             cursor.close()
+
+    def prepare(self, conn: sa.Connection) -> None:
+        """Learn what this server allows, once, at the first connection (before any DDL)."""
+        del conn
+
+    def byte_length_columns(self, conn: sa.Connection, spec: TableSpec) -> set[str]:
+        """Text columns of the existing table whose length counts bytes (none by default)."""
+        del conn, spec
+        return set()
 
     @classmethod
     def lock_timed_out(cls, error: BaseException) -> bool:
@@ -379,6 +388,10 @@ class DialectStrategy:
             if have is None:
                 statements += self.add_column(spec, column)
                 continue
+            if have.byte_semantics:
+                spec.byte_lengths.add(column.name)
+            else:
+                spec.byte_lengths.discard(column.name)
             if have.width is not None and have.width > spec.widths.get(column.name, 0):
                 spec.widths[column.name] = have.width
             stored = self.stored_column(column, have)
@@ -632,7 +645,7 @@ class DialectStrategy:
         """Insert or update `rows` (unique keys, the caller dedupes) in the open transaction."""
         raise NotImplementedError
 
-    def observe_widths(self, spec: TableSpec, rows: Iterable[tuple]) -> bool:
+    def observe_widths(self, spec: TableSpec, rows: Sequence[tuple]) -> bool:
         """Record the longest strings in `rows` in `spec.widths`; True if any grew."""
         del spec, rows
         return False

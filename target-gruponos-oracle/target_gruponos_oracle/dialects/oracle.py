@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +29,7 @@ from target_gruponos_oracle.dialects.tables import (
     KeyPlan,
     TableSpec,
 )
-from target_gruponos_oracle.errors import SettingsError
+from target_gruponos_oracle.errors import DatabaseSettingsError, SettingsError
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
@@ -44,6 +44,13 @@ from target_gruponos_oracle.values import (
 )
 
 VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
+# "EXTENDED means that the 32767 byte limit introduced in Oracle Database 12c applies"
+# (Oracle Database Reference, MAX_STRING_SIZE); Autonomous Database's default.
+VARCHAR2_EXTENDED_MAX = 32767
+# Fails with ORA-00910 ("specified length too long for its datatype") only where VARCHAR2
+# is limited to 4000 bytes (MAX_STRING_SIZE = STANDARD); the parameter itself is in
+# V$PARAMETER, which an ordinary login cannot read. Nothing is created.
+MAX_STRING_SIZE_PROBE = "SELECT CAST(NULL AS VARCHAR2(32767)) FROM DUAL"
 ROWS_PER_EXECUTE = 10_000  # bounded array binds keep the driver's buffers small
 # Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default), and
 # no other object can take it (ORA-32463; Oracle Database Reference: "regular table, view,
@@ -184,6 +191,8 @@ class OracleStrategy(DialectStrategy):
     }
     skip_when_typed = frozenset({Kind.INTEGER, Kind.STRING, Kind.NUMBER})
     number_limits = NUMBER_LIMITS
+    # Longest VARCHAR2 in bytes: STANDARD until `prepare` has asked the server.
+    string_max_bytes = VARCHAR2_MAX
 
     # Session -----------------------------------------------------------------------------
 
@@ -292,6 +301,55 @@ class OracleStrategy(DialectStrategy):
             )
             raise ValueError(msg)
 
+    def prepare(self, conn: sa.Connection) -> None:
+        """At the first connection: read MAX_STRING_SIZE, prove private temporary tables work.
+
+        The string limit decides VARCHAR2 sizes and key sizes (`column_type`, `key_plan`).
+        A private temporary table is created and dropped, so a database that refuses them
+        (a non-default PRIVATE_TEMP_TABLE_PREFIX: ORA-00903; private temporary tables
+        unavailable, e.g. to SYS: ORA-32464 / ORA-14451) stops the run here, before any
+        table is created, instead of at the first upsert batch.
+        """
+        cursor = driver_cursor(conn)
+        try:
+            cursor.execute(MAX_STRING_SIZE_PROBE)
+            self.string_max_bytes = VARCHAR2_EXTENDED_MAX
+        except Exception as exc:
+            if "ORA-00910" not in str(exc):
+                raise
+            self.string_max_bytes = VARCHAR2_MAX
+        probe = self.quote(PRIVATE_TEMP_TABLE_PREFIX + "GNOS_PROBE")
+        try:
+            cursor.execute(
+                f"CREATE PRIVATE TEMPORARY TABLE {probe} (X NUMBER) ON COMMIT DROP DEFINITION"
+            )
+            cursor.execute(f"DROP TABLE {probe}")
+        except Exception as exc:
+            reason = str(exc).splitlines()[0]
+            msg = (
+                f"Oracle refused a private temporary table ({reason}); the target stages "
+                "upserts in them: they need Oracle 18c or later, the default "
+                f"PRIVATE_TEMP_TABLE_PREFIX {PRIVATE_TEMP_TABLE_PREFIX!r}, and a login "
+                "other than SYS with CREATE TABLE. Nothing was created."
+            )
+            raise DatabaseSettingsError(msg) from exc
+
+    def byte_length_columns(self, conn: sa.Connection, spec: TableSpec) -> set[str]:
+        """Text columns of the table whose length counts bytes (CHAR_USED = 'B').
+
+        ALL_TAB_COLUMNS.CHAR_USED: "B indicates that the column uses BYTE length
+        semantics. C indicates that the column uses CHAR length semantics" (Oracle
+        Database Reference). NLS_LENGTH_SEMANTICS defaults to BYTE, so tables the target
+        did not create usually count bytes; SQLAlchemy reflects the length alone.
+        """
+        query = sa.text(
+            "SELECT column_name FROM all_tab_columns "
+            "WHERE owner = NVL(:owner, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')) "
+            "AND table_name = :name AND char_used = 'B'"
+        ).bindparams(sa.bindparam("owner", type_=sa.String()))
+        result = conn.execute(query, {"owner": spec.schema, "name": spec.name})
+        return {str(name) for (name,) in result}
+
     # Values ------------------------------------------------------------------------------
 
     def finishing(self, column: Column) -> Converter | None:
@@ -309,11 +367,17 @@ class OracleStrategy(DialectStrategy):
     # Types -------------------------------------------------------------------------------
 
     def column_type(self, column: Column, width: float | None = None) -> str:
-        """VARCHAR2(n CHAR) up to 4000 (declared maxLength or longest value seen), else CLOB."""
+        """VARCHAR2(n CHAR) (declared maxLength or longest value seen), else CLOB.
+
+        Up to the server's VARCHAR2 limit: 4000 bytes under MAX_STRING_SIZE = STANDARD,
+        32,767 under EXTENDED (Autonomous Database), where a longer string stays a
+        VARCHAR2: comparable with ``=``, indexable, widened in place by MODIFY (a CLOB is
+        none of these). An unknown length gets 4000 characters on both.
+        """
         if column.kind != Kind.STRING:
             return self.types[column.kind]
         needed = max(column.max_length or 0, width or 0)
-        if needed > VARCHAR2_MAX:
+        if needed > self.string_max_bytes:
             return "CLOB"
         # Unknown length: the widest VARCHAR2, so short strings never need a change.
         size = int(needed) if column.max_length else VARCHAR2_MAX
@@ -341,7 +405,7 @@ class OracleStrategy(DialectStrategy):
             return UNBOUNDED
         if column.kind == Kind.STRING:
             chars = int(column_type.split("(", 1)[1].split(" ", 1)[0])
-            return min(chars * _MAX_BYTES_PER_CHAR, VARCHAR2_MAX)
+            return min(chars * _MAX_BYTES_PER_CHAR, self.string_max_bytes)
         return _KEY_BYTES[column.kind]
 
     # DDL ---------------------------------------------------------------------------------
@@ -351,7 +415,9 @@ class OracleStrategy(DialectStrategy):
 
         - LOB (CLOB) columns cannot be in any key or index: none.
         - An index key longer than the block allows fails (ORA-01450: 6,398 bytes on 8 KB
-          blocks; ``VARCHAR2(n CHAR)`` counts 4 bytes per character in AL32UTF8): none.
+          blocks; ``VARCHAR2(n CHAR)`` counts 4 bytes per character in AL32UTF8, up to
+          the server's VARCHAR2 limit: 4000 bytes under STANDARD, 32,767 under
+          EXTENDED): none.
         - A primary key on TIMESTAMP WITH TIME ZONE fails (ORA-02329), a unique index on
           it is allowed: unique index.
         """
@@ -517,7 +583,9 @@ class OracleStrategy(DialectStrategy):
         for column in spec.columns:
             if column.kind == Kind.STRING:
                 column_type = self.column_type(column, spec.widths.get(column.name))
-                result.append(oracledb.DB_TYPE_LONG if column_type == "CLOB" else VARCHAR2_MAX)
+                result.append(
+                    oracledb.DB_TYPE_LONG if column_type == "CLOB" else self.string_max_bytes
+                )
             else:
                 result.append(sizes[column.kind])
         return result
@@ -543,8 +611,12 @@ class OracleStrategy(DialectStrategy):
         self._executemany(cursor, self.array_insert_sql(staging, spec), spec, rows)
         cursor.execute(self.merge(spec, staging))
 
-    def observe_widths(self, spec: TableSpec, rows: Iterable[tuple]) -> bool:
-        """Longest string per string column, in characters (CLOB past 4000 bytes)."""
+    def observe_widths(self, spec: TableSpec, rows: Sequence[tuple]) -> bool:
+        """Longest string per string column (CLOB past the server's VARCHAR2 limit).
+
+        In characters, or in bytes for a column whose length counts bytes (BYTE
+        semantics: `spec.byte_lengths`), so accented text never overflows it (ORA-12899).
+        """
         positions = [i for i, column in enumerate(spec.columns) if column.kind == Kind.STRING]
         if not positions:
             return False
@@ -554,15 +626,22 @@ class OracleStrategy(DialectStrategy):
                 value = row[i]
                 if value is not None and len(value) > longest[i]:
                     longest[i] = len(value)
+        limit = self.string_max_bytes
         grew = False
         for i, chars in longest.items():
             name = spec.columns[i].name
-            # 1,000 characters can never exceed 4,000 bytes; longer ones are checked in bytes.
             width: float = chars
-            if chars > VARCHAR2_MAX // _MAX_BYTES_PER_CHAR and any(
-                row[i] is not None and len(row[i].encode("utf-8")) > VARCHAR2_MAX for row in rows
-            ):
-                width = UNBOUNDED
+            # n characters take at most 4n bytes: only long strings, and columns whose
+            # length counts bytes, are measured in bytes.
+            if name in spec.byte_lengths or chars > limit // _MAX_BYTES_PER_CHAR:
+                most = max(
+                    (len(row[i].encode("utf-8")) for row in rows if row[i] is not None),
+                    default=0,
+                )
+                if most > limit:
+                    width = UNBOUNDED
+                elif name in spec.byte_lengths:
+                    width = most
             if width > spec.widths.get(name, 0):
                 spec.widths[name] = width
                 grew = True
