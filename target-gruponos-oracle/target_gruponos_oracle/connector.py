@@ -8,6 +8,7 @@ already has.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -54,7 +55,18 @@ def connection_url(config: Mapping[str, Any]) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def create_engine(config: Mapping[str, Any], url: str, **options: Any) -> sa.Engine:
+# The settings each engine `create_engine` made was made from (for `engine_config`).
+_ENGINE_CONFIGS: weakref.WeakKeyDictionary[sa.Engine, Mapping[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def engine_config(engine: sa.Engine) -> Mapping[str, Any]:
+    """Return the settings `create_engine` made `engine` from (empty for other engines)."""
+    return _ENGINE_CONFIGS.get(engine, {})
+
+
+def create_engine(config: Mapping[str, Any], url: str | sa.URL, **options: Any) -> sa.Engine:
     """Return an engine on `url` with the database's connect arguments and session setup.
 
     `options` go to `sqlalchemy.create_engine` (pool settings, …).
@@ -79,6 +91,7 @@ def create_engine(config: Mapping[str, Any], url: str, **options: Any) -> sa.Eng
 
     sa.event.listen(engine, "do_connect", connect)
     sa.event.listen(engine, "connect", setup_session)
+    _ENGINE_CONFIGS[engine] = config
     return engine
 
 

@@ -6,6 +6,9 @@ socket inside that directory) and yields a SQLAlchemy URL ``postgresql+psycopg:/
 PostgreSQL refuses to run as root, so when the caller is root the server runs as the
 ``postgres`` OS user through ``runuser`` (or ``su``).
 
+``wait_for(condition, timeout)`` polls a condition in a test (no timed assertion beyond a
+generous bound).
+
 For pytest fixtures: ``with postgres_for_tests() as url:`` skips the test when no server can
 start, except with ``CI=true``, where that fails it (``required_in_ci`` applies the same rule
 to any server or tool a test needs).
@@ -21,7 +24,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -159,3 +163,11 @@ def required_in_ci(
 def postgres_for_tests() -> AbstractContextManager[str]:
     """`ephemeral_postgres()` for a fixture: a skip without PostgreSQL, a failure in CI."""
     return required_in_ci(ephemeral_postgres(), PostgresUnavailableError, "PostgreSQL")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll `condition` until it holds (fails the test after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)

@@ -7,19 +7,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+
+from target_gruponos_oracle.testing import wait_for
 
 ITEMS = {"id": {"type": "integer"}, "qty": {"type": "integer"}}
 WIDER = {**ITEMS, "note": {"type": ["null", "string"]}}
 RETRY_LOGGED = "waits: another load holds the table"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> None:
-    """Poll `condition` until it holds (fails the test after `timeout` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def test_sqlite_schema_change_retries_with_backoff_while_another_load_holds_the_lock(

@@ -139,6 +139,38 @@ class DialectStrategy:
         del error
         return False
 
+    # Named locks (`target_gruponos_oracle.named_locks`) -----------------------------------
+    # Whether the database has database-wide named locks held by a session.
+    supports_named_locks: ClassVar[bool] = False
+    # A trivial statement that keeps the lock's session from looking idle.
+    keepalive_statement: ClassVar[str] = "SELECT 1"
+
+    @classmethod
+    def named_lock_connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Connect arguments of a lock's own connection: keepalives so a dead peer is dropped."""
+        return cls.connect_args(config)
+
+    @classmethod
+    def try_named_lock(cls, dbapi_connection: Any, name: str, *, shared: bool) -> bool:
+        """Take lock `name` for this session without waiting; False when another holds it."""
+        raise NotImplementedError(cls.name)
+
+    @classmethod
+    def named_lock_held(cls, dbapi_connection: Any, name: str, *, shared: bool) -> bool:
+        """Tell whether this session still holds lock `name` (errors propagate)."""
+        raise NotImplementedError(cls.name)
+
+    @classmethod
+    def release_named_lock(cls, dbapi_connection: Any, name: str, *, shared: bool) -> None:
+        """Release lock `name` held by this session."""
+        raise NotImplementedError(cls.name)
+
+    @classmethod
+    def named_lock_refused(cls, error: BaseException) -> str | None:
+        """Say what to fix when `error` means this database user may not take named locks."""
+        del error
+        return None
+
     # Names -------------------------------------------------------------------------------
 
     def quote(self, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -33,6 +34,9 @@ _AS_TEXT = {
     Kind.DATETIME: "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
     Kind.DATE: "to_char({}, 'YYYY-MM-DD')",
 }
+# Named locks' TCP keepalives: seconds idle before the first probe, between probes, and
+# probes lost before the peer is taken for dead: 60 + 4 x 15 s, about two minutes.
+TCP_KEEPALIVES = {"idle": 60, "interval": 15, "count": 4}
 
 # BIGINT: -9223372036854775808 to +9223372036854775807; NUMERIC: "up to 131072 digits
 # before the decimal point; up to 16383 digits after the decimal point" (PostgreSQL
@@ -94,6 +98,53 @@ class PostgresStrategy(DialectStrategy):
     def lock_timed_out(cls, error: BaseException) -> bool:
         """SQLSTATE 55P03 lock_not_available (only if a `lock_timeout` is set on the server)."""
         return getattr(getattr(error, "orig", error), "sqlstate", None) == "55P03"
+
+    # Named locks: session-level advisory locks, released when the session ends however it
+    # ends (PostgreSQL docs, "Advisory Locks"; pg_locks shows them with locktype 'advisory',
+    # a bigint key split into classid (high half) and objid (low half), objsubid 1, mode
+    # ExclusiveLock or ShareLock).
+    supports_named_locks = True
+
+    @classmethod
+    def named_lock_connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Keepalives on both ends, so a dead peer is noticed in about two minutes.
+
+        libpq's keepalive parameters make the client notice a dead server; the server's
+        ``tcp_keepalives_*`` settings (user-settable, per session) make the server drop a
+        dead client's session, and with it the lock. TCP connections only (not sockets).
+        """
+        args = cls.connect_args(config)
+        server = " ".join(f"-c tcp_keepalives_{k}={v}" for k, v in TCP_KEEPALIVES.items())
+        return {
+            **args,
+            "options": f"{args.get('options', '')} {server}".strip(),
+            "keepalives": 1,
+            **{f"keepalives_{k}": v for k, v in TCP_KEEPALIVES.items()},
+        }
+
+    @classmethod
+    def try_named_lock(cls, dbapi_connection: Any, name: str, *, shared: bool) -> bool:
+        """``pg_try_advisory_lock(_shared)``: true when granted, false at once when not."""
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        return bool(_one(dbapi_connection, f"SELECT {function}(%s::bigint)", advisory_key(name)))
+
+    @classmethod
+    def named_lock_held(cls, dbapi_connection: Any, name: str, *, shared: bool) -> bool:
+        """Look for this backend's granted advisory lock on the key, in the mode taken."""
+        key = advisory_key(name)
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() AND granted AND objsubid = 1 "
+            "AND classid::bigint = %s AND objid::bigint = %s AND mode = %s)"
+        )
+        mode = "ShareLock" if shared else "ExclusiveLock"
+        return bool(_one(dbapi_connection, sql, (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF, mode))
+
+    @classmethod
+    def release_named_lock(cls, dbapi_connection: Any, name: str, *, shared: bool) -> None:
+        """``pg_advisory_unlock(_shared)``."""
+        function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+        _one(dbapi_connection, f"SELECT {function}(%s::bigint)", advisory_key(name))
 
     def finishing(self, column: Column) -> Converter | None:
         """Strings lose NUL characters (inlined by the generated code)."""
@@ -168,3 +219,17 @@ class PostgresStrategy(DialectStrategy):
         conn.exec_driver_sql(self.create_staging(spec))
         self._copy(conn, staging, spec, rows)
         conn.exec_driver_sql(self.merge(spec, staging))
+
+
+def advisory_key(name: str) -> int:
+    """Return the advisory lock key of `name`: a stable signed 64-bit int (its sha256)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _one(dbapi_connection: Any, sql: str, *params: Any) -> Any:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+    finally:
+        cursor.close()
