@@ -11,7 +11,7 @@ import re
 import weakref
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
@@ -19,6 +19,9 @@ from singer_sdk.sql import SQLConnector
 from target_gruponos_oracle.dialects import DialectStrategy, strategy_class
 from target_gruponos_oracle.dialects.tables import ExistingColumn, ExistingKey, TableSpec
 from target_gruponos_oracle.errors import SettingsError
+
+if TYPE_CHECKING:
+    from target_gruponos_oracle.table_locks import TableLocks
 
 # Settings whose values are secrets: scrubbed from every message the target prints.
 SECRET_SETTINGS = ("password", "wallet_password")
@@ -114,6 +117,7 @@ class GruponosConnector(SQLConnector):
         super().__init__(config, sqlalchemy_url)
         self._strategy: DialectStrategy | None = None
         self._prepared = False
+        self._table_locks: TableLocks | None = None
         # Tables that `overwrite` has already emptied in this run.
         self.tables_overwritten: set[str] = set()
 
@@ -147,6 +151,15 @@ class GruponosConnector(SQLConnector):
             dialect = self._engine.dialect
             self._strategy = strategy_class(dialect.name)(dialect, self.config)
         return self._strategy
+
+    @property
+    def table_locks(self) -> TableLocks:
+        """The tables' named locks (column replacement beside other loads)."""
+        if self._table_locks is None:
+            from target_gruponos_oracle.table_locks import TableLocks  # it uses this module
+
+            self._table_locks = TableLocks(self._engine, self.strategy)
+        return self._table_locks
 
     def existing_columns(
         self, conn: sa.Connection, spec: TableSpec

@@ -210,10 +210,21 @@ class GruponosSink(SQLSink[GruponosConnector]):
                 )
 
     def _apply_table_changes(self, conn: sa.Connection) -> None:
+        locks = self.connector.table_locks
         with conn.begin():  # one transaction: inspection and DDL (Oracle commits DDL itself)
-            for statement in self._table_changes(conn):
-                self.logger.info("Schema change on %s: %s", self.spec.name, statement)
-                conn.exec_driver_sql(statement)
+            statements = self._table_changes(conn)
+            if not (locks.needed and any(map(self.connector.strategy.is_replacement, statements))):
+                self._run_changes(conn, statements)
+                return
+        # A column replacement beside other loads: under the table's lock, held alone, the
+        # table is inspected again (another load may have made the change meanwhile).
+        with locks.for_replacement(self.spec), conn.begin():
+            self._run_changes(conn, self._table_changes(conn))
+
+    def _run_changes(self, conn: sa.Connection, statements: list[str]) -> None:
+        for statement in statements:
+            self.logger.info("Schema change on %s: %s", self.spec.name, statement)
+            conn.exec_driver_sql(statement)
 
     def _table_changes(self, conn: sa.Connection) -> list[str]:
         strategy = self.connector.strategy
@@ -351,7 +362,8 @@ class GruponosSink(SQLSink[GruponosConnector]):
         with self.connector.engine.connect() as conn:
             if strategy.observe_widths(self.spec, rows):
                 self._prepare_table(conn)
-            with conn.begin():
+            # The table's lock, shared, for this batch only (see `table_locks`).
+            with self.connector.table_locks.for_batch(self.spec), conn.begin():
                 if self._needs_overwrite():
                     conn.exec_driver_sql(strategy.delete_all(self.spec))
                 if deleted:

@@ -252,3 +252,21 @@ def test_a_byte_semantics_column_takes_accented_text_longer_than_its_bytes(oracl
         t=table,
     )
     assert used == ["C"]
+
+
+def test_a_column_of_a_compressed_table_is_replaced(oracle_db, h):
+    # Issue 16, point 3: basic compression refuses DROP COLUMN (ORA-39726: "DROP column is
+    # only supported in the form of SET UNUSED column"); the replacement uses SET UNUSED.
+    table = oracle_db.table("packed")
+    engine = sa.create_engine(str(ORACLE_URL))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "N" NUMBER(38)) COMPRESS BASIC'
+        )
+        conn.exec_driver_sql(f'INSERT INTO "{table}" VALUES (1, 41)')
+    engine.dispose()
+    packed = {"id": {"type": "integer"}, "n": {"type": ["null", "string"]}}
+    h.run_target(
+        oracle_db.config(), [h.schema("packed", packed), h.record("packed", {"id": 2, "n": "x"})]
+    )
+    assert [row["n"] for row in oracle_db.rows("packed")] == ["41", "x"]

@@ -194,7 +194,7 @@ def test_schema_changes_add_and_widen_without_dropping_data(strategy, spec):
     ]
     assert " ADD " in steps[0] and steps[0].endswith(" CLOB")
     assert 'TO_CLOB("SELECT")' in steps[1]
-    assert steps[2].endswith('DROP COLUMN "SELECT"')
+    assert steps[2].endswith('SET UNUSED ("SELECT")')
     assert 'RENAME COLUMN "' in steps[3] and steps[3].endswith('TO "SELECT"')
 
     # same kind and already wide enough: nothing to do
@@ -525,7 +525,7 @@ def test_column_replacement_is_finished_by_the_next_run_wherever_it_stopped(stra
     assert [s.split(" ")[0] + " " + s.split(" ")[3] for s in fresh] == [
         "ALTER ADD",
         'UPDATE "TS$NEW"',
-        "ALTER DROP",
+        "ALTER SET",  # SET UNUSED (compressed tables refuse DROP COLUMN: ORA-39726)
         "ALTER RENAME",
     ]
     iso = 'TO_CHAR("TS", \'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM\')'
@@ -533,7 +533,7 @@ def test_column_replacement_is_finished_by_the_next_run_wherever_it_stopped(stra
     # Stopped after ADD (or after the UPDATE): copy again, drop, rename. Never ADD twice.
     after_add = strategy.column_changes(spec, {"ID": key, "TS": zoned, "TS$NEW": text})
     assert after_add == fresh[1:]
-    # Stopped after DROP: only the rename is left; the data is in TS$NEW.
+    # Stopped after SET UNUSED: only the rename is left; the data is in TS$NEW.
     after_drop = strategy.column_changes(spec, {"ID": key, "TS$NEW": text})
     assert after_drop == ['ALTER TABLE "WMS_T" RENAME COLUMN "TS$NEW" TO "TS"']
     for statement in fresh:
@@ -667,7 +667,7 @@ def test_a_date_column_declared_date_time_is_replaced_by_a_utc_timestamp_with_ti
     assert statements == [
         'ALTER TABLE "WMS_T" ADD "D$NEW" TIMESTAMP(6) WITH TIME ZONE',
         f'UPDATE "WMS_T" SET "D$NEW" = {copy}',
-        'ALTER TABLE "WMS_T" DROP COLUMN "D"',
+        'ALTER TABLE "WMS_T" SET UNUSED ("D")',
         'ALTER TABLE "WMS_T" RENAME COLUMN "D$NEW" TO "D"',
     ]
     for statement in statements:
@@ -866,3 +866,25 @@ def test_byte_semantics_are_read_from_the_dictionary(strategy):
     sql, params = statement
     assert "FROM all_tab_columns" in sql and "char_used = 'B'" in sql
     assert params == {"owner": None, "name": "WMS_T"}
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("12.50", "12.5"), ("1E+3", "1000"), ("-0.250", "-0.25"), ("0.0", "0"), ("7", "7")],
+)
+def test_numbers_over_a_column_that_became_text_read_like_its_old_rows(strategy, sent, stored):
+    # Issue 16, point 7: old rows hold what NUMBER kept (12.5, copied with the fixed
+    # format); new values are written as the same canonical text, not as sent (12.50).
+    from target_gruponos_oracle.columns import RowDecoder
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "v": {"type": "number"}}, ["id"])
+    strategy.column_changes(
+        spec, {"ID": ExistingColumn(Kind.INTEGER), "V": ExistingColumn(Kind.STRING, 4000)}
+    )
+    decoder = RowDecoder("t", spec.columns, strategy, [0])
+    assert decoder.decode(b'{"id": 1, "v": ' + sent.encode() + b"}") == (1, stored)
+    assert decoder.convert({"id": 1, "v": Decimal(sent)}) == (1, stored)
+    # A key keeps its text as sent: rows written before were matched on it.
+    keyed = _spec_for(strategy, {"v": {"type": "number"}}, ["v"])
+    strategy.column_changes(keyed, {"V": ExistingColumn(Kind.STRING, 4000)})
+    assert RowDecoder("t", keyed.columns, strategy, [0]).decode(b'{"v": 12.50}') == ("12.50",)

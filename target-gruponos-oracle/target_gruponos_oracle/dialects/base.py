@@ -142,6 +142,10 @@ class DialectStrategy:
     # Named locks (`target_gruponos_oracle.named_locks`) -----------------------------------
     # Whether the database has database-wide named locks held by a session.
     supports_named_locks: ClassVar[bool] = False
+    # Whether a column replacement spans several transactions (DDL commits by itself), so
+    # loads of the table hold its named lock shared per batch and the replacement holds it
+    # exclusively (`target_gruponos_oracle.table_locks`).
+    replacement_spans_transactions: ClassVar[bool] = False
     # A trivial statement that keeps the lock's session from looking idle.
     keepalive_statement: ClassVar[str] = "SELECT 1"
 
@@ -522,9 +526,18 @@ class DialectStrategy:
         copy = self.copy_expression(old, new_type).format(quoted)
         return [
             f"UPDATE {table} SET {temporary} = {copy}",
-            f"ALTER TABLE {table} DROP COLUMN {quoted}",
+            self.drop_column(table, quoted),
             f"ALTER TABLE {table} RENAME COLUMN {temporary} TO {quoted}",
         ]
+
+    def drop_column(self, table: str, column: str) -> str:
+        """Statement that removes the old copy of a replaced column (both names quoted)."""
+        return f"ALTER TABLE {table} DROP COLUMN {column}"
+
+    def is_replacement(self, statement: str) -> bool:
+        """Tell whether `statement` is a step of a column replacement (it names ``$NEW``)."""
+        suffix = REPLACEMENT_SUFFIX if self.upper_case_names else REPLACEMENT_SUFFIX.lower()
+        return f"{suffix}{self.preparer.final_quote}" in statement
 
     # Versions and overwrite ----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from target_gruponos_oracle.values import (
     Converter,
     NumberLimits,
     to_bool_int,
+    to_canonical_number_text,
     to_date,
     to_int,
     to_json,
@@ -331,6 +332,8 @@ class OracleStrategy(DialectStrategy):
     # price: the user needs EXECUTE on SYS.DBMS_LOCK, which a DBA grants.
     supports_named_locks = True
     keepalive_statement = "SELECT 1 FROM DUAL"
+    # ADD, UPDATE, SET UNUSED and RENAME each commit (DDL commits before and after itself).
+    replacement_spans_transactions = True
 
     @classmethod
     def named_lock_connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -445,6 +448,18 @@ class OracleStrategy(DialectStrategy):
         return {str(name) for (name,) in result}
 
     # Values ------------------------------------------------------------------------------
+
+    def converter(self, column: Column) -> Converter:
+        """Numbers declared over a text column: one canonical text, as the old rows read.
+
+        A number column that became text holds its old values as Oracle's NUMBER kept them
+        (`_NUMBER_AS_TEXT`: no trailing zeros, no exponent: ``12.5``, ``1000``): new values
+        are written the same way (``12.50`` → ``12.5``), so old and new rows read alike.
+        Keys keep the text as sent, which rows written before matched on.
+        """
+        if column.declared == Kind.NUMBER and not column.key:
+            return to_canonical_number_text
+        return super().converter(column)
 
     def finishing(self, column: Column) -> Converter | None:
         """Booleans are bound as 1/0 into NUMBER(1)."""
@@ -571,6 +586,17 @@ class OracleStrategy(DialectStrategy):
         ):
             return modify  # raising a NUMBER's precision is allowed (lowering: ORA-01440)
         return self.replace_column(spec, column, existing)
+
+    def drop_column(self, table: str, column: str) -> str:
+        """SET UNUSED: works on compressed tables too, and rewrites nothing.
+
+        On a compressed table DROP COLUMN fails with ORA-39726, whose documented action is
+        "DROP column is only supported in the form of SET UNUSED column (meta-data drop
+        column)" (Database Error Messages). The column's name is free at once for the
+        RENAME; its space is reclaimed by ``ALTER TABLE … DROP UNUSED COLUMNS``, which the
+        target never runs (README: Oracle).
+        """
+        return f"ALTER TABLE {table} SET UNUSED ({column})"
 
     def copy_expression(self, old: ExistingColumn, new_type: str) -> str:
         """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB.
