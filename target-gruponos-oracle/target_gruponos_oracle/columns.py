@@ -99,9 +99,9 @@ def column_kind(prop_schema: Mapping[str, Any]) -> tuple[Kind, int | None]:
 
 
 def schema_columns(
-    config: Mapping[str, Any], stream: str, schema: Mapping[str, Any], dialect: str
+    config: Mapping[str, Any], stream: str, schema: Mapping[str, Any], rules: naming.NamingRules
 ) -> list[Column]:
-    """Columns for every property of `schema`, named for `dialect`.
+    """Columns for every property of `schema`, named by the database's `rules`.
 
     Raises:
         ValueError: two properties would share one column name.
@@ -110,7 +110,7 @@ def schema_columns(
     columns: list[Column] = []
     owners: dict[str, str] = {}
     for prop, prop_schema in schema.get("properties", {}).items():
-        name = naming.column_name(config, prop, dialect)
+        name = naming.column_name(config, prop, rules)
         if name in owners:
             msg = (
                 f"stream {stream!r}: properties {owners[name]!r} and {prop!r} both map to "

@@ -60,7 +60,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.max_rows = self.max_size
         method = self.config.get("load_method") or UPSERT
         self.load_method = APPEND_ONLY if method == UPSERT and not self.keys else method
-        columns = schema_columns(self.config, self.stream_name, self.schema, strategy.name)
+        columns = schema_columns(self.config, self.stream_name, self.schema, strategy)
         missing = [key for key in self.keys if key not in self.schema["properties"]]
         if missing:
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
@@ -82,7 +82,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.deletes_rows = bool(self.config.get("hard_delete")) and self.load_method == UPSERT
         with self.connector.engine.connect() as conn:
             existing = self.connector.existing_columns(conn, self.spec)
-        deleted_name = naming.column_name(self.config, DELETED_AT_PROPERTY, strategy.name)
+        deleted_name = naming.column_name(self.config, DELETED_AT_PROPERTY, strategy)
         if existing and deleted_name in existing:
             # Rows of this table were marked deleted before: every record written from now
             # on sets the mark again (NULL unless the record carries one), so a row that
@@ -165,7 +165,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
     def _add_columns(self, props: list[str]) -> None:
         wanted: dict[str, dict] = {prop: {} for prop in props if not self._has(prop)}
         self.spec.columns += schema_columns(
-            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
+            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy
         )
 
     def _prepare_table(self, conn: sa.Connection) -> None:

@@ -178,6 +178,7 @@ def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_d
     # rolled back with the upsert, and the staging table is gone.
     from target_gruponos_oracle import database_rules
     from target_gruponos_oracle.columns import schema_columns
+    from target_gruponos_oracle.dialects import strategy_class
     from target_gruponos_oracle.dialects.oracle import OracleStrategy
 
     items = {"id": {"type": "integer"}, "v": {"type": "string"}}
@@ -186,7 +187,9 @@ def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_d
     engine = database_rules(config).create_engine()
     strategy = OracleStrategy(engine.dialect, config)
     spec = strategy.table_spec(
-        "items", schema_columns(config, "items", {"properties": items}, "oracle"), ["id"]
+        "items",
+        schema_columns(config, "items", {"properties": items}, strategy_class("oracle")),
+        ["id"],
     )
     table = oracle_db.table("items")
     try:

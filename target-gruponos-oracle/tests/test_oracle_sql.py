@@ -77,7 +77,7 @@ def strategy(request) -> OracleStrategy:
 
 @pytest.fixture
 def spec(strategy):
-    columns = schema_columns(strategy.config, "order_dtl", {"properties": PROPERTIES}, "oracle")
+    columns = schema_columns(strategy.config, "order_dtl", {"properties": PROPERTIES}, strategy)
     return strategy.table_spec("order_dtl", columns, ["id"])
 
 
@@ -230,7 +230,7 @@ def test_activate_version_and_overwrite_statements(strategy, spec):
 
 def test_default_target_schema_qualifies_every_statement(strategy):
     strategy.config["default_target_schema"] = "wms_stage"
-    columns = schema_columns(strategy.config, "items", {"properties": PROPERTIES}, "oracle")
+    columns = schema_columns(strategy.config, "items", {"properties": PROPERTIES}, strategy)
     spec = strategy.table_spec("items", columns, ["id"])
     [create] = strategy.create_table(spec, enforce_key=True)
     assert check_oracle_statement(create).startswith('CREATE TABLE "WMS_STAGE"."WMS_ITEMS" (')
@@ -339,7 +339,7 @@ def test_staging_of_a_stream_named_like_a_staging_table_cannot_touch_that_table(
     # can only be private temporary tables (a permanent table cannot take the prefix:
     # ORA-32463; Oracle Database Reference, PRIVATE_TEMP_TABLE_PREFIX).
     columns = schema_columns(
-        strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, "oracle"
+        strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, strategy
     )
     x = strategy.table_spec("x", columns, ["id"])
     x_stg = strategy.table_spec("x_stg", columns, ["id"])
@@ -400,7 +400,7 @@ def test_only_ora_00054_is_retried_as_a_lock_held_by_another_load(message, busy)
 
 
 def _spec_for(strategy, properties: dict, keys: list[str]):
-    columns = schema_columns(strategy.config, "t", {"properties": properties}, "oracle")
+    columns = schema_columns(strategy.config, "t", {"properties": properties}, strategy)
     return strategy.table_spec("t", columns, keys)
 
 
@@ -553,7 +553,7 @@ def test_replacement_names_cannot_be_a_propertys_column_and_fit_the_limit(strate
 def column_name_for(strategy, prop: str) -> str:
     from target_gruponos_oracle.naming import column_name
 
-    return column_name(strategy.config, prop, "oracle")
+    return column_name(strategy.config, prop, strategy)
 
 
 @pytest.mark.parametrize(

@@ -187,11 +187,11 @@ class DialectStrategy:
 
     def max_identifier_length(self) -> int:
         """Longest identifier, in bytes, the target creates here."""
-        return naming.max_identifier_length(self.config, self.name)
+        return naming.max_identifier_length(self.config, self)
 
     def identifier(self, name: str) -> str:
         """Return a safe identifier for `name` (the naming rules, for helper objects)."""
-        return naming.identifier(name, self.name, self.max_identifier_length())
+        return naming.identifier(name, self, self.max_identifier_length())
 
     def schema_name(self) -> str | None:
         """Return the schema `default_target_schema` names (see `schema_for`)."""
@@ -211,7 +211,7 @@ class DialectStrategy:
         schema = str(setting)
         if _PLAIN_SCHEMA.fullmatch(schema):
             schema = schema.upper() if cls.upper_case_names else schema.lower()
-        limit = naming.max_identifier_length(config, cls.name)
+        limit = naming.max_identifier_length(config, cls)
         if len(schema.encode()) > limit:
             msg = f"default_target_schema {setting!r} is longer than {limit} bytes"
             raise ValueError(msg)
@@ -225,7 +225,7 @@ class DialectStrategy:
         keys = set(key_properties)
         return TableSpec(
             schema=self.schema_name(),
-            name=naming.table_name(self.config, stream, self.name),
+            name=naming.table_name(self.config, stream, self),
             columns=[replace(c, key=True) if c.prop in keys else c for c in columns],
             keys=[by_prop[key] for key in key_properties],
         )

@@ -234,7 +234,7 @@ class OracleStrategy(DialectStrategy):
     @classmethod
     def engine_options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         """SQLAlchemy must agree with the target on the identifier limit (30 before 12.2)."""
-        return {"max_identifier_length": naming.max_identifier_length(config, cls.name)}
+        return {"max_identifier_length": naming.max_identifier_length(config, cls)}
 
     @classmethod
     def connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -658,7 +658,7 @@ class OracleStrategy(DialectStrategy):
     def staging_name(self, spec: TableSpec) -> str:
         """``ORA$PTT_<table>``: the private temporary table staging `spec`'s batches."""
         room = self.max_identifier_length() - len(PRIVATE_TEMP_TABLE_PREFIX)
-        return PRIVATE_TEMP_TABLE_PREFIX + naming.identifier(spec.name, self.name, room)
+        return PRIVATE_TEMP_TABLE_PREFIX + naming.identifier(spec.name, self, room)
 
     def staging_table(self, spec: TableSpec) -> str:
         """Return the staging table as SQL refers to it (quoted)."""
