@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 
@@ -43,6 +43,10 @@ class ValueRules(Protocol):
 
     def value_check(self, column: Column) -> tuple[str, dict[str, Any]] | None:
         """(condition on a non-null ``{v}``, names it uses) for values out of the column's range."""
+        ...
+
+    def integer_range(self, column: Column) -> tuple[int, int] | None:
+        """Lowest and highest integer `column` holds (None: not an integer column, or no limit)."""
         ...
 
 
@@ -128,6 +132,7 @@ def schema_columns(
 
 
 RowConverter = Callable[[Mapping[str, Any]], tuple]
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def compile_row_converter(
@@ -223,8 +228,19 @@ class RowDecoder:
         """
         self.convert = compile_row_converter(stream, columns, rules)
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
+        # Integer ranges msgspec checks itself, in C (bounds within 64 bits): no Python
+        # check per value for them.
+        in_c: set[int] = set()
         for i, column in enumerate(columns):
             typed = typed_field(column)
+            bounds = rules.integer_range(column)
+            if (
+                typed is int
+                and bounds is not None
+                and _INT64[0] <= bounds[0] <= bounds[1] <= _INT64[1]
+            ):
+                typed = Annotated[int, msgspec.Meta(ge=bounds[0], le=bounds[1])]
+                in_c.add(i)
             if typed is Any:
                 fields.append((f"f{i}", Any, None))
             elif i in key_positions:
@@ -290,7 +306,7 @@ class RowDecoder:
         # so such a line takes the general path, whose converters name the field.
         ranges: dict[int, str] = {}
         for i, column in enumerate(columns):
-            found_check = rules.value_check(column)
+            found_check = None if i in in_c else rules.value_check(column)
             if found_check is not None:
                 ranges[i] = found_check[0]
                 namespace.update(found_check[1])

@@ -59,14 +59,15 @@ class NumberLimits:
     """What a database's numeric columns hold, checked before a value is bound.
 
     `integers`: the lowest and highest value an integer column holds (None: no limit).
-    `decimals`: a decimal context whose traps fire for numbers a number column cannot hold
-    (`Context.plus` rounds to the context: `Inexact` past its precision, `Overflow` past
-    its largest exponent, `Subnormal` below its smallest); None when any exact decimal fits.
-    `described`: what the error message says was expected.
+    `exponents`: the lowest and highest decimal exponent of a number's leading digit
+    (`Decimal.adjusted`) a number column holds (None: any). `digits`: the most significant
+    digits it keeps exactly (None: any). `described`: what the error message says was
+    expected.
     """
 
     integers: tuple[int, int] | None
-    decimals: decimal.Context | None
+    exponents: tuple[int, int] | None
+    digits: int | None
     described: str
 
     def integer_check(self) -> str | None:
@@ -76,14 +77,38 @@ class NumberLimits:
         low, high = self.integers
         return f"not {low} <= {{v}} <= {high}"
 
+    def number_check(self) -> tuple[str, dict[str, Any]] | None:
+        """(Python condition on a non-null Decimal ``{v}``, names it uses), or None.
+
+        True when the value does not fit, or raises `ArithmeticError`: with a digit limit
+        one `Context.plus` call checks all (its traps: `Inexact` past the precision,
+        `Overflow` / `Subnormal` past the exponents), else one `adjusted()` comparison.
+        """
+        if self.exponents is None:
+            return None
+        low, high = self.exponents
+        if self.digits is None:
+            return f"not {low} <= {{v}}.adjusted() <= {high}", {}
+        return "number_plus({v}) is None", {"number_plus": self._context().plus}
+
+    def _context(self) -> decimal.Context:
+        assert self.exponents is not None and self.digits is not None
+        low, high = self.exponents
+        traps = [decimal.Inexact, decimal.Overflow, decimal.Subnormal]
+        return decimal.Context(prec=self.digits, Emin=low, Emax=high, traps=traps)
+
     def number_fits(self, value: int | Decimal) -> bool:
         """Tell whether a number column can hold `value` exactly."""
-        if self.decimals is None:
-            return True
-        try:
-            self.decimals.plus(value)
-        except ArithmeticError:
+        if self.exponents is None or not value:
+            return True  # every number column holds zero
+        low, high = self.exponents
+        if not low <= Decimal(value).adjusted() <= high:
             return False
+        if self.digits is not None:
+            try:
+                self._context().plus(value)
+            except ArithmeticError:
+                return False
         return True
 
 
@@ -104,7 +129,7 @@ def checked_integer(limits: NumberLimits) -> Converter:
 
 def checked_number(limits: NumberLimits) -> Converter:
     """Return `to_number` refusing numbers outside `limits` (named as bad input)."""
-    if limits.decimals is None:
+    if limits.exponents is None:
         return to_number
 
     def convert(value: Any) -> Any:

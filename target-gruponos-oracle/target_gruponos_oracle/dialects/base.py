@@ -72,7 +72,7 @@ class DialectStrategy:
     text_kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.STRING})
     # What integer and number columns hold: values beyond are bad input, checked before
     # binding (the driver's or the database's own error would not name the record).
-    number_limits: ClassVar[NumberLimits] = NumberLimits(None, None, "")
+    number_limits: ClassVar[NumberLimits] = NumberLimits(None, None, None, "")
 
     def __init__(self, dialect: sa.Dialect, config: Mapping[str, Any]) -> None:
         """Produce SQL for `dialect` under the target `config` (for names)."""
@@ -265,6 +265,12 @@ class DialectStrategy:
             return None  # the converter checks the range
         return _TYPED_CONDITIONS.get(column.kind)
 
+    def integer_range(self, column: Column) -> tuple[int, int] | None:
+        """Lowest and highest integer `column` holds (None: not an integer column, no limit)."""
+        if column.declared is not None or column.kind != Kind.INTEGER:
+            return None
+        return self.number_limits.integers
+
     def value_check(self, column: Column) -> tuple[str, dict[str, Any]] | None:
         """(condition on a non-null decoded ``{v}``, names it uses) for values out of range.
 
@@ -278,9 +284,8 @@ class DialectStrategy:
         if column.kind == Kind.INTEGER:
             condition = limits.integer_check()
             return None if condition is None else (condition, {})
-        if column.kind == Kind.NUMBER and limits.decimals is not None:
-            # Context.plus never returns None: it returns the value or raises.
-            return "number_plus({v}) is None", {"number_plus": limits.decimals.plus}
+        if column.kind == Kind.NUMBER:
+            return limits.number_check()
         return None
 
     def finishing(self, column: Column) -> Converter | None:

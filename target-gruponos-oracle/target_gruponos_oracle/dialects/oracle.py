@@ -12,7 +12,6 @@ mid-run) never see each other's staging, and the target never drops or alters an
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -106,12 +105,10 @@ _AS_TEXT = {
 # Types, NUMBER). python-oracledb raises DPY-4003 for what it cannot encode and Oracle
 # ORA-01438 past a column's precision: neither names the record, so values are checked
 # first. Integers go into NUMBER(38): at most 38 digits.
-_NUMBER_CONTEXT = decimal.Context(
-    prec=38, Emax=125, Emin=-130, traps=[decimal.Inexact, decimal.Overflow, decimal.Subnormal]
-)
 NUMBER_LIMITS = NumberLimits(
     (-(10**38) + 1, 10**38 - 1),
-    _NUMBER_CONTEXT,
+    (-130, 125),
+    38,
     "that Oracle's NUMBER holds (at most 38 significant digits, magnitude from 1E-130 "
     "and below 1E126)",
 )

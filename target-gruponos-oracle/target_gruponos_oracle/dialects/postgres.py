@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -44,9 +43,8 @@ TCP_KEEPALIVES = {"idle": 60, "interval": 15, "count": 4}
 # ("value out of range", "numeric field overflow") without naming the record.
 NUMBER_LIMITS = NumberLimits(
     (-(2**63), 2**63 - 1),
-    decimal.Context(
-        prec=131072 + 16383, Emax=131071, Emin=-16383, traps=[decimal.Overflow, decimal.Subnormal]
-    ),
+    (-16383, 131071),
+    None,
     "that PostgreSQL holds (BIGINT for integers; NUMERIC: up to 131072 digits before the "
     "decimal point and 16383 after)",
 )

@@ -39,7 +39,7 @@ _MAX_VARIABLES = 32_766  # SQLite's own default limit since 3.32
 # INTEGER is a signed 64-bit integer; Python's sqlite3 refuses larger ints with
 # OverflowError at bind time, which names no record. Numbers are exact text: no limit.
 NUMBER_LIMITS = NumberLimits(
-    (-(2**63), 2**63 - 1), None, "that SQLite's INTEGER holds (signed 64 bits)"
+    (-(2**63), 2**63 - 1), None, None, "that SQLite's INTEGER holds (signed 64 bits)"
 )
 
 
