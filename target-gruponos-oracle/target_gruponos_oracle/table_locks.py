@@ -65,18 +65,15 @@ class TableLocks:
             yield
             return
         lock = self.lock(spec, shared=True)
-        try:
-            lock.acquire(WAIT_SECONDS)
-        except NamedLockUnsupported as exc:
+        refused = _take(lock)
+        if refused is not None:
             self._loads_can_lock = False
-            logger.warning("Loading without the table's named lock: %s", exc)
+            logger.warning("Loading without the table's named lock: %s", refused)
             yield
             return
         self._loads_can_lock = True
-        try:
+        with _released(lock):
             yield
-        finally:
-            lock.release()
 
     @contextlib.contextmanager
     def for_replacement(self, spec: TableSpec) -> Iterator[None]:
@@ -89,16 +86,31 @@ class TableLocks:
             yield
             return
         lock = self.lock(spec, shared=False)
-        try:
-            lock.acquire(WAIT_SECONDS)
-        except NamedLockUnsupported as exc:
+        refused = _take(lock)
+        if refused is not None:
             msg = (
                 f"table {spec.name}: a column replacement takes several transactions, during "
                 "which other loads of the table would lose rows, so it holds the table's "
-                f"named lock, which this database user may not take: {exc}"
+                f"named lock, which this database user may not take: {refused}"
             )
-            raise DatabaseSettingsError(msg) from exc
-        try:
+            raise DatabaseSettingsError(msg) from refused
+        with _released(lock):
             yield
-        finally:
-            lock.release()
+
+
+def _take(lock: NamedLock) -> NamedLockUnsupported | None:
+    """Acquire `lock`, waiting up to `WAIT_SECONDS`; the refusal if the user may not."""
+    try:
+        lock.acquire(WAIT_SECONDS)
+    except NamedLockUnsupported as exc:
+        return exc
+    return None
+
+
+@contextlib.contextmanager
+def _released(lock: NamedLock) -> Iterator[None]:
+    """Release `lock` (taken) however the block ends."""
+    try:
+        yield
+    finally:
+        lock.release()

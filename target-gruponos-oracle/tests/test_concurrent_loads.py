@@ -261,3 +261,35 @@ def test_a_load_waits_while_the_replacement_holds_the_lock(fresh_postgres_url):
     finally:
         engine.dispose()
     assert order == ["replacement done", "batch"]
+
+
+def test_without_the_dbms_lock_grant_loads_go_on_and_a_replacement_stops_first(monkeypatch, caplog):
+    # Oracle: NamedLockUnsupported when the user lacks EXECUTE on SYS.DBMS_LOCK. Loads
+    # carry on (warned once); a replacement refuses before changing anything.
+    from target_gruponos_oracle import table_locks
+    from target_gruponos_oracle.dialects import strategy_class
+    from target_gruponos_oracle.dialects.tables import TableSpec
+    from target_gruponos_oracle.errors import DatabaseSettingsError
+    from target_gruponos_oracle.named_locks import NamedLockUnsupported
+
+    tries: list[bool] = []
+
+    class Refused:
+        def __init__(self, engine: Any, name: str, *, shared: bool = False) -> None:
+            self.shared = shared
+
+        def acquire(self, wait_seconds: float = 0) -> None:
+            tries.append(self.shared)
+            raise NamedLockUnsupported("PLS-00201: identifier 'SYS.DBMS_LOCK' must be declared")
+
+    monkeypatch.setattr(table_locks, "NamedLock", Refused)
+    locks = table_locks.TableLocks(_Engine([]), strategy_class("oracle")(oracle.dialect(), {}))
+    spec = TableSpec(None, "ITEMS", [], [])
+    for _ in range(3):
+        with locks.for_batch(spec):
+            pass
+    assert tries == [True]  # asked once, then loads go on without it
+    assert "Loading without the table's named lock" in caplog.text
+    refused = pytest.raises(DatabaseSettingsError, match=r"table ITEMS: a column replacement.*PLS")
+    with refused, locks.for_replacement(spec):
+        pytest.fail("the replacement ran without the lock")

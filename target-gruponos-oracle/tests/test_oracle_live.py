@@ -32,6 +32,17 @@ def _scalar_list(db, sql: str, **params) -> list:
         engine.dispose()
 
 
+def _execute(*statements: str) -> None:
+    """Run `statements` in one transaction, as another program would (a table not ours)."""
+    engine = sa.create_engine(str(ORACLE_URL))
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
 def test_date_times_read_back_in_thin_mode_with_an_offset_zone(oracle_db, h):
     # Defect 3: with TIME_ZONE = 'UTC' values carried a region id: DPY-3022 in thin mode.
     h.run_target(
@@ -237,12 +248,7 @@ def test_a_byte_semantics_column_takes_accented_text_longer_than_its_bytes(oracl
     # Issue 16, point 6: VARCHAR2(10 BYTE) cannot hold "Conceição": 9 characters, 11 bytes
     # in AL32UTF8 (read as 10 characters, it failed with ORA-12899).
     table = oracle_db.table("cities")
-    engine = sa.create_engine(str(ORACLE_URL))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "CITY" VARCHAR2(10 BYTE))'
-        )
-    engine.dispose()
+    _execute(f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "CITY" VARCHAR2(10 BYTE))')
     cities = {"id": {"type": "integer"}, "city": {"type": ["null", "string"]}}
     h.run_target(
         oracle_db.config(),
@@ -261,13 +267,10 @@ def test_a_column_of_a_compressed_table_is_replaced(oracle_db, h):
     # Issue 16, point 3: basic compression refuses DROP COLUMN (ORA-39726: "DROP column is
     # only supported in the form of SET UNUSED column"); the replacement uses SET UNUSED.
     table = oracle_db.table("packed")
-    engine = sa.create_engine(str(ORACLE_URL))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "N" NUMBER(38)) COMPRESS BASIC'
-        )
-        conn.exec_driver_sql(f'INSERT INTO "{table}" VALUES (1, 41)')
-    engine.dispose()
+    _execute(
+        f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "N" NUMBER(38)) COMPRESS BASIC',
+        f'INSERT INTO "{table}" VALUES (1, 41)',
+    )
     packed = {"id": {"type": "integer"}, "n": {"type": ["null", "string"]}}
     h.run_target(
         oracle_db.config(), [h.schema("packed", packed), h.record("packed", {"id": 2, "n": "x"})]
