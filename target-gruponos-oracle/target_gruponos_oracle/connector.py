@@ -83,16 +83,14 @@ def create_engine(config: Mapping[str, Any], url: str | sa.URL, **options: Any) 
     def setup_session(dbapi_connection: Any, record: Any) -> None:
         strategy.setup_session(dbapi_connection, record, config)
 
-    def connect(dialect: sa.Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
-        try:
-            return dialect.connect(*cargs, **cparams)
-        except Exception as exc:
-            advice = strategy.explain_connect_error(exc, config)
-            if advice is None:
-                raise
-            raise SettingsError(advice) from exc
+    def explain(context: sa.engine.ExceptionContext) -> BaseException | None:
+        # Connection errors only (no connection yet): the strategy names the setting.
+        if context.connection is not None:
+            return None
+        advice = strategy.explain_connect_error(context.original_exception, config)
+        return None if advice is None else SettingsError(advice)
 
-    sa.event.listen(engine, "do_connect", connect)
+    sa.event.listen(engine, "handle_error", explain)
     sa.event.listen(engine, "connect", setup_session)
     _ENGINE_CONFIGS[engine] = config
     return engine
