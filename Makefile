@@ -45,6 +45,7 @@ coverage: install $(MELTANO)
 
 bench: install
 	$(PY) benchmarks/tap_extract.py
+	$(PY) benchmarks/resume.py
 	$(PY) benchmarks/target_load.py
 
 demo: install

@@ -47,6 +47,18 @@ def start_simulator(orders: int, *capacity: str) -> tuple[subprocess.Popen, str]
     return proc, line.rsplit(" ", 1)[-1].strip()
 
 
+def tap_config(base_url: str, **extra: object) -> dict:
+    """Return the tap's settings for reading order_dtl from a benchmark's simulator."""
+    return {
+        "base_url": base_url,
+        "username": "demo",
+        "password": "demo-password",
+        "entities": ["order_dtl"],
+        "page_size": PAGE_SIZE,
+        **extra,
+    }
+
+
 def extract(
     base_url: str, records: int, parallel: int | None = None
 ) -> tuple[int, float, float, float, int, str]:
@@ -56,15 +68,8 @@ def extract(
     tap's own `sync_duration` metric, total seconds with start-up, peak RSS in KiB, and
     the tap's log.
     """
-    config = {
-        "base_url": base_url,
-        "username": "demo",
-        "password": "demo-password",
-        "entities": ["order_dtl"],
-        "page_size": PAGE_SIZE,
-        # A fixed range of order lines: the simulator seeds 4 lines per order.
-        "entity_filters": {"order_dtl": {"id__lte": records}},
-    }
+    # A fixed range of order lines: the simulator seeds 4 lines per order.
+    config = tap_config(base_url, entity_filters={"order_dtl": {"id__lte": records}})
     if parallel is not None:
         config["max_parallel_requests"] = parallel
     with tempfile.TemporaryDirectory() as folder:

@@ -84,11 +84,81 @@ def test_oracle_manager_hands_out_checked_connections(settings_for):
     manager = create_gruponos_meltano_oracle_manager(settings_for())
 
     async def use() -> int:
-        connection = await manager.get_connection()
+        result = await manager.get_connection()
+        assert result.success and result.error is None
         try:
-            return connection.exec_driver_sql("select 41 + 1").scalar_one()
+            return result.data.exec_driver_sql("select 41 + 1").scalar_one()
         finally:
-            connection.close()
+            result.data.close()
             await manager.close()
 
     assert asyncio.run(use()) == 42
+
+
+def test_a_connection_failure_is_a_result_with_its_cause(settings_for, tmp_path):
+    missing = tmp_path / "no-such-folder" / "wms.db"
+    settings = settings_for(GRUPONOS_MELTANO_ORACLE_DB__SQLALCHEMY_URL=f"sqlite:///{missing}")
+    manager = create_gruponos_meltano_oracle_manager(settings)
+    result = asyncio.run(manager.get_connection())
+    assert (result.success, result.data) == (False, None)
+    assert result.error.startswith(f"cannot connect to database sqlite:///{missing}")
+    assert "unable to open database file" in result.error
+
+
+# The GrupoNOS documentation's three examples, verbatim (its top-level awaits run in main()).
+DOCUMENTED_EXAMPLES = """\
+platform = create_gruponos_meltano_platform()
+result = await platform.execute_full_sync("GNOS", "DC01")
+if result.success:
+    print(f"ETL completed: {result.data.records_processed} records")
+else:
+    print(f"ETL failed: {result.error}")
+
+settings = GruponosMeltanoSettings()
+print(f"Environment: {settings.environment}")
+print(f"Oracle WMS URL: {settings.oracle_wms.base_url}")
+
+manager = create_gruponos_meltano_oracle_manager()
+connection_result = await manager.get_connection()
+if connection_result.success:
+    conn = connection_result.data
+"""
+
+
+def test_the_documentations_examples_run_as_written(simulator, platform_env, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "examples.py"
+    script.write_text(
+        "import asyncio\n"
+        "from gruponos_meltano_native import (\n"
+        "    GruponosMeltanoSettings,\n"
+        "    create_gruponos_meltano_oracle_manager,\n"
+        "    create_gruponos_meltano_platform,\n"
+        ")\n\n\n"
+        "async def main():\n"
+        + textwrap.indent(DOCUMENTED_EXAMPLES, "    ")
+        + "    print(conn.exec_driver_sql('select count(*) from order_hdr').scalar_one())\n"
+        + "    print(result.data['records_processed'] == result.data.records_processed)\n\n\n"
+        + "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**os.environ, **platform_env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = sum(simulator.count(e, "GNOS", "DC01") for e in ENTITIES)
+    assert done.stdout.splitlines()[-5:] == [
+        f"ETL completed: {records} records",
+        "Environment: dev",
+        f"Oracle WMS URL: {simulator.base_url}",
+        str(simulator.count("order_hdr", "GNOS", "DC01")),
+        "True",
+    ]

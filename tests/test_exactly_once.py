@@ -10,34 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from tests.processes import children, command, wait_gone
 
 SLOW = {
     # Small pages and batches, slow answers: the run commits many times and lasts a few seconds.
     "GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE": "20",
     "GRUPONOS_MELTANO_ORACLE_DB__BATCH_SIZE_ROWS": "40",
 }
+RUN = ("run", "incremental", "--company", "GNOS", "--facility", "DC01")
+PAGE_SECONDS = 20.0  # each WMS page, once the plugins run: what an orphaned tap would outlive
 STATE_FILE = Path("state/bookmarks/incremental-sync-job/GNOS/DC01.json")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _wait_gone(pids: list[int], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
-        if time.monotonic() > deadline:
-            pytest.fail(f"plugin processes {pids} still running after the orchestrator died")
-        time.sleep(0.05)
 
 
 def _start_run(platform_env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
@@ -99,10 +81,10 @@ def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     # 2. SIGKILL: no chance to clean up; the state on disk is whole, the plugins wind down.
     run = _start_run(platform_env, tmp_path)
     _wait_for_first_commit(run, state)
-    plugins = _children(run.pid)
+    plugins = children(run.pid)
     run.kill()
     run.communicate(timeout=60)
-    _wait_gone(plugins)
+    wait_gone(plugins)
     after_kill = _committed(state)  # parses: never a half-written file
     assert after_kill["run_id"] != after_term["run_id"]
     assert after_kill["value"]["bookmarks"]
@@ -124,3 +106,35 @@ def test_stop_and_kill_mid_run_then_rerun_lands_every_record_once(
     # Resumed, not restarted: the rerun did not extract everything again.
     total = sum(simulator.count(e, "GNOS", "DC01") for e in ("allocation", "order_hdr"))
     assert report["records_processed"] < total + expected_lines
+
+
+def test_kill_9_of_the_orchestrator_ends_its_tap_and_target(simulator, platform_env, tmp_path):
+    simulator.set_capacity(page_latency=0.5)
+    env = {**os.environ, **platform_env, "GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE": "20"}
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gruponos-meltano"), *RUN],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        plugins: list[int] = []
+        while len(plugins) < 2:
+            assert run.poll() is None, "the run ended before its plugins could be seen"
+            assert time.monotonic() < deadline, "the tap and the target never started"
+            kids = children(run.pid)
+            plugins = [p for p in kids if "tap-oracle-wms" in command(p)]
+            plugins += [p for p in kids if "target-gruponos-oracle" in command(p)]
+            time.sleep(0.05)
+        # From now on each page takes long: an orphaned tap would live on for that long.
+        simulator.set_capacity(page_latency=PAGE_SECONDS)
+        time.sleep(1)
+        run.kill()
+        run.wait(timeout=10)
+        wait_gone(plugins, timeout=PAGE_SECONDS / 4)
+    finally:
+        simulator.set_capacity()
+        if run.poll() is None:
+            run.kill()

@@ -249,3 +249,84 @@ def test_a_run_skipped_because_the_facility_is_held_is_recorded(cli, tmp_path):
     assert "20261126T030000Z-holder" in row["error_message"]
     shown = cli("history")
     assert "skipped" in shown.stdout.splitlines()[2]
+
+
+def _pending_row(run_id: str, entity: str) -> dict:
+    return {
+        "run_id": run_id,
+        "job": "full-sync-job",
+        "company": "GNOS",
+        "facility": "DC01",
+        "entity": entity,
+        "started_at": "2026-12-01T00:00:00+00:00",
+        "ended_at": "2026-12-01T00:01:00+00:00",
+        "duration_seconds": 60.0,
+        "status": "succeeded",
+    }
+
+
+def test_bad_pending_files_and_a_corrupt_snapshot_are_quarantined_not_blocking(
+    cli, simulator, tmp_path
+):
+    pending = tmp_path / "state" / "history" / "pending"
+    pending.mkdir(parents=True)
+    # A file cut short by a full disk, and one whose rows the table refuses (the same entity
+    # twice: the primary key), next to a good waiting run.
+    (pending / "20261201T000000Z-aaaaaa.json").write_text('[{"run_id": "20261201T0')
+    twice = [_pending_row("20261201T000100Z-bbbbbb", "order_hdr")] * 2
+    (pending / "20261201T000100Z-bbbbbb.json").write_text(json.dumps(twice))
+    good = [_pending_row("20261201T000200Z-cccccc", "order_hdr")]
+    (pending / "20261201T000200Z-cccccc.json").write_text(json.dumps(good))
+    snapshot = tmp_path / "state" / "metrics" / "snapshot.json"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_text('{"full-sync-job/GNOS/DC01": {"labels": "cut')
+    textfile = tmp_path / "gruponos.prom"
+    env = {"GRUPONOS_MELTANO_METRICS__TEXTFILE_PATH": str(textfile)}
+
+    run = cli("run", "full", *SCOPE, "--entities", "order_hdr", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    quarantined = sorted((pending / "quarantine").glob("*.json"))
+    assert [p.name.split(".")[0] for p in quarantined] == [
+        "20261201T000000Z-aaaaaa",
+        "20261201T000100Z-bbbbbb",
+    ]
+    for path in quarantined:
+        assert f"{path}" in run.stdout  # each warning names its quarantine file
+    assert "refused the rows of run 20261201T000100Z-bbbbbb" in run.stdout
+    (kept_snapshot,) = (snapshot.parent / "quarantine").glob("snapshot.*.json")
+    assert "metrics snapshot unreadable" in run.stdout and str(kept_snapshot) in run.stdout
+    assert "gruponos_meltano_runs_total" in textfile.read_text()
+    assert not list(pending.glob("*.json"))
+    runs = {r["run_id"] for r in _history_rows(tmp_path / "wms.db")}
+    assert "20261201T000200Z-cccccc" in runs and len(runs) == 2  # the good one and this run
+
+    again = cli("run", "full", *SCOPE, "--entities", "order_hdr", env=env)
+    assert again.returncode == 0 and "warning" not in again.stdout, again.stdout
+    assert "wait in" not in cli("history").stdout
+    assert len({r["run_id"] for r in _history_rows(tmp_path / "wms.db")}) == 3
+
+
+def test_a_pending_row_postgresql_refuses_is_quarantined_and_later_rows_written(
+    postgres_url, tmp_path
+):
+    from gruponos_meltano_native.history import (
+        HistoryRow,
+        PendingRows,
+        RunHistory,
+        write_with_pending,
+    )
+
+    # A facility code longer than the column (varchar(64)), as versions before the code
+    # rule could leave waiting.
+    history = RunHistory({"sqlalchemy_url": postgres_url}, f"history_{tmp_path.name[-20:]}")
+    pending = PendingRows(tmp_path / "state")
+    too_long = {**_pending_row("20261201T000000Z-aaaaaa", "order_hdr"), "facility": "F" * 70}
+    kept = pending.save("20261201T000000Z-aaaaaa", [HistoryRow.from_mapping(too_long)])
+    good = HistoryRow.from_mapping(_pending_row("20261201T000100Z-bbbbbb", "order_hdr"))
+
+    (warning,) = write_with_pending(history, pending, good.run_id, [good])
+    (quarantined,) = (kept.parent / "quarantine").glob("*.json")
+    assert "refused the rows of run 20261201T000000Z-aaaaaa (DataError" in warning
+    assert str(quarantined) in warning
+    assert pending.count() == 0
+    assert [row.run_id for row in history.runs()] == [good.run_id]

@@ -11,9 +11,11 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from gruponos_meltano_native.testing import kill_process_tree, wait_for
 from target_gruponos_oracle.testing import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,3 +215,51 @@ def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_sett
         "scope_company_code": "GNOS",
         "scope_facility_code": "DC02",
     }
+
+
+def test_the_meltano_runners_configs_of_a_killed_run_are_removed_by_the_next_run(
+    meltano_bin, meltano_installed, simulator, platform_env, tmp_path, cli
+):
+    simulator.set_capacity(page_latency=0.04)
+    env = {
+        "GRUPONOS_MELTANO_RUNNER": "meltano",
+        "GRUPONOS_MELTANO_MELTANO_EXECUTABLE": str(meltano_bin),
+        "GRUPONOS_MELTANO_MELTANO_PROJECT_DIR": str(REPO),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+    }
+    run_dir = REPO / ".meltano" / "run"
+    before = set(run_dir.glob("*/*.config.json"))
+    slow = {"GRUPONOS_MELTANO_ORACLE_WMS__PAGE_SIZE": "20"}
+    bin_dir = Path(sys.executable).parent
+    scope = ("--company", "GNOS", "--facility", "DC01")
+    run = subprocess.Popen(
+        [str(bin_dir / "gruponos-meltano"), "run", "incremental", *scope],
+        env={**os.environ, **platform_env, **slow, **env},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def new_configs() -> list[Path]:
+        return [p for p in run_dir.glob("*/*.config.json") if p not in before]
+
+    def holding_password() -> list[Path]:
+        return [p for p in new_configs() if simulator.password.encode() in _bytes(p)]
+
+    wait_for(holding_password, run, "Meltano's config")
+    kill_process_tree(run)  # Meltano too: nobody is left to remove its configs
+    assert new_configs()
+
+    # Another job: Meltano itself holds the killed job's id as running until it goes stale.
+    rerun = cli("run", "full", *scope, "--entities", "facility", env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "removed plugin configs left by killed runs" in rerun.stderr
+    assert new_configs() == []
+
+
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

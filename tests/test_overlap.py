@@ -80,7 +80,8 @@ def test_an_overlapping_run_is_skipped_not_alerted_and_wait_queues_it(
             assert first.poll() is None  # the refusal came while the first run still held it
             message = skipped.stderr
             assert "skipped: GNOS/DC01 is busy: held by full-sync-job run" in message
-            assert f"run {holder['run_id']} (pid {first.pid}) since {holder['since']}" in message
+            holder_text = f"run {holder['run_id']} on host {holder['host']} (pid {first.pid})"
+            assert f"{holder_text} since {holder['since']}" in message
             report = json.loads(skipped.stdout)
             assert report["status"] == "skipped" and report["records_processed"] == 0
 

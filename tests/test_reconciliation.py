@@ -78,3 +78,26 @@ def test_full_sync_into_postgresql_reconciles(simulator, settings_for, postgres_
         rows = conn.exec_driver_sql("select count(*) from wms.wms_order_hdr").scalar_one()
     engine.dispose()
     assert rows == figures["db_rows"]
+
+
+def test_wms_counts_take_one_request_each_and_no_discovery(simulator):
+    """The counting request is the partition planner's: one row, only `id`, the run's scope
+    and the properties from the run's SCHEMA; no `describe/` nor sample page again."""
+    from gruponos_meltano_native.runner import StreamInfo
+    from gruponos_meltano_native.wms_checks import wms_counter
+
+    config = {
+        "base_url": simulator.base_url,
+        "username": simulator.username,
+        "password": simulator.password,
+        "company_code": "GNOS",
+        "facility_code": "DC01",
+    }
+    schema = {"id", "order_id", "order_id_key", "mod_ts", "scope_company_code"}
+    count = wms_counter(config, {"order_dtl": StreamInfo(["id"], schema)})
+    before = len(simulator.request_log)
+    assert count("order_dtl") == simulator.count("order_dtl", "GNOS", "DC01") > 0
+    [sent] = simulator.request_log[before:]
+    assert "/entity/order_dtl/?" in sent and "describe" not in sent
+    assert "page_size=1" in sent and "fields=id" in sent and "page_mode=paged" in sent
+    assert "order_id__facility_id__code=DC01" in sent

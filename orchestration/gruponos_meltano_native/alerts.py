@@ -3,19 +3,16 @@
 Each alert names the job, company, facility, what failed and the error, with every known secret
 masked. Alerts below `min_severity` are not sent. The same kind of alert for the same
 job/company/facility is sent at most once per `cooldown_minutes`; the memory of what was sent
-lives in `state_dir/alerts.json`, so a schedule that keeps failing does not flood anyone even
-though every run is a new process.
+(`alert_memory`: a file, or the target database) outlives the process, so a schedule that keeps
+failing does not flood anyone even though every run is a new process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import smtplib
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -24,9 +21,9 @@ from typing import Any
 
 import requests
 
+from gruponos_meltano_native.alert_memory import DatabaseAlertMemory, FileAlertMemory
 from gruponos_meltano_native.config import AlertSettings
 from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.state import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +83,19 @@ Sender = Callable[[Alert], None]
 class AlertManager:
     """Sends alerts to every configured channel, with severity filter and cooldown."""
 
-    def __init__(self, settings: AlertSettings, state_dir: Path, redact: Redactor) -> None:
-        """Use the channels `settings` configures; keep the cooldown memory in `state_dir`."""
+    def __init__(
+        self,
+        settings: AlertSettings,
+        state_dir: Path,
+        redact: Redactor,
+        memory: FileAlertMemory | DatabaseAlertMemory | None = None,
+    ) -> None:
+        """Use the channels `settings` configures; remember in `memory` (default: a file).
+
+        The default file is `state_dir/alerts.json`.
+        """
         self.settings = settings
-        self.memory_path = Path(state_dir) / "alerts.json"
+        self.memory = memory or FileAlertMemory(Path(state_dir) / "alerts.json")
         self.redact = redact
 
     def channels(self) -> dict[str, Sender]:
@@ -107,38 +113,25 @@ class AlertManager:
         """Send `alert` unless filtered or cooling down; returns the channels that took it."""
         alert.summary = self.redact(alert.summary)
         alert.error = self.redact(alert.error) if alert.error else None
-        with self._memory_lock():
-            return self._send(alert)
-
-    def _send(self, alert: Alert) -> list[str]:
-        memory = self._load()
-        scope = memory.setdefault(alert.scope, {})
-        if alert.kind != RECOVERY:
-            scope["failing"] = True
-        if not self._due(alert, scope):
-            self._save(memory)
-            return []
-        delivered = self._deliver(alert)
-        if delivered:
-            scope.setdefault("last_sent", {})[alert.kind] = alert.created_at
+        with self.memory.scope(alert.scope) as scope:
             if alert.kind != RECOVERY:
-                scope["alerted"] = True
-        self._save(memory)
-        return delivered
+                scope["failing"] = True
+            if not self._due(alert, scope):
+                return []
+            delivered = self._deliver(alert)
+            if delivered:
+                scope.setdefault("last_sent", {})[alert.kind] = alert.created_at
+                if alert.kind != RECOVERY:
+                    scope["alerted"] = True
+            return delivered
 
     def recovered(self, alert: Alert) -> list[str]:
         """After a good run: send the recovery alert if this scope had been failing."""
-        with self._memory_lock():
-            return self._recovered(alert)
-
-    def _recovered(self, alert: Alert) -> list[str]:
-        memory = self._load()
-        scope = memory.get(alert.scope, {})
-        if not scope.get("failing"):
-            return []
-        alerted = scope.get("alerted", False)
-        memory[alert.scope] = {}
-        self._save(memory)
+        with self.memory.scope(alert.scope) as scope:
+            if not scope.get("failing"):
+                return []
+            alerted = scope.get("alerted", False)
+            scope.clear()
         # Whoever received the failure hears about the recovery, whatever its severity.
         if not alerted:
             return []
@@ -162,36 +155,6 @@ class AlertManager:
             return True
         cooldown = timedelta(minutes=self.settings.cooldown_minutes)
         return datetime.fromisoformat(alert.created_at) - datetime.fromisoformat(last) >= cooldown
-
-    @contextlib.contextmanager
-    def _memory_lock(self) -> Iterator[None]:
-        # Runs of several facilities (threads or processes) share the memory file: one
-        # read-modify-write at a time, or one run's update is lost and an alert repeats.
-        try:
-            self.memory_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(f"{self.memory_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            log.warning("cannot lock alert memory %s: %s", self.memory_path, exc)
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            memory = read_json(self.memory_path)
-        except Exception:
-            memory = None
-        return memory if isinstance(memory, dict) else {}
-
-    def _save(self, memory: dict[str, Any]) -> None:
-        try:
-            atomic_write_json(self.memory_path, memory)
-        except OSError as exc:
-            log.warning("cannot save alert cooldown memory %s: %s", self.memory_path, exc)
 
     def _send_webhook(self, alert: Alert) -> None:
         assert self.settings.webhook_url is not None

@@ -2,16 +2,19 @@
 
 platform = create_gruponos_meltano_platform()
 result = await platform.execute_full_sync("GNOS", "DC01")
-if not result.success:
-    print(result.error)
-print(result.data["records_processed"], result.data["validation"]["quality_score"])
+if result.success:
+    print(f"ETL completed: {result.data.records_processed} records")  # or data["…"]
+else:
+    print(f"ETL failed: {result.error}")
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.database import OracleConnectionManager
@@ -22,6 +25,29 @@ from gruponos_meltano_native.orchestrator import Orchestrator
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import ProgressCallback
 
+_T = TypeVar("_T")
+
+
+class ResultData(dict[str, Any]):
+    """A result's figures: a dict whose keys also read as attributes.
+
+    `data["records_processed"]` and `data.records_processed` (as the GrupoNOS documentation
+    writes it) are the same; nested dicts read both ways too (`data.validation.passed`).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the value of key `name` (nested dicts read the same way)."""
+        try:
+            value = self[name]
+        except KeyError:
+            raise AttributeError(f"result data has no {name!r}") from None
+        return ResultData(value) if isinstance(value, dict) else value
+
+    def __getitem__(self, key: str) -> Any:
+        """Return the value of `key`, nested dicts as `ResultData`."""
+        value = super().__getitem__(key)
+        return ResultData(value) if isinstance(value, dict) else value
+
 
 @dataclass
 class SyncResult:
@@ -29,13 +55,14 @@ class SyncResult:
 
     success: bool
     error: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: ResultData = field(default_factory=ResultData)
     report: RunReport | None = None
 
     @classmethod
     def from_report(cls, report: RunReport) -> SyncResult:
         """Wrap an orchestrator report."""
-        return cls(success=report.success, error=report.error, data=report.to_dict(), report=report)
+        data = ResultData(report.to_dict())
+        return cls(success=report.success, error=report.error, data=data, report=report)
 
 
 @dataclass
@@ -108,7 +135,7 @@ class GruponosMeltanoPlatform:
                 "no facilities given and GRUPONOS_MELTANO_FACILITIES is not set (e.g. DC01,DC02)"
             )
         scopes = [RunScope.of(mode, company_code, code, entities) for code in codes]
-        reports = await asyncio.to_thread(
+        reports = await self._in_thread(
             run_facilities, self.orchestrator, scopes, parallel, wait_seconds
         )
         return FacilitiesResult(
@@ -120,9 +147,26 @@ class GruponosMeltanoPlatform:
     async def _run(
         self, scope: RunScope, progress: ProgressCallback | None, wait_seconds: float
     ) -> SyncResult:
-        # The run is process and I/O bound; a thread keeps the caller's event loop free.
-        report = await asyncio.to_thread(self.orchestrator.run, scope, progress, wait_seconds)
+        self.orchestrator.cancel.clear()
+        report = await self._in_thread(self.orchestrator.run, scope, progress, wait_seconds)
         return SyncResult.from_report(report)
+
+    async def _in_thread(self, func: Callable[..., _T], *args: Any) -> _T:
+        """Run `func` in a thread; when the caller is cancelled, stop the runs, then re-raise.
+
+        A run is process and I/O bound: a thread keeps the caller's event loop free. A
+        cancelled await (Ctrl-C under `asyncio.run`, a timeout) must not leave the run going
+        on unseen, nor be waited for until it ends: the runs in flight are stopped as a Ctrl-C
+        stops them (the target commits what it has, the run is recorded once, interrupted),
+        and the cancellation goes on once they have.
+        """
+        future = asyncio.get_running_loop().run_in_executor(None, functools.partial(func, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self.orchestrator.cancel.set()
+            await asyncio.wait([future])
+            raise
 
 
 def create_gruponos_meltano_platform(

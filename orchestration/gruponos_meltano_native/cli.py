@@ -19,11 +19,14 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
+from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.orchestrator import Orchestrator, resolve_executable
+from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.progress import Progress
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.state import StateKey, StateStore
@@ -37,7 +40,7 @@ def _raise_interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def _fail(exc: PlatformError) -> NoReturn:
-    click.echo(f"error: {exc}", err=True)
+    click.echo(printable(f"error: {exc}"), err=True)
     sys.exit(int(exc.exit_code))
 
 
@@ -81,6 +84,12 @@ def _scopes(
     all_facilities: bool,
     entities: list[str] | None,
 ) -> list[RunScope]:
+    # Options are checked here to name them; settings were checked when read.
+    if company is not None:
+        check_code(company, "--company")
+    for code in (facility or "").split(","):
+        if code.strip():
+            check_code(code.strip(), "--facility")
     company = company or settings.oracle_wms.company_code
     if all_facilities:
         if facility:
@@ -195,7 +204,9 @@ def _show(report: RunReport, as_json: bool) -> None:
     # A skipped run's reason is already on stderr: the orchestrator logs it ("run … skipped:").
     if not report.success and report.status != "skipped":
         click.echo(
-            f"error ({report.failure_kind}, {report.company}/{report.facility}): {report.error}",
+            printable(
+                f"error ({report.failure_kind}, {report.company}/{report.facility}): {report.error}"
+            ),
             err=True,
         )
 
@@ -226,7 +237,7 @@ def render_report(report: RunReport) -> str:
     if report.alerts_sent:
         lines.append(f"alerts sent: {', '.join(report.alerts_sent)}")
     lines += [f"warning: {warning}" for warning in report.warnings]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 @main.command()
@@ -262,6 +273,9 @@ def validate() -> None:
         click.echo(f"wms: ok ({settings.oracle_wms.base_url}, {count} entities)")
     except (WMSError, OSError) as exc:
         problems.append(f"wms: {orchestrator.redact(str(exc))}")
+    if not settings.oracle_db.configured:
+        # The embedded default lives in the state folder, which the first run creates.
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.target_config())
     try:
         connect_with_retry(engine, attempts=1).close()
@@ -277,7 +291,7 @@ def validate() -> None:
 @main.command()
 @platform_errors
 def health() -> None:
-    """Check the installation: plugins on PATH, state folder writable, alert channels, last runs."""
+    """Check the installation: plugins, state folder, alert channels, last states, held locks."""
     settings = load_settings()
     bad = False
     executables = [settings.tap_executable, settings.target_executable]
@@ -298,9 +312,12 @@ def health() -> None:
         click.echo(f"state dir: {settings.state_dir} NOT WRITABLE ({exc})")
     channels = Orchestrator(settings).alerts.channels()
     click.echo(f"alert channels: {', '.join(channels) or 'none configured'}")
-    for entry in StateStore(settings.state_dir).entries():
-        scope = f"{entry['job']}/{entry['company']}/{entry['facility']}"
-        click.echo(f"last state: {scope} at {entry['updated_at']}")
+    from gruponos_meltano_native.health import held_locks, last_states
+
+    states, readable = last_states(settings)
+    bad |= not readable
+    for line in [*states, *held_locks(settings)]:
+        click.echo(line)
     if bad:
         sys.exit(int(ExitCode.SETTINGS))
 
@@ -342,6 +359,11 @@ def report(out: str, days: int | None, company: str | None, facility: str | None
     click.echo(f"report written to {write_report(load_settings(), out, days, company, facility)}")
 
 
+def _store(settings: GruponosMeltanoSettings) -> StateStore:
+    """Return the store runs use: the target database (PostgreSQL, Oracle) or the state folder."""
+    return state_store(settings.state_dir, settings.target_config())
+
+
 @main.group()
 def state() -> None:
     """Show or clear the stored Singer state."""
@@ -356,7 +378,7 @@ def state_show(job: str | None, company: str | None, facility: str | None) -> No
     """Print stored states (all, or those matching the options) as JSON."""
     entries = [
         entry
-        for entry in StateStore(load_settings().state_dir).entries()
+        for entry in _store(load_settings()).entries()
         if (job is None or entry["job"] == job)
         and (company is None or entry["company"] == company)
         and (facility is None or entry["facility"] == facility)
@@ -372,8 +394,12 @@ def state_show(job: str | None, company: str | None, facility: str | None) -> No
 @platform_errors
 def state_clear(job: str, company: str, facility: str, yes: bool) -> None:
     """Forget a job's state, so its next incremental run starts from the beginning."""
-    key = StateKey(job, company, facility)
+    key = StateKey(job, check_code(company, "--company"), check_code(facility, "--facility"))
     if not yes:
         click.confirm(f"clear the state of {key}?", abort=True)
-    removed = StateStore(load_settings().state_dir).clear(key)
+    removed = _store(load_settings()).clear(key)
     click.echo(f"{key}: {'cleared' if removed else 'no state stored'}")
+
+
+# `state reset` is the same command under the name other tools use for it.
+state.add_command(state_clear, "reset")

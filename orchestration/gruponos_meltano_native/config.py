@@ -9,20 +9,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.errors import SettingsError
 from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.masking import (
     MASK,
+    http_url_secrets,
     mask_http_url,
     mask_url,
+    mask_userinfo,
     url_password,
     with_encoded_forms,
 )
 from gruponos_meltano_native.observe_settings import HistorySettings, MetricsSettings
+from gruponos_meltano_native.setting_names import check_setting_names
 
 ENV_PREFIX = "GRUPONOS_MELTANO_"
 Severity = Literal["info", "warning", "error", "critical"]
@@ -92,6 +105,15 @@ class OracleWMSSettings(_Group):
 
     _split_entities = field_validator("entities", "unscoped_entities", mode="before")(_split_list)
 
+    @field_validator("company_code", "facility_code")
+    @classmethod
+    def _codes(cls, value: str | None) -> str | None:
+        # facility_code may list several facilities for the CLI (`DC01,DC02`).
+        for code in (value or "").split(","):
+            if code.strip():
+                check_code(code.strip())
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -129,6 +151,15 @@ class OracleDBSettings(_Group):
     max_identifier_length: int | None = Field(default=None, ge=30)
     add_record_metadata: bool | None = None
     ddl_lock_timeout: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    @field_validator("sqlalchemy_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so a typo is a settings error naming the setting, not a failed run.
+        # The messages never repeat the URL: it holds the password.
+        if value is not None:
+            check_database_url(value.get_secret_value())
+        return value
 
     def plugin_config(self) -> dict[str, Any]:
         """Return the target's config; `schema` becomes `default_target_schema`."""
@@ -204,6 +235,21 @@ class GruponosMeltanoSettings(BaseSettings):
 
     _split_facilities = field_validator("facilities", mode="before")(_split_list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_names_only(cls, data: Any) -> Any:
+        # A mistyped name would be ignored and change the run silently (setting_names).
+        env_file = cls.model_config.get("env_file")
+        check_setting_names(
+            cls, ENV_PREFIX, "__", Path(env_file) if isinstance(env_file, str) else None
+        )
+        return data
+
+    @field_validator("facilities")
+    @classmethod
+    def _facility_codes(cls, value: list[str]) -> list[str]:
+        return [check_code(code) for code in value]
+
     def tap_config(self, scope: RunScope | None = None) -> dict[str, Any]:
         """Return the tap's config, for one run's company, facility and entities when given."""
         config = self.oracle_wms.plugin_config()
@@ -268,6 +314,11 @@ class GruponosMeltanoSettings(BaseSettings):
             password = url_password(url.get_secret_value())
             if password:
                 secrets.append(password)
+        for hook in (self.alerts.webhook_url, self.alerts.slack_webhook_url):
+            if hook is not None:
+                secrets += http_url_secrets(hook.get_secret_value())
+        if self.metrics.pushgateway_url:
+            secrets.append(urlsplit(self.metrics.pushgateway_url).password or "")
         return with_encoded_forms(secrets)
 
     def masked(self) -> dict[str, Any]:
@@ -281,16 +332,40 @@ class GruponosMeltanoSettings(BaseSettings):
         url = self.oracle_db.sqlalchemy_url
         if url is not None:
             shown["oracle_db"]["sqlalchemy_url"] = mask_url(url.get_secret_value())
-        if self.alerts.webhook_url is not None:
-            shown["alerts"]["webhook_url"] = mask_http_url(
-                self.alerts.webhook_url.get_secret_value()
-            )
+        for hook in ("webhook_url", "slack_webhook_url"):
+            value = getattr(self.alerts, hook)
+            if value is not None:
+                shown["alerts"][hook] = mask_http_url(value.get_secret_value())
+        if self.metrics.pushgateway_url:
+            shown["metrics"]["pushgateway_url"] = mask_userinfo(self.metrics.pushgateway_url)
         return shown
 
 
+def check_database_url(url: str) -> None:
+    """Raise ValueError (without the URL, which holds the password) unless `url` is usable."""
+    from sqlalchemy.engine import make_url
+    from target_gruponos_oracle.dialects import strategy_class
+
+    try:
+        parsed = make_url(url)
+    except ValueError:
+        raise ValueError(
+            "not a database URL (expected dialect+driver://user:password@host:port/database; "
+            "the port, when given, is a number)"
+        ) from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"port {parsed.port} is out of range (1-65535)")
+    strategy_class(parsed.get_backend_name())  # "Unsupported database …; use Oracle, …"
+
+
+def default_database(state_dir: Path) -> Path:
+    """Return the embedded default database's file: SQLite, next to the state."""
+    return (Path(state_dir) / "gruponos.db").resolve()
+
+
 def default_sqlite_url(state_dir: Path) -> str:
-    """Return the embedded default database: a SQLite file next to the state."""
-    return f"sqlite:///{(state_dir / 'gruponos.db').resolve()}"
+    """Return the embedded default database's URL (`default_database`)."""
+    return f"sqlite:///{default_database(state_dir)}"
 
 
 def load_settings(**overrides: Any) -> GruponosMeltanoSettings:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +15,8 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ConnectivityError
+
+log = logging.getLogger(__name__)
 
 DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
 
@@ -59,6 +64,40 @@ def connect_with_retry(engine: Engine, attempts: int = 3, backoff: float = 1.0) 
     raise ConnectivityError(f"cannot connect to database {shown}: {_short(last)}") from None
 
 
+def platform_table(
+    target_config: dict[str, Any], dialect: str, name: str, *items: sa.schema.SchemaItem
+) -> sa.Table:
+    """Return one of the platform's own tables as the target would name it on `dialect`.
+
+    The target's rules give its name (upper case on Oracle) and schema, so it lives beside
+    the loaded tables.
+    """
+    rules = database_rules(target_config, dialect)
+    # SQLAlchemy's lower-case names are the database's case-insensitive form.
+    return sa.Table(rules.identifier(name).lower(), sa.MetaData(), *items, schema=rules.schema)
+
+
+def ensure_table(engine: Engine, table: sa.Table) -> None:
+    """Create `table` unless it exists (another machine may be creating it at the same time)."""
+    with engine.begin() as connection:
+        if sa.inspect(connection).has_table(table.name, schema=table.schema):
+            return
+    if table.schema and engine.dialect.name == "postgresql":
+        # The target creates its schema when it first loads; the lock and the state come
+        # first. (Oracle schemas are users a DBA creates.) A concurrent creator is no error.
+        with contextlib.suppress(sa.exc.DatabaseError), engine.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(table.schema, if_not_exists=True))
+    try:
+        with engine.begin() as connection:
+            table.create(connection)
+        log.info("created table %s", table.name)
+    except sa.exc.DatabaseError:
+        # The other machine won: its table is as good as ours.
+        with engine.begin() as connection:
+            if not sa.inspect(connection).has_table(table.name, schema=table.schema):
+                raise
+
+
 def _ping_sql(engine: Engine) -> str:
     return "SELECT 1 FROM DUAL" if engine.dialect.name == "oracle" else "SELECT 1"
 
@@ -66,6 +105,15 @@ def _ping_sql(engine: Engine) -> str:
 def _short(exc: Exception | None) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass
+class ConnectionResult:
+    """What `get_connection()` returns: `success`, `data` (the connection) and `error`."""
+
+    success: bool
+    data: Connection | None = None
+    error: str | None = None
 
 
 class OracleConnectionManager:
@@ -84,15 +132,25 @@ class OracleConnectionManager:
             self._engine = create_db_engine(self._config)
         return self._engine
 
-    async def get_connection(self) -> Connection:
-        """Return a checked connection (a SQLAlchemy `Connection`; close it when done)."""
-        return await asyncio.to_thread(connect_with_retry, self.engine, self._attempts)
+    async def get_connection(self) -> ConnectionResult:
+        """Return a checked connection as a result: `success`, `data` (the connection), `error`.
+
+        `data` is a SQLAlchemy `Connection` (close it when done). A database that cannot be
+        reached (after the retries) is `success=False` with the cause in `error`, not an
+        exception.
+        """
+        try:
+            connection = await asyncio.to_thread(connect_with_retry, self.engine, self._attempts)
+        except (ConnectivityError, sa.exc.SQLAlchemyError, ValueError) as exc:
+            return ConnectionResult(success=False, error=str(exc))
+        return ConnectionResult(success=True, data=connection)
 
     async def test_connection(self) -> bool:
-        """True when the database answers."""
-        connection = await self.get_connection()
-        connection.close()
-        return True
+        """Tell whether the database answers."""
+        result = await self.get_connection()
+        if result.data is not None:
+            result.data.close()
+        return result.success
 
     async def close(self) -> None:
         """Close every pooled connection."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from pydantic import SecretStr
 from gruponos_meltano_native.api import SyncResult, create_gruponos_meltano_platform
 from gruponos_meltano_native.cli import render_report
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
-from gruponos_meltano_native.errors import PlatformError
+from gruponos_meltano_native.errors import ExitCode, PlatformError
 
 DEMO_DIR = Path("demo-output")
 DEMO_ORDERS = 2000
@@ -42,7 +43,14 @@ STARTUP_TIMEOUT_SECONDS = 60
 def wms_simulator(orders: int = DEMO_ORDERS, seed: int = 7) -> Iterator[str]:
     """Run `wms-simulator` as a process on loopback; yields its base URL, stops it after."""
     command = [sys.executable, "-m", "tap_oracle_wms.simulator", "--orders", str(orders)]
-    process = subprocess.Popen([*command, "--seed", str(seed)], stdout=subprocess.PIPE, text=True)
+    # A session of its own: a Ctrl-C on the terminal must not stop it under the runs it
+    # serves; it is stopped once they have stopped.
+    process = subprocess.Popen(
+        [*command, "--seed", str(seed)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     output = process.stdout
     assert output is not None  # stdout=PIPE
     first: list[str] = []
@@ -122,17 +130,58 @@ def _show_shared_table(database: Path) -> None:
         print(f"{facility:8}  {count:4}  {marked:14}", flush=True)
 
 
-def _write_report(settings: GruponosMeltanoSettings, out: Path) -> None:
+def cli_hints(settings: GruponosMeltanoSettings, out: Path, simulated: bool) -> list[str]:
+    """Return the `history` and `report` commands that show the demo's runs, as typed here.
+
+    The simulated demo keeps its state and database in `demo-output/`, not where the CLI
+    looks by default: its commands name both settings (absolute paths, so they work when
+    copied). The CLI is the one installed next to this Python (`make install`'s .venv).
+    """
+    program = Path(sys.executable).parent / "gruponos-meltano"
+    try:
+        shown = str(program.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(program)
+    prefix = ""
+    if simulated:
+        url = settings.oracle_db.sqlalchemy_url
+        assert url is not None  # the simulated demo always names its database
+        prefix = (
+            f"GRUPONOS_MELTANO_STATE_DIR={shlex.quote(str(Path(settings.state_dir).resolve()))} "
+            f"GRUPONOS_MELTANO_ORACLE_DB__SQLALCHEMY_URL={shlex.quote(url.get_secret_value())} "
+        )
+    return [
+        f"{prefix}{shlex.quote(shown)} history",
+        f"{prefix}{shlex.quote(shown)} report --out {shlex.quote(str(out.resolve()))}",
+    ]
+
+
+def _write_report(settings: GruponosMeltanoSettings, out: Path, simulated: bool) -> None:
     from gruponos_meltano_native.history_commands import show_history, write_report
 
     print("\n=== run history ===", flush=True)
     print(show_history(settings, None, None, None, last=10), flush=True)
     path = write_report(settings, out)
-    print(f"\nReport: {path} (open it in a browser; `gruponos-meltano report` makes a new one)")
+    print(f"\nReport: {path} (open it in a browser)", flush=True)
+    print("The demo's runs again, from this folder:", flush=True)
+    for command in cli_hints(settings, out, simulated):
+        print(f"  {command}", flush=True)
 
 
 def main() -> int:
-    """Run the demo; exit non-zero if a sync failed."""
+    """Run the demo; exit non-zero if a sync failed, 130 on Ctrl-C."""
+    try:
+        return _demo()
+    except KeyboardInterrupt:
+        # The runs in flight were stopped and recorded as interrupted (api._in_thread).
+        print("\ninterrupted: the runs in flight were stopped and recorded", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except PlatformError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+
+
+def _demo() -> int:
     settings = load_settings()
     company = settings.oracle_wms.company_code or "GNOS"
     facilities = list(settings.facilities) or ["DC01", "DC02"]
@@ -140,7 +189,7 @@ def main() -> int:
         print(f"Real WMS {settings.oracle_wms.base_url}: full then incremental syncs", flush=True)
         ok = asyncio.run(_sync_facilities(settings, "full", company, facilities))
         ok = ok and asyncio.run(_sync_facilities(settings, "incremental", company, facilities))
-        _write_report(settings, DEMO_DIR / "report.html")
+        _write_report(settings, DEMO_DIR / "report.html", simulated=False)
         return 0 if ok else 1
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     database = (DEMO_DIR / "gruponos-demo.db").resolve()
@@ -181,7 +230,7 @@ def main() -> int:
         flush=True,
     )
     print("WMS simulator stopped.", flush=True)
-    _write_report(demo, DEMO_DIR / "report.html")
+    _write_report(demo, DEMO_DIR / "report.html", simulated=True)
     return 0 if ok else 1
 
 

@@ -11,6 +11,7 @@ history table, the report, a chat alert) shows the cause; the plugin's last line
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Sequence
 
 # `2026-11-26 15:21:25,434 | ERROR    | tap-oracle-wms | Giving up …`, also inside a line
@@ -31,8 +32,27 @@ def error_cause(lines: Sequence[str]) -> str:
     return told[-1] if told else ""
 
 
+def signal_name(number: int) -> str:
+    """`SIGKILL` for 9; `signal 77` for a number Python does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def exit_message(program: str, code: int, lines: Sequence[str], detail: int = 6) -> str:
-    """`<program> exited with code <code>: <cause>`, then the plugin's last `detail` lines."""
+    """`<program> exited with code <code>: <cause>`, then the plugin's last `detail` lines.
+
+    A negative code is Popen's way of saying a signal ended the plugin: that signal is the
+    cause (the plugin's own last lines were written before it came, and do not say why).
+    """
     shown = [line for line in lines if line.strip()][-detail:]
-    cause = error_cause(lines) or "(no output on stderr)"
-    return "\n".join([f"{program} exited with code {code}: {cause}", *shown])
+    if code < 0:
+        first = (
+            f"{program} killed by signal {signal_name(-code)} (sent by another process or "
+            "the kernel, e.g. its out-of-memory killer)"
+        )
+    else:
+        cause = error_cause(lines) or "(no output on stderr)"
+        first = f"{program} exited with code {code}: {cause}"
+    return "\n".join([first, *shown])

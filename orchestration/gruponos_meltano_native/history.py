@@ -9,7 +9,9 @@ a table that is not ours.
 When the database cannot take the rows (it is down, or it is what failed the run), they wait
 as JSON files in `<state_dir>/history/pending/` and the next run that reaches the database
 writes them first. Writing is idempotent per run id, so a crash between the commit and the
-removal of a pending file never duplicates a run.
+removal of a pending file never duplicates a run. A waiting file the database refuses while
+it takes others, or one that cannot be read, is moved to `pending/quarantine/` with a
+warning naming it: it never holds back the rows of later runs.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from sqlalchemy.engine import Connection
 from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.database import create_db_engine, dialect_of
-from gruponos_meltano_native.errors import SettingsError
+from gruponos_meltano_native.errors import SettingsError, StateError
+from gruponos_meltano_native.printable import printable
+from gruponos_meltano_native.quarantine import move_aside
 from gruponos_meltano_native.state import atomic_write_json, read_json
 from gruponos_meltano_native.text_table import align
 
@@ -190,6 +194,11 @@ class RunHistory:
             )
         return True
 
+    def reachable(self) -> None:
+        """Connect (creating the table if needed); raise what the database says if it cannot."""
+        with self._connect(create=True):
+            pass
+
     def append(self, rows: Iterable[HistoryRow]) -> int:
         """Insert rows in one transaction, skipping runs already stored; return rows written."""
         rows = list(rows)
@@ -283,14 +292,23 @@ class PendingRows:
         atomic_write_json(path, [row.to_json() for row in rows])
         return path
 
-    def batches(self) -> list[tuple[Path, list[HistoryRow]]]:
-        """Every waiting run's rows, oldest run first (run ids start with their time)."""
+    def batches(self) -> tuple[list[tuple[Path, list[HistoryRow]]], list[str]]:
+        """Every waiting run's rows, oldest run first (run ids start with their time).
+
+        Also returns warnings: a file that is not a list of rows is moved to quarantine.
+        """
         found = []
+        warnings = []
         for path in sorted(self.folder.glob("*.json")):
-            data = read_json(path)
-            if isinstance(data, list):
+            try:
+                data = read_json(path)
+                if not isinstance(data, list):
+                    raise ValueError("not a list of rows")
                 found.append((path, [HistoryRow.from_mapping(item) for item in data]))
-        return found
+            except (StateError, ValueError, TypeError, AttributeError) as exc:
+                kept = move_aside(path)
+                warnings.append(f"unreadable pending run-history file moved to {kept}: {exc}")
+        return found, warnings
 
     def count(self) -> int:
         """How many runs are waiting."""
@@ -299,29 +317,63 @@ class PendingRows:
 
 def write_with_pending(
     history: RunHistory, pending: PendingRows, run_id: str, rows: list[HistoryRow]
-) -> str | None:
+) -> list[str]:
     """Write waiting runs and then `rows`; on failure keep `rows` waiting.
 
-    Returns None when everything reached the table, else a warning for the run's report.
+    Returns warnings for the run's report (none when everything reached the table).
     """
-    waiting = pending.batches()
+    waiting, warnings = pending.batches()
     try:
         history.append([row for _, batch in waiting for row in batch] + rows)
     except HistoryTableError as exc:
         kept = pending.save(run_id, rows)
-        return f"run history not written: {exc}; this run's rows are kept in {kept}"
+        return [*warnings, f"run history not written: {exc}; this run's rows are kept in {kept}"]
     except Exception as exc:
-        kept = pending.save(run_id, rows)
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
-        return (
-            f"run history not written ({type(exc).__name__}: {reason}); "
-            f"{len(waiting) + 1} run(s) wait in {kept.parent} for the next run"
-        )
+        try:
+            history.reachable()
+        except Exception:
+            kept = pending.save(run_id, rows)
+            return [
+                *warnings,
+                f"run history not written ({_cause(exc)}); "
+                f"{len(waiting) + 1} run(s) wait in {kept.parent} for the next run",
+            ]
+        # The database answers but refused the rows: find whose, one run at a time.
+        return warnings + _write_one_by_one(history, pending, run_id, waiting, rows)
     for path, _ in waiting:
         path.unlink(missing_ok=True)
     if waiting:
         log.info("wrote %d waiting run(s) to the run history", len(waiting))
-    return None
+    return warnings
+
+
+def _write_one_by_one(
+    history: RunHistory,
+    pending: PendingRows,
+    run_id: str,
+    waiting: list[tuple[Path, list[HistoryRow]]],
+    rows: list[HistoryRow],
+) -> list[str]:
+    """Write each run alone; a run the table refuses goes to quarantine, named in a warning."""
+    warnings = []
+    for path, batch in [*waiting, (None, rows)]:
+        try:
+            history.append(batch)
+        except Exception as exc:
+            kept = move_aside(path if path is not None else pending.save(run_id, batch))
+            warnings.append(
+                f"run history refused the rows of run {batch[0].run_id} ({_cause(exc)}); "
+                f"they were moved to {kept}"
+            )
+            continue
+        if path is not None:
+            path.unlink(missing_ok=True)
+    return warnings
+
+
+def _cause(exc: Exception) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+    return f"{type(exc).__name__}: {reason}"
 
 
 def dump_rows(rows: list[HistoryRow]) -> str:
@@ -362,7 +414,9 @@ def render_runs(rows: list[HistoryRow], by_entity: bool = False) -> str:
         first = run_rows[0]
         status = first.status + (f" ({first.failure_kind})" if first.failure_kind else "")
         # The first line says what failed and why (a plugin's exit: its cause, exit_messages).
-        error = first.error_message.splitlines()[0][:ERROR_WIDTH] if first.error_message else "-"
+        # Rows written by older versions may hold the WMS's control codes raw.
+        message = printable(first.error_message or "")
+        error = message.splitlines()[0][:ERROR_WIDTH] if message else "-"
         lead = [first.run_id, first.job, first.company, first.facility]
         lead += [_cell(first.started_at), _cell(first.duration_seconds), status]
         if by_entity:

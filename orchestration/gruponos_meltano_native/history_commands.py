@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from gruponos_meltano_native.config import GruponosMeltanoSettings
+from gruponos_meltano_native.config import GruponosMeltanoSettings, default_database
 from gruponos_meltano_native.database import database_url
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
 from gruponos_meltano_native.history import (
@@ -37,6 +37,8 @@ def _read(
     since: datetime | None = None,
 ) -> list[HistoryRow]:
     config = settings.target_config()
+    if not settings.oracle_db.configured and not default_database(settings.state_dir).exists():
+        return []  # the embedded default, before any run made it: no runs yet, no error
     history = RunHistory(config, settings.history.table)
     try:
         return history.runs(company=company, facility=facility, job=job, last=last, since=since)

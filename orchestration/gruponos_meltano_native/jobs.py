@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.state import StateKey
 
 Mode = Literal["full", "incremental"]
@@ -27,7 +28,10 @@ class Job:
 
     @property
     def uses_state(self) -> bool:
-        """Incremental jobs start from the last committed state; full jobs from nothing."""
+        """Incremental jobs start from the last committed state; full jobs from nothing.
+
+        (A full job whose last run did not finish resumes it: see the orchestrator.)
+        """
         return self.mode == "incremental"
 
 
@@ -67,6 +71,11 @@ class RunScope:
     company: str
     facility: str
     entities: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a bad company or facility code before any run uses it (`codes`)."""
+        check_code(self.company, "company code")
+        check_code(self.facility, "facility code")
 
     @classmethod
     def of(

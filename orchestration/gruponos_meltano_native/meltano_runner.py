@@ -12,13 +12,15 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.errors import ExtractError, LoadError
+from gruponos_meltano_native.child_guard import ChildGuard
+from gruponos_meltano_native.config import ENV_PREFIX, GruponosMeltanoSettings
+from gruponos_meltano_native.errors import ExtractError, LoadError, SettingsError
 from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.jobs import Job, RunScope
 from gruponos_meltano_native.masking import Redactor
@@ -55,10 +57,22 @@ class MeltanoRunner:
         self.log_dir = log_dir
         self.redact = redact
 
+    def executable(self) -> str:
+        """Return the Meltano program to run; `SettingsError` naming the setting if not found."""
+        name = self.settings.meltano_executable
+        found = shutil.which(name)
+        if found is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}MELTANO_EXECUTABLE: {name!r} is not an executable on PATH (the "
+                "README installs Meltano in its own venv: set this to its full path, e.g. "
+                f"{ENV_PREFIX}MELTANO_EXECUTABLE=$PWD/.venv-meltano/bin/meltano)"
+            )
+        return os.path.abspath(found)  # Meltano runs in the project folder: no relative path
+
     def command(self, scope: RunScope) -> list[str]:
         """Return the `meltano run` command line for a job."""
         return [
-            self.settings.meltano_executable,
+            self.executable(),
             "--environment",
             self.settings.environment,
             "run",
@@ -75,7 +89,20 @@ class MeltanoRunner:
         target_config: dict[str, Any],
         on_progress: ProgressCallback | None = None,
     ) -> PipeResult:
-        """Run the job; raise `ExtractError`/`LoadError` naming what Meltano reported."""
+        """Run the job; raise `ExtractError`/`LoadError` naming what Meltano reported.
+
+        Should this process die (kill -9 included), Meltano and its plugins die with it.
+        """
+        with ChildGuard() as self._guard:
+            return self._run(scope, tap_config, target_config, on_progress)
+
+    def _run(
+        self,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        target_config: dict[str, Any],
+        on_progress: ProgressCallback | None,
+    ) -> PipeResult:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -106,6 +133,7 @@ class MeltanoRunner:
             )
         except OSError as exc:
             raise ExtractError(f"cannot start {self.settings.meltano_executable}: {exc}") from None
+        self._guard.watch(process.pid)
         assert process.stdout is not None
         with (self.log_dir / "meltano.log").open("w", encoding="utf-8") as out:
             for raw in process.stdout:
@@ -147,7 +175,7 @@ class MeltanoRunner:
 
     def _effective_config(self, plugin: str, env: dict[str, str]) -> dict[str, Any]:
         # meltano.yml adds its own settings (e.g. entity_filters); the checks need the same.
-        command = [self.settings.meltano_executable, "--environment", self.settings.environment]
+        command = [self.executable(), "--environment", self.settings.environment]
         result = subprocess.run(
             [*command, "config", "print", plugin],
             cwd=self.project_dir,

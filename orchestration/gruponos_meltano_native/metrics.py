@@ -28,7 +28,9 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.history import STATUSES
+from gruponos_meltano_native.quarantine import move_aside
 from gruponos_meltano_native.state import atomic_write_json, read_json
 
 PREFIX = "gruponos_meltano_"
@@ -85,45 +87,69 @@ class MetricsSnapshot:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def update(self, sample: RunSample) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Fold a run into its scope; return that scope's entry and every scope's entries."""
+    def update(self, sample: RunSample) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+        """Fold a run into its scope; return that scope's entry, every scope's, and warnings.
+
+        A snapshot that cannot be read or is not shaped like one is moved to quarantine
+        (the warning names the file) and the metrics start again from this run.
+        """
         with self._locked():
-            scopes: dict[str, Any] = read_json(self.path) or {}
-            key = "/".join((sample.job, sample.company, sample.facility))
-            entry = scopes.get(key) or {
-                "labels": {
-                    "job": sample.job,
-                    "company": sample.company,
-                    "facility": sample.facility,
-                },
-                "runs": {},
-                "failures": {},
-            }
-            entry["last_run"] = sample.ended_at
-            entry["status"] = sample.status
-            entry["runs"][sample.status] = entry["runs"].get(sample.status, 0) + 1
-            if sample.status == "succeeded":
-                entry["last_success"] = sample.ended_at
-            if sample.status in ("failed", "interrupted"):
-                kind = sample.failure_kind or sample.status
-                entry["failures"][kind] = entry["failures"].get(kind, 0) + 1
-            if sample.status != "skipped":  # a skipped run did nothing: keep what the last one did
-                entry["duration"] = sample.duration_seconds
-                entry["entities"] = {
-                    name: {
-                        "extracted": sample.extracted.get(name),
-                        "loaded": sample.loaded.get(name),
-                        "marked_deleted": sample.marked_deleted.get(name),
-                    }
-                    for name in sorted(
-                        set(sample.extracted) | set(sample.loaded) | set(sample.marked_deleted)
-                    )
-                }
-                if sample.quality_score is not None:
-                    entry["quality_score"] = sample.quality_score
-            scopes[key] = entry
+            warnings = []
+            try:
+                scopes = read_json(self.path) or {}
+                if not isinstance(scopes, dict):
+                    raise ValueError("not a JSON object")
+                entry, entries = self._fold(scopes, sample)
+            except (StateError, KeyError, TypeError, AttributeError, ValueError) as exc:
+                kept = move_aside(self.path)
+                warnings.append(
+                    f"metrics snapshot unreadable ({exc}); moved to {kept}, counters restart"
+                )
+                scopes = {}
+                entry, entries = self._fold(scopes, sample)
             atomic_write_json(self.path, scopes)
-            return entry, [scopes[k] for k in sorted(scopes)]
+            return entry, entries, warnings
+
+    @staticmethod
+    def _fold(
+        scopes: dict[str, Any], sample: RunSample
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        key = "/".join((sample.job, sample.company, sample.facility))
+        entry = scopes.get(key) or {
+            "labels": {
+                "job": sample.job,
+                "company": sample.company,
+                "facility": sample.facility,
+            },
+            "runs": {},
+            "failures": {},
+        }
+        entry["last_run"] = sample.ended_at
+        entry["status"] = sample.status
+        entry["runs"][sample.status] = entry["runs"].get(sample.status, 0) + 1
+        if sample.status == "succeeded":
+            entry["last_success"] = sample.ended_at
+        if sample.status in ("failed", "interrupted"):
+            kind = sample.failure_kind or sample.status
+            entry["failures"][kind] = entry["failures"].get(kind, 0) + 1
+        if sample.status != "skipped":  # a skipped run did nothing: keep what the last one did
+            entry["duration"] = sample.duration_seconds
+            entry["entities"] = {
+                name: {
+                    "extracted": sample.extracted.get(name),
+                    "loaded": sample.loaded.get(name),
+                    "marked_deleted": sample.marked_deleted.get(name),
+                }
+                for name in sorted(
+                    set(sample.extracted) | set(sample.loaded) | set(sample.marked_deleted)
+                )
+            }
+            if sample.quality_score is not None:
+                entry["quality_score"] = sample.quality_score
+        scopes[key] = entry
+        entries = [scopes[k] for k in sorted(scopes)]
+        render(entries)  # every entry must render: a damaged one raises here
+        return entry, entries
 
 
 def _samples(entry: dict[str, Any]) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -230,9 +256,8 @@ def publish(
     """Record a run's metrics and send them where configured; return warnings, never raise."""
     if textfile_path is None and pushgateway_url is None:
         return []
-    warnings = []
     try:
-        entry, entries = MetricsSnapshot(state_dir).update(sample)
+        entry, entries, warnings = MetricsSnapshot(state_dir).update(sample)
     except Exception as exc:
         return [f"metrics not updated: cannot write the metrics snapshot: {exc}"]
     if textfile_path is not None:

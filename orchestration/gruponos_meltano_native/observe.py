@@ -126,15 +126,13 @@ def record_rows(
                 kept = PendingRows(settings.state_dir).save(first.run_id, rows)
                 raise RuntimeError(f"no database configured; this run's rows wait in {kept}")
             history = RunHistory(settings.target_config(), settings.history.table)
-            warning = write_with_pending(
+            warnings += write_with_pending(
                 history, PendingRows(settings.state_dir), first.run_id, rows
             )
         except RuntimeError as exc:
-            warning = f"run history not written: {exc}"
+            warnings.append(f"run history not written: {exc}")
         except Exception as exc:  # the state folder itself failed: say so, the run stands
-            warning = f"run history not written and not kept: {exc}"
-        if warning:
-            warnings.append(warning)
+            warnings.append(f"run history not written and not kept: {exc}")
     metrics = settings.metrics
     sample = RunSample(
         job=first.job,

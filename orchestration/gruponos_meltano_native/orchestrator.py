@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from target_gruponos_oracle import database_rules
 
+from gruponos_meltano_native.alert_memory import alert_memory
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.catalog import full_table_catalog
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
     InterruptedRun,
@@ -29,16 +32,18 @@ from gruponos_meltano_native.errors import (
     ScopeBusy,
 )
 from gruponos_meltano_native.jobs import JOBS, RunScope
-from gruponos_meltano_native.lock import ScopeLock, lock_path
-from gruponos_meltano_native.masking import MASK, Redactor, mask_url
+from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
+from gruponos_meltano_native.lock import RunLock, scope_lock
+from gruponos_meltano_native.masking import MASK, Redactor, mask_url, redact_logs
+from gruponos_meltano_native.nul_values import nul_warning
 from gruponos_meltano_native.observe import recorded
+from gruponos_meltano_native.printable import printable
 from gruponos_meltano_native.reconciliation import Reconciler
 from gruponos_meltano_native.run_report import RunReport
 from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import (
     REPLICATION_KEY,
     StateKey,
-    StateStore,
     incremental_seed,
 )
 from gruponos_meltano_native.wms_checks import check_facility, wms_counter
@@ -59,6 +64,27 @@ def resolve_executable(name: str) -> str:
 def _has_bookmarks(state: dict[str, Any] | None) -> bool:
     bookmarks = (state or {}).get("bookmarks") or {}
     return any(isinstance(b, dict) and b.get("replication_key_value") for b in bookmarks.values())
+
+
+def _resume_entries(state: dict[str, Any] | None) -> list[Any]:
+    """Return the tap's `resume` entries: one per stream while a sync is unfinished."""
+    bookmarks = (state or {}).get("bookmarks") or {}
+    return [b["resume"] for b in bookmarks.values() if isinstance(b, dict) and "resume" in b]
+
+
+def _first_began(entries: list[Any]) -> datetime | None:
+    """Return when an unfinished sync's first attempt began (WMS clock), if every entry says.
+
+    Without it the tap reads every range again (it cannot ask for changes since then), so
+    the resumed run's own start stands.
+    """
+    starts = []
+    for entry in entries:
+        try:
+            starts.append(datetime.fromisoformat(str(entry["started"])))
+        except (KeyError, TypeError, ValueError):
+            return None
+    return min(starts) if starts else None
 
 
 def _write_private_json(path: Path, payload: Any) -> None:
@@ -82,9 +108,12 @@ class Orchestrator:
         self.settings = settings
         # Set to stop every run of this orchestrator (runs in other threads never see Ctrl-C).
         self.cancel = threading.Event()
-        self.store = StateStore(settings.state_dir)
+        # The target database when it is PostgreSQL/Oracle (every machine sees it), else files.
+        self.store = state_store(settings.state_dir, settings.target_config())
         self.redact = Redactor(settings.secret_values())
-        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact)
+        redact_logs(self.redact)  # `-v` logs request paths: a webhook's is its token
+        memory = alert_memory(settings.state_dir, settings.target_config())
+        self.alerts = AlertManager(settings.alerts, settings.state_dir, self.redact, memory)
 
     def database_display(self) -> str:
         """Return the target database's URL without its password."""
@@ -108,8 +137,8 @@ class Orchestrator:
             "entities": tap_config.get("entities", "tap default"),
             "tap": {k: MASK if k in secret else v for k, v in tap_config.items()},
             "database": self.database_display(),
-            "state_path": str(self.store.path(scope.state_key)),
-            "lock_path": str(lock_path(self.settings.state_dir, scope.company, scope.facility)),
+            "state_path": self.store.location(scope.state_key),
+            "lock_path": self._lock(scope, {}).location,
             "deletions": self.settings.deletions
             if self.settings.mirrors_deletions(scope)
             else "off",
@@ -117,7 +146,12 @@ class Orchestrator:
         }
 
     def _start_state(self, scope: RunScope) -> dict[str, Any] | None:
-        return self.store.get(scope.state_key) if scope.job.uses_state else None
+        state = self.store.get(scope.state_key)
+        if scope.job.uses_state:
+            return state
+        # A full sync starts from nothing, unless the last one did not finish: its state
+        # then says where each stream's read stopped, and the tap resumes it.
+        return state if _resume_entries(state) else None
 
     @recorded  # history rows and metrics, once the report is complete
     def run(
@@ -139,22 +173,21 @@ class Orchestrator:
             company=scope.company,
             facility=scope.facility,
         )
-        report.state_path = str(self.store.path(scope.state_key))
+        report.state_path = self.store.location(scope.state_key)
         if self.settings.mirrors_deletions(scope):
             report.deletions_mode = self.settings.deletions
         report.log_dir = str(self.settings.state_dir / "logs" / run_id)
         started = time.monotonic()
-        lock = ScopeLock(
-            self.settings.state_dir,
-            scope.company,
-            scope.facility,
-            {"job": scope.job.name, "run_id": run_id},
-        )
+        lock = self._lock(scope, {"job": scope.job.name, "run_id": run_id})
         try:
             self.settings.require_runnable()
+            self._remove_leftovers()
+            tap_config = self.settings.tap_config(scope)
+            # Before the lock: a facility the WMS lacks leaves no lock file behind.
+            check_facility(tap_config, scope.facility, self.redact)
             lock.acquire(wait_seconds)
             try:
-                self._run_locked(report, scope, progress)
+                self._run_locked(report, scope, tap_config, progress, lock)
             finally:
                 lock.release()
         except ScopeBusy as exc:
@@ -185,29 +218,83 @@ class Orchestrator:
         )
         return report
 
+    def _lock(self, scope: RunScope, holder: dict[str, Any]) -> RunLock:
+        """Return the company/facility lock: in the target database or a file (`scope_lock`)."""
+        return scope_lock(
+            self.settings.state_dir,
+            self.settings.target_config(),
+            scope.company,
+            scope.facility,
+            holder,
+        )
+
+    def _commit_state(
+        self, lock: RunLock, key: StateKey, value: dict[str, Any], run_id: str
+    ) -> None:
+        """Write a state, once sure this run still holds its lock (else `LockLost`)."""
+        lock.check()
+        self.store.put(key, value, run_id)
+
+    def _remove_leftovers(self) -> None:
+        # Plugin configs (credentials) of runs killed before they could remove them.
+        try:
+            removed = remove_leftovers(self.settings.state_dir)
+        except OSError as exc:
+            log.warning("cannot check for plugin configs left by killed runs: %s", exc)
+            return
+        if removed:
+            log.warning("removed plugin configs left by killed runs: %s", ", ".join(removed))
+
     def _run_locked(
-        self, report: RunReport, scope: RunScope, progress: ProgressCallback | None
+        self,
+        report: RunReport,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        progress: ProgressCallback | None,
+        lock: RunLock,
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
-        tap_config = self.settings.tap_config(scope)
-        check_facility(tap_config, scope.facility, self.redact)
-        result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
+        standalone = self.settings.runner == "standalone"
+        unfinished = _resume_entries(self._start_state(scope)) if standalone else []
+        began = _first_began(unfinished)
+        if unfinished:
+            log.info("run %s: resuming the unfinished %s (began %s)", report.run_id, scope, began)
+        with RunFiles(self.settings.state_dir, report.run_id) as files:
+            result = self._run_pipe(
+                scope, tap_config, report.run_id, Path(report.log_dir), progress, lock, files
+            )
         self._take_counts(report, result)
-        if scope.job.mode == "full" and self.settings.runner == "standalone":
-            self._seed_incremental(report, result, scope)
-        self._reconcile(report, result, scope, result.tap_config or tap_config)
+        dropped = nul_warning(
+            database_rules(self.settings.target_config()).dialect, result.nul_values or {}
+        )
+        if dropped:
+            log.warning("run %s: %s", report.run_id, dropped)
+            report.warnings.append(dropped)
+        if scope.job.mode == "full" and standalone:
+            self._seed_incremental(report, result, scope, lock, began or report.started_at)
+        self._reconcile(
+            report, result, scope, result.tap_config or tap_config, resumed=bool(unfinished)
+        )
 
-    def _seed_incremental(self, report: RunReport, result: PipeResult, scope: RunScope) -> None:
+    def _seed_incremental(
+        self,
+        report: RunReport,
+        result: PipeResult,
+        scope: RunScope,
+        lock: RunLock,
+        began: datetime,
+    ) -> None:
         # A full sync's final state is a valid starting point for the incremental job. Read
-        # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start.
+        # FULL_TABLE (to mirror deletions) it has no bookmarks: start from the sync's start,
+        # which for a resumed sync is when its first attempt began (`began`).
         seed = result.last_state if _has_bookmarks(result.last_state) else None
         if seed is None and self.settings.mirrors_deletions(scope):
             timed = [n for n, info in result.streams.items() if REPLICATION_KEY in info.properties]
-            seed = incremental_seed(timed, report.started_at) if timed else None
+            seed = incremental_seed(timed, began) if timed else None
         if seed:
             incremental = StateKey(JOBS["incremental"].name, scope.company, scope.facility)
-            self.store.put(incremental, seed, report.run_id)
+            self._commit_state(lock, incremental, seed, report.run_id)
 
     @staticmethod
     def _take_counts(report: RunReport, result: PipeResult) -> None:
@@ -223,17 +310,21 @@ class Orchestrator:
         run_id: str,
         log_dir: Path,
         progress: ProgressCallback | None,
+        lock: RunLock,
+        files: RunFiles,
     ) -> PipeResult:
+        # Every place a plugin config is written is noted in `files` first (leftovers.py).
         target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
             from gruponos_meltano_native.meltano_runner import MeltanoRunner
 
-            return MeltanoRunner(self.settings, log_dir, self.redact).run(
-                scope, tap_config, target_config, progress
-            )
+            meltano = MeltanoRunner(self.settings, log_dir, self.redact)
+            files.add_meltano_project(meltano.project_dir)
+            return meltano.run(scope, tap_config, target_config, progress)
         start_state = self._start_state(scope)
         with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
             folder = Path(tmp)
+            files.add(folder)
             _write_private_json(folder / "tap.json", tap_config)
             _write_private_json(folder / "target.json", target_config)
             tap = resolve_executable(self.settings.tap_executable)
@@ -255,20 +346,29 @@ class Orchestrator:
             )
             log.info("run %s: %s", run_id, scope)
             return runner.run(
-                lambda value: self.store.put(scope.state_key, value, run_id), progress
+                lambda value: self._commit_state(lock, scope.state_key, value, run_id), progress
             )
 
     def _reconcile(
-        self, report: RunReport, result: PipeResult, scope: RunScope, tap_config: dict[str, Any]
+        self,
+        report: RunReport,
+        result: PipeResult,
+        scope: RunScope,
+        tap_config: dict[str, Any],
+        *,
+        resumed: bool = False,
     ) -> None:
-        """Check the run's figures; `tap_config` is the config the tap ran with."""
+        """Check the run's figures; `tap_config` is the config the tap ran with.
+
+        `resumed`: the run finished a sync an earlier run began (see `Reconciler`).
+        """
         checks = self.settings.validation
         if not checks.enabled:
             return
         target_config = self.settings.target_config()
         wms_count = None
         if report.mode == "full" and checks.compare_wms_counts:
-            wms_count = wms_counter(tap_config)
+            wms_count = wms_counter(tap_config, result.streams)
         try:
             engine = create_db_engine(target_config)
             try:
@@ -282,7 +382,10 @@ class Orchestrator:
                         unscoped=tap_config.get("unscoped_entities") or (),
                         # Rows stamped from the run's start on were marked by this run.
                         marked_since=report.started_at if report.deletions_mode == "mark" else None,
-                    ).reconcile(result.extracted, result.loaded, result.streams, scope)
+                        resumed=resumed,
+                    ).reconcile(
+                        result.extracted, result.loaded, result.streams, scope, result.nul_values
+                    )
             finally:
                 engine.dispose()
         except PlatformError:
@@ -310,7 +413,8 @@ class Orchestrator:
 
     def _fail(self, report: RunReport, exc: PlatformError) -> None:
         report.success = False
-        report.error = self.redact(str(exc))
+        # WMS and plugin texts reach terminals (run, history) and alerts: no control codes.
+        report.error = printable(self.redact(str(exc)))
         report.failure_kind = exc.kind
         report.exit_code = exc.exit_code
         if exc.kind == "reconciliation":

@@ -3,7 +3,10 @@
 Checks per entity:
 - `extracted_equals_loaded`: RECORD messages the tap sent = records the target reported loading.
 - `wms_count_equals_db_rows` (full sync): the WMS's own count for the company/facility = rows in
-  the table for that company/facility that are not marked deleted (`_sdc_deleted_at`).
+  the table for that company/facility that are not marked deleted (`_sdc_deleted_at`). After a
+  full sync that resumed a killed one, more rows than the WMS counts pass, with the difference
+  named: rows deleted in the WMS after the first attempt had read their id range stay live
+  until the next full sync.
 - `keys_unique_non_null`: no key appears twice, no key is null.
 - `freshness` (warning only): the newest `mod_ts` in the table is recent enough.
 
@@ -32,6 +35,7 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
+from gruponos_meltano_native.nul_values import DROPS_NUL, describe
 from gruponos_meltano_native.runner import StreamInfo
 from gruponos_meltano_native.text_table import align
 
@@ -165,12 +169,17 @@ class Reconciler:
         now: datetime | None = None,
         unscoped: Collection[str] = (),
         marked_since: datetime | None = None,
+        resumed: bool = False,
     ) -> None:
         """`wms_count` is None when the WMS's counts are not compared (incremental runs).
 
         `unscoped`: entities extracted without company/facility scope. `marked_since`: when
         the run started, if it marks deletions (rows stamped since then are counted).
+        `resumed`: the run finished a full sync an earlier, killed run began; rows deleted
+        in the WMS after that attempt read them stay live until the next full sync, so
+        more rows than the WMS counts pass (and are reported), fewer still fail.
         """
+        self.resumed = resumed
         self.unscoped = set(unscoped)
         self.marked_since = marked_since
         self.settings = settings
@@ -179,6 +188,7 @@ class Reconciler:
         self.config = target_config
         self.wms_count = wms_count
         self.now = now or datetime.now(timezone.utc)
+        self.nul_values: dict[str, dict[str, int]] | None = None
 
     @cached_property
     def rules(self) -> DatabaseRules:
@@ -191,9 +201,16 @@ class Reconciler:
         loaded: dict[str, int],
         streams: dict[str, StreamInfo],
         scope: RunScope,
+        nul_values: dict[str, dict[str, int]] | None = None,
     ) -> ReconciliationReport:
-        """Check every stream the run touched."""
+        """Check every stream the run touched.
+
+        `nul_values` (per stream and field, values holding NUL characters; None when not
+        measured) adds a check on a database that drops them (PostgreSQL): those values were
+        not stored as sent.
+        """
         report = ReconciliationReport()
+        self.nul_values = nul_values
         for entity in sorted(set(extracted) | set(streams)):
             info = streams.get(entity, StreamInfo())
             figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
@@ -211,6 +228,7 @@ class Reconciler:
                 ("wms_count_equals_db_rows", ERROR, self._check_wms_count),
                 ("keys_unique_non_null", ERROR, self._check_keys),
                 ("freshness", WARNING, self._check_freshness),
+                ("values_stored_as_sent", WARNING, self._check_nul_values),
             )
             for name, severity, check in checks:
                 try:
@@ -280,6 +298,14 @@ class Reconciler:
         since = _as_stored(self.marked_since, self.dialect)
         return self._count_rows(subject, subject.deleted >= sa.literal(since))
 
+    def _check_nul_values(self, subject: _Subject) -> _Outcome:
+        if self.dialect not in DROPS_NUL or self.nul_values is None:
+            return None
+        fields = self.nul_values.get(subject.entity)
+        if not fields:
+            return True, "no value held a NUL character"
+        return False, f"NUL characters dropped by {self.dialect}: {describe(fields)}"
+
     @staticmethod
     def _check_loaded(subject: _Subject) -> _Outcome:
         figures = subject.figures
@@ -299,6 +325,13 @@ class Reconciler:
         detail = f"WMS {figures.wms_count:,}, database {figures.db_rows:,}"
         if subject.deleted is not None:
             detail += " (rows not marked deleted)"
+        extra = figures.db_rows - figures.wms_count
+        if self.resumed and extra > 0:
+            detail += (
+                f"; a resumed full sync: {extra:,} rows deleted in the WMS after its first "
+                "attempt read them stay until the next full sync"
+            )
+            return True, detail
         return figures.wms_count == figures.db_rows, detail
 
     def _check_keys(self, subject: _Subject) -> _Outcome:

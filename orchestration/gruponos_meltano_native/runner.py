@@ -25,11 +25,13 @@ from typing import IO, Any, TypeVar
 
 import msgspec
 
+from gruponos_meltano_native.child_guard import ChildGuard
 from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
 from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.masking import Redactor
 from gruponos_meltano_native.metric_lines import add_to, record_count
+from gruponos_meltano_native.nul_values import count_nul_values
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ class PipeResult:
     tap_config: dict[str, Any] | None = None
     # Per stream: "activated" when its ACTIVATE_VERSION reached the target, else why not.
     deletions: dict[str, str] = field(default_factory=dict)
+    # Per stream and field: RECORD values holding NUL characters (nul_values.py); None when
+    # not measured (the Meltano runner does not see the records).
+    nul_values: dict[str, dict[str, int]] | None = None
 
 
 ProgressCallback = Callable[[dict[str, int], float], None]
@@ -106,11 +111,18 @@ class _StderrWatcher(threading.Thread):
 class _StateWatcher(threading.Thread):
     """Reads the STATE lines the target emits after each commit and hands them on at once."""
 
-    def __init__(self, pipe: IO[bytes], on_state: StateCallback, redact: Redactor) -> None:
+    def __init__(
+        self,
+        pipe: IO[bytes],
+        on_state: StateCallback,
+        redact: Redactor,
+        on_error: Callable[[], None],
+    ) -> None:
         super().__init__(name="target-stdout", daemon=True)
         self.pipe = pipe
         self.on_state = on_state
         self.redact = redact
+        self.on_error = on_error
         self.count = 0
         self.last: dict[str, Any] | None = None
         self.error: Exception | None = None
@@ -133,7 +145,10 @@ class _StateWatcher(threading.Thread):
             try:
                 self.on_state(message)
             except Exception as exc:
+                # A state that cannot be kept (a lost lock, a full disk) ends the run: the
+                # tap is stopped, so no more is read and no deletion is mirrored.
                 self.error = exc
+                self.on_error()
                 continue
             self.count += 1
             self.last = message
@@ -159,6 +174,7 @@ class PipeRunner:
         never see the KeyboardInterrupt).
         """
         self.gate = gate or VersionGate(required=None)
+        self.nul_values: dict[str, dict[str, int]] = {}
         self.cancel = cancel
         self.tap_command = list(tap_command)
         self.target_command = list(target_command)
@@ -172,7 +188,7 @@ class PipeRunner:
         # A session of their own: a Ctrl-C on the terminal reaches only the orchestrator, which
         # then stops the tap and lets the target commit what it already has.
         try:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 command,
                 env=self.env,
                 start_new_session=True,
@@ -182,11 +198,20 @@ class PipeRunner:
             )
         except OSError as exc:
             raise error(f"cannot start {command[0]}: {exc}") from None
+        self._guard.watch(process.pid)
+        return process
 
     def run(
         self, on_state: StateCallback, on_progress: ProgressCallback | None = None
     ) -> PipeResult:
-        """Run the pipe; raise `ExtractError`/`LoadError`/`InterruptedRun` when it fails."""
+        """Run the pipe; raise `ExtractError`/`LoadError`/`InterruptedRun` when it fails.
+
+        Should this process die (kill -9 included), the tap and the target die with it.
+        """
+        with ChildGuard() as self._guard:
+            return self._run(on_state, on_progress)
+
+    def _run(self, on_state: StateCallback, on_progress: ProgressCallback | None) -> PipeResult:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         target = self._start(self.target_command, subprocess.PIPE, LoadError)
@@ -200,7 +225,7 @@ class PipeRunner:
         target_err = _StderrWatcher(
             "target", target.stderr, self.log_dir / "target.log", self.redact
         )
-        states = _StateWatcher(target.stdout, on_state, self.redact)
+        states = _StateWatcher(target.stdout, on_state, self.redact, lambda: _terminate(tap))
         for thread in (tap_err, target_err, states):
             thread.start()
 
@@ -275,6 +300,7 @@ class PipeRunner:
             tap_exit=tap_exit,
             target_exit=target_exit,
             deletions=deletions,
+            nul_values=self.nul_values,
         )
 
     def _release_versions(self, streams: dict[str, StreamInfo], sink: IO[bytes]) -> dict[str, str]:
@@ -308,6 +334,7 @@ class PipeRunner:
                 head = _Head()  # not ours to judge: the target names the bad line
             if head.type == "RECORD":
                 extracted[head.stream] = extracted.get(head.stream, 0) + 1
+                count_nul_values(line, head.stream, self.nul_values)
             elif head.type == "ACTIVATE_VERSION":
                 self.gate.hold(head.stream, line)  # forwarded, if at all, once the tap succeeded
                 continue

@@ -85,6 +85,10 @@ class StateStore:
         """Return the file holding `key`'s state."""
         return self.state_dir / key.relative_path()
 
+    def location(self, key: StateKey) -> str:
+        """Where `key`'s state is kept, for reports and `--dry-run`."""
+        return str(self.path(key))
+
     def get(self, key: StateKey) -> dict[str, Any] | None:
         """Return the last committed Singer state value for `key`, or None."""
         envelope = read_json(self.path(key))
@@ -127,7 +131,7 @@ class StateStore:
         for path in sorted(root.glob("*/*/*.json")):
             envelope = read_json(path)
             if isinstance(envelope, dict):
-                found.append({"path": str(path), **envelope})
+                found.append({"location": str(path), "path": str(path), **envelope})
         return found
 
 

@@ -4,6 +4,9 @@ with http_receiver() as hook:          # any JSON POST, e.g. webhook or Slack
     ... hook.url ...; hook.requests    # [(path, payload), ...]
 with smtp_server(username="u", password="p") as smtp:
     ... smtp.port ...; smtp.messages   # [email.message.EmailMessage, ...]
+
+`kill_process_tree` ends a run the worst way (SIGKILL to it and all it started); `wait_for`
+polls for a file a running process is to write.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ import contextlib
 import email
 import email.policy
 import json
+import os
+import signal
 import socket
 import ssl
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,3 +144,42 @@ def smtp_server(
         yield state
     finally:
         controller.stop()
+
+
+def wait_for(
+    paths: Callable[[], list[Path]], process: subprocess.Popen[str], what: str
+) -> list[Path]:
+    """Poll `paths` until it finds something; fail if `process` ends first or after 60 s."""
+    deadline = time.monotonic() + 60
+    while not (found := paths()):
+        assert process.poll() is None, f"the run ended before {what} appeared"
+        assert time.monotonic() < deadline, f"no {what} within 60 s"
+        time.sleep(0.02)
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Return the pids of every process below `pid` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_process_tree(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the orchestrator and everything it started (the worst way a run can end)."""
+    tree = descendants(process.pid)
+    process.kill()
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.communicate(timeout=60)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gruponos_meltano_native.errors import ExtractError, SettingsError
@@ -10,6 +10,8 @@ from gruponos_meltano_native.masking import Redactor
 
 if TYPE_CHECKING:
     from tap_oracle_wms.client import WMSClient
+
+    from gruponos_meltano_native.runner import StreamInfo
 
 FACILITY_ENTITY = "facility"
 
@@ -62,8 +64,24 @@ def _facility_codes(client: WMSClient, url: str, config: dict[str, Any], most: i
     return ", ".join(codes) + more if codes else ""
 
 
-def wms_counter(tap_config: dict[str, Any]) -> Callable[[str], int]:
-    """Return a function counting an entity's records in the WMS, scoped as extraction is."""
-    from tap_oracle_wms.client import WMSClient
+def wms_counter(
+    tap_config: dict[str, Any], streams: Mapping[str, StreamInfo]
+) -> Callable[[str], int]:
+    """Return a function counting an entity's records in the WMS, scoped as extraction is.
 
-    return WMSClient(tap_config).count
+    Each count is one one-row request with the run's scope, built from the properties of
+    the run's SCHEMA (`streams`): no discovery (a describe and a sample page) again.
+    """
+    from tap_oracle_wms.client import WMSClient
+    from tap_oracle_wms.discovery import resolve_schema
+
+    client = WMSClient(tap_config)
+
+    def count(entity: str) -> int:
+        info = streams.get(entity)
+        if info and info.properties:
+            return client.count(entity, info.properties)
+        # A stream the run declared no SCHEMA for (it failed first): discovery tells.
+        return client.count(entity, resolve_schema(client, entity).get("properties", {}))
+
+    return count

@@ -1,11 +1,16 @@
-"""Shared fixtures: clean settings environment, a self-signed certificate for STARTTLS."""
+"""Shared fixtures: clean settings environment, a self-signed certificate for STARTTLS, a
+PostgreSQL server and a fresh schema in it."""
 
 from __future__ import annotations
 
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +52,23 @@ def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
         capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server; skipped when missing, except in CI where that fails."""
+    from target_gruponos_oracle.testing import postgres_for_tests
+
+    with postgres_for_tests() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_config(postgres_url: str) -> dict[str, Any]:
+    """Target settings on that server with a schema of the test's own (its own tables)."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine.dispose()
+    return {"sqlalchemy_url": postgres_url, "default_target_schema": schema}

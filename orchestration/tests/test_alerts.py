@@ -4,6 +4,7 @@ import json
 import socket
 
 import pytest
+from gruponos_meltano_native.alert_memory import alert_memory
 from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.config import AlertSettings
 from gruponos_meltano_native.masking import Redactor
@@ -145,3 +146,20 @@ def test_an_unwritable_cooldown_memory_does_not_stop_the_alert(tmp_path, caplog)
         assert manager.send(_alert()) == ["webhook"]
         assert len(hook.requests) == 1
     assert any("cannot save alert cooldown memory" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failure_alerted_on_one_machine_cools_down_and_recovers_on_the_other(pg_config, tmp_path):
+    with http_receiver() as hook:
+        settings = AlertSettings(webhook_url=hook.url)
+        machine_a, machine_b = (
+            AlertManager(
+                settings, tmp_path / name, Redactor([]), alert_memory(tmp_path / name, pg_config)
+            )
+            for name in ("a", "b")
+        )
+        assert machine_a.send(_alert(FAILURE)) == ["webhook"]
+        assert machine_b.send(_alert(FAILURE)) == []  # within A's cooldown
+        assert machine_b.recovered(_alert(RECOVERY, "info")) == ["webhook"]
+        assert machine_a.recovered(_alert(RECOVERY, "info")) == []  # said once
+    assert [payload["kind"] for _, payload in hook.requests] == [FAILURE, RECOVERY]
+    assert not (tmp_path / "a" / "alerts.json").exists()

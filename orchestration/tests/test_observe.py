@@ -65,13 +65,21 @@ def test_history_can_be_switched_off(tmp_path):
 
 
 def test_a_run_skipped_because_the_facility_is_held_is_recorded_not_alerted(tmp_path):
-    settings = _settings(
-        tmp_path,
-        oracle_wms={"base_url": "http://127.0.0.1:9", "username": "u", "password": "Pa55-secret"},
-    )
+    from tap_oracle_wms.simulator import WMSSimulator
+
     holder = {"job": "full-sync-job", "run_id": "20261126T035900Z-123456"}
-    with ScopeLock(settings.state_dir, "GNOS", "DC02", holder):
-        report = _run(Orchestrator(settings), "incremental", "GNOS", "DC02")
+    with WMSSimulator(orders=5) as wms:
+        # The facility is checked with the WMS first (no lock file for a facility it lacks).
+        settings = _settings(
+            tmp_path,
+            oracle_wms={
+                "base_url": wms.base_url,
+                "username": wms.username,
+                "password": wms.password,
+            },
+        )
+        with ScopeLock(settings.state_dir, "GNOS", "DC02", holder):
+            report = _run(Orchestrator(settings), "incremental", "GNOS", "DC02")
     assert (report.status, report.exit_code, report.alerts_sent) == ("skipped", 9, [])
     assert report.warnings == []
     (row,) = RunHistory(settings.target_config(), settings.history.table).runs()

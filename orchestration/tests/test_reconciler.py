@@ -33,7 +33,7 @@ def _db(tmp_path, rows):
     return engine
 
 
-def _reconcile(engine, extracted, loaded, wms_count=None, **settings):
+def _reconcile(engine, extracted, loaded, wms_count=None, resumed=False, **settings):
     with engine.connect() as conn:
         reconciler = Reconciler(
             ValidationSettings(**settings),
@@ -42,6 +42,7 @@ def _reconcile(engine, extracted, loaded, wms_count=None, **settings):
             {"table_prefix": "WMS_"},
             wms_count,
             now=NOW,
+            resumed=resumed,
         )
         return reconciler.reconcile(extracted, loaded, {"order_hdr": INFO}, SCOPE)
 
@@ -61,6 +62,25 @@ def test_clean_table_passes_every_check(tmp_path):
     assert figures.staleness_minutes == 5.0
     assert report.failed == [] and report.quality_score == 100.0
     assert "reconciliation PASSED" in report.render()
+
+
+def test_a_resumed_full_sync_passes_with_rows_deleted_after_its_first_attempt_named(tmp_path):
+    rows = [(i, "DC01", "2026-11-26T08:50:00-03:00") for i in (1, 2, 3)]
+    engine = _db(tmp_path, rows)
+    # Row 3 was deleted in the WMS after the first attempt had read its id range.
+    report = _reconcile(engine, {"order_hdr": 1}, {"order_hdr": 1}, lambda e: 2, resumed=True)
+    [check] = [c for c in report.checks if c.name == "wms_count_equals_db_rows"]
+    assert check.passed
+    assert check.detail == (
+        "WMS 2, database 3; a resumed full sync: 1 rows deleted in the WMS after its first "
+        "attempt read them stay until the next full sync"
+    )
+    # Fewer rows than the WMS counts still fail, resumed or not.
+    fewer = _reconcile(engine, {"order_hdr": 1}, {"order_hdr": 1}, lambda e: 4, resumed=True)
+    assert [c.name for c in fewer.failed] == ["wms_count_equals_db_rows"]
+    # A run that resumed nothing: the extra row is a failure.
+    plain = _reconcile(engine, {"order_hdr": 3}, {"order_hdr": 3}, lambda e: 2)
+    assert [c.name for c in plain.failed] == ["wms_count_equals_db_rows"]
 
 
 def test_planted_faults_are_each_caught(tmp_path):

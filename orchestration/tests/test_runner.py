@@ -225,3 +225,44 @@ def test_activate_version_reaches_the_target_only_after_a_successful_extraction(
                 "b": "not mirrored: its records carry no scope_company_code, scope_facility_code",
             }
     assert received.read_text() == expected
+
+
+ENDLESS_TAP = textwrap.dedent(
+    """
+    import json, sys
+    def emit(m): sys.stdout.write(json.dumps(m) + "\\n")
+    emit({"type": "SCHEMA", "stream": "a", "key_properties": ["id"],
+          "schema": {"properties": {"id": {"type": "integer"}}}})
+    for i in range(1, 1_000_001):
+        emit({"type": "RECORD", "stream": "a", "record": {"id": i}})
+        if i % 1000 == 0:
+            emit({"type": "STATE", "value": {"bookmarks": {"a": {"n": i}}}})
+    emit({"type": "ACTIVATE_VERSION", "stream": "a", "version": 1})
+    """
+)
+
+
+def test_a_state_that_cannot_be_kept_stops_the_tap_and_fails_the_run(tmp_path):
+    from gruponos_meltano_native.db_lock import LockLost
+    from gruponos_meltano_native.deletions import VersionGate
+
+    tap = tmp_path / "endless_tap.py"
+    target = tmp_path / "target.py"
+    tap.write_text(ENDLESS_TAP)
+    target.write_text(FAKE_TARGET)
+    runner = PipeRunner(
+        [sys.executable, str(tap)],
+        [sys.executable, str(target), "0"],
+        tmp_path / "logs",
+        Redactor([]),
+        gate=VersionGate(required=set()),
+    )
+
+    def lost(value):
+        raise LockLost("GNOS/DC01: this run lost its lock")
+
+    with pytest.raises(LockLost) as caught:
+        runner.run(lost)
+    # The tap was stopped soon after the first state could not be kept: it never reached
+    # its end (nor the ACTIVATE_VERSION there, so no deletion could be mirrored).
+    assert caught.value.extracted["a"] < 1_000_000  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ counts): this module imports nothing from the Singer SDK.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import functools
 import logging
 import random
@@ -22,7 +23,6 @@ import requests
 import urllib3
 
 from tap_oracle_wms.auth import OAuth2ClientCredentials, build_auth
-from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import (
     WMSAuthError,
     WMSConfigError,
@@ -109,7 +109,8 @@ class WMSClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._entities: dict[str, str] | None = None
-        self._schemas: dict[str, dict] = {}
+        # The `Date` header of the latest answer: the WMS's own clock (see `wms_clock`).
+        self.server_date: str | None = None
 
     # -- requests ----------------------------------------------------------------------
     @staticmethod
@@ -155,6 +156,7 @@ class WMSClient:
         finally:
             self.gate.release()
         status = response.status_code
+        self.server_date = response.headers.get("Date") or self.server_date
         if status in THROTTLING_STATUS:
             self.gate.throttled(ticket, f"HTTP {status}", self._retry_after(response))
         elif status < 500 and status != 409:
@@ -244,6 +246,19 @@ class WMSClient:
             text = "The WMS refused a filter or parameter"
         return kind(text, url=safe_url(response.url), status=status, code=code, wms_message=message)
 
+    def wms_clock(self) -> dt.datetime | None:
+        """Return the WMS's time at its latest answer (its `Date` header), if it sent one.
+
+        The header counts whole seconds: the value is rounded down, so every change the WMS
+        had committed before that answer was written is at or before it.
+        """
+        if not self.server_date:
+            return None
+        try:
+            return email.utils.parsedate_to_datetime(self.server_date)
+        except (TypeError, ValueError):
+            return None
+
     # -- entities ------------------------------------------------------------------------
     def list_entities(self) -> dict[str, str]:
         """Every entity the instance lists: name -> URL."""
@@ -269,20 +284,12 @@ class WMSClient:
         results = body.get("results") if isinstance(body, dict) else None
         return [r for r in results or [] if isinstance(r, dict)]
 
-    def schema(self, entity: str) -> dict:
-        """Return the entity's schema (cached)."""
-        if entity not in self._schemas:
-            self._schemas[entity] = resolve_schema(self, entity)
-        return self._schemas[entity]
-
     # -- queries -------------------------------------------------------------------------
-    def scope(self, entity: str, properties: t.Collection[str] | None = None) -> Scope:
+    def scope(self, entity: str, properties: t.Collection[str]) -> Scope:
         """Return the company/facility scope filters of `entity` (refusing what cannot be scoped).
 
-        `properties` are the entity's fields (default: its discovered schema's).
+        `properties` are the entity's fields (its stream's schema's).
         """
-        if properties is None:
-            properties = self.schema(entity).get("properties", {})
         return resolve_scope(self.config, entity, properties)
 
     def scope_params(self, entity: str, properties: t.Collection[str]) -> dict[str, t.Any]:
@@ -327,11 +334,14 @@ class WMSClient:
             wms_message=exc.wms_message,
         )
 
-    def count(self, entity: str) -> int:
-        """How many records a FULL run of `entity` with this config extracts (same scope)."""
-        properties = self.schema(entity).get("properties", {})
+    def count(self, entity: str, properties: t.Collection[str]) -> int:
+        """How many records a FULL run of `entity` with this config extracts (same scope).
+
+        One one-row paged request asking only for `id`, as the partition planner's;
+        `properties` are the entity's fields (the run's SCHEMA), which the scope needs.
+        """
         params = self.scope_params(entity, properties)
-        params.update({"page_mode": "paged", "page_size": 1})
+        params.update({"page_mode": "paged", "page_size": 1, "fields": "id", "ordering": "id"})
         try:
             body = self.get(self.entity_url(entity), params, not_found_ok=True)
         except WMSRequestError as exc:

@@ -16,10 +16,18 @@ from importlib import resources
 
 from tap_oracle_wms.errors import WMSError
 
-if t.TYPE_CHECKING:
-    from tap_oracle_wms.client import WMSClient
-
 logger = logging.getLogger(__name__)
+
+
+class EntitySource(t.Protocol):
+    """What discovery asks of the WMS (the client provides it): nothing else."""
+
+    def describe(self, entity: str) -> t.Any:
+        """Return the entity's `describe/` answer, or None when unavailable."""
+
+    def sample(self, entity: str) -> list[dict]:
+        """Return a few of the entity's records (a failure raises `WMSError`)."""
+
 
 # Words in a describe `type` (vocabularies vary by release) -> JSON schema type.
 _RELATED_WORDS = ("relation", "related", "foreign", "fk", "object")
@@ -153,26 +161,26 @@ def merge_sample(schema: dict, records: list[dict]) -> list[str]:
     return added
 
 
-def resolve_schema(client: WMSClient, entity: str) -> dict:
+def resolve_schema(source: EntitySource, entity: str) -> dict:
     """Return the schema of an entity: describe, else built-in, corrected by a sample page.
 
     Without describe or built-in schema, the sample alone gives the schema; a sample
     that fails leaves the schema as describe or the built-in gave it (with a warning).
     """
-    source = "describe"
-    schema = schema_from_describe(client.describe(entity))
+    origin = "describe"
+    schema = schema_from_describe(source.describe(entity))
     if schema is None:
-        schema, source = builtin_schema(entity), "built-in"
+        schema, origin = builtin_schema(entity), "built-in"
     try:
-        records = client.sample(entity)
+        records = source.sample(entity)
     except WMSError as exc:
         logger.warning(
-            "Entity '%s': sample page failed, schema from %s only (%s)", entity, source, exc
+            "Entity '%s': sample page failed, schema from %s only (%s)", entity, origin, exc
         )
         records = []
     else:
         if schema is None and records:
-            schema, source = {"type": "object", "properties": {}}, "sample"
+            schema, origin = {"type": "object", "properties": {}}, "sample"
     if schema is None:
         logger.warning("Entity '%s': no describe, built-in schema or records; only `id`", entity)
         return {"type": "object", "properties": {"id": {"type": "integer"}}}
@@ -182,8 +190,8 @@ def resolve_schema(client: WMSClient, entity: str) -> dict:
     logger.info(
         "Entity '%s': schema from %s%s%s",
         entity,
-        source,
+        origin,
         f", checked against {len(records)} sampled records" if records else ", no sample",
-        f"; added from the sample: {', '.join(added)}" if added and source != "sample" else "",
+        f"; added from the sample: {', '.join(added)}" if added and origin != "sample" else "",
     )
     return schema

@@ -14,13 +14,14 @@ records/s, requests in flight (and the gate's current limit) and ranges done.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
 import time
 import typing as t
 
-from tap_oracle_wms.partitions import WHOLE, IdRange, plan
+from tap_oracle_wms.partitions import IdRange, plan
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,6 +33,8 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 30.0
+# One list query of a read: a tag the caller knows it by, and its filters.
+Query = tuple[t.Any, dict[str, t.Any]]
 _DONE = object()
 
 
@@ -51,14 +54,28 @@ class PartitionedRead:
         entity: str,
         params: t.Mapping[str, t.Any],
         decoder: msgspec.json.Decoder,
+        *,
+        ranges: list[IdRange] | None = None,
+        queries: list[Query] | None = None,
     ) -> None:
-        """Plan the ranges under the run's filters `params` (this asks the WMS)."""
+        """Plan the ranges under the run's filters `params` (this asks the WMS).
+
+        `ranges`: a plan kept from an earlier attempt (no planning). `queries`: what to
+        read, as (tag, query) pairs; by default every range's query, tagged by its index.
+        """
         self.client = client
         self.entity = entity
         self.params = dict(params)
         self.decoder = decoder
         self.slots = client.gate.ceiling
-        self.ranges: list[IdRange] = plan(client, entity, self.params, self.slots)
+        if ranges is None:
+            ranges = plan(client, entity, self.params, self.slots)
+        self.ranges: list[IdRange] = ranges
+        self.queries: list[Query] = (
+            queries
+            if queries is not None
+            else [(i, part.params(self.params)) for i, part in enumerate(ranges)]
+        )
         self.pages_read = 0
         self.records = 0
         self.ranges_done = 0
@@ -69,41 +86,59 @@ class PartitionedRead:
             logger.info(
                 "Entity '%s': reading %d id ranges with up to %d requests in flight",
                 entity,
-                len(self.ranges),
+                len(self.queries),
                 self.slots,
             )
 
     @property
     def partitioned(self) -> bool:
-        """Whether the entity is read as several ranges (records then arrive interleaved)."""
-        return len(self.ranges) > 1
+        """Whether the entity is read as several queries (records then arrive interleaved)."""
+        return len(self.queries) > 1
 
     def pages(self) -> Iterator[t.Any]:
         """Yield every page of every range, as they arrive; log progress."""
+        for _, page in self.tagged_pages():
+            if page is not None:
+                yield page
+
+    def tagged_pages(self) -> Iterator[tuple[t.Any, t.Any]]:
+        """Yield (tag, page) for every page as it arrives, and (tag, None) once a query is done.
+
+        A query's pages come in the order the WMS gave them, and its (tag, None) after
+        its last page; the caller has handled them all when it asks for the next item.
+        """
         self._started = time.monotonic()
         self._next_log = self._started + PROGRESS_INTERVAL_S
-        source = self._concurrent() if self.partitioned else self._range(WHOLE)
-        for page in source:
+        if self.partitioned:
+            source = self._concurrent()
+        else:
+            source = itertools.chain.from_iterable(self._query(q) for q in self.queries)
+        for tag, page in source:
+            if page is None:
+                yield tag, None
+                continue
             self.pages_read += 1
             self.records += len(page.results)
             if time.monotonic() >= self._next_log:
                 self._log("progress")
                 self._next_log = time.monotonic() + PROGRESS_INTERVAL_S
-            yield page
+            yield tag, page
         self._log("done")
 
-    def _range(self, part: IdRange, *, prefetch: bool = True) -> Iterator[t.Any]:
-        params = part.params(self.params)
-        yield from self.client.pages(self.entity, params, self.decoder, prefetch=prefetch)
+    def _query(self, query: Query, *, prefetch: bool = True) -> Iterator[tuple[t.Any, t.Any]]:
+        tag, params = query
+        for page in self.client.pages(self.entity, params, self.decoder, prefetch=prefetch):
+            yield tag, page
         with self._lock:
             self.ranges_done += 1
+        yield tag, None
 
-    def _concurrent(self) -> Iterator[t.Any]:
-        """Read the ranges on worker threads; yield their pages from a bounded queue."""
-        todo: queue.SimpleQueue[IdRange] = queue.SimpleQueue()
-        for part in self.ranges:
-            todo.put(part)
-        workers = min(2 * self.slots, len(self.ranges))
+    def _concurrent(self) -> Iterator[tuple[t.Any, t.Any]]:
+        """Read the queries on worker threads; yield their pages from a bounded queue."""
+        todo: queue.SimpleQueue[Query] = queue.SimpleQueue()
+        for query in self.queries:
+            todo.put(query)
+        workers = min(2 * self.slots, len(self.queries))
         out: queue.Queue[t.Any] = queue.Queue(maxsize=self.slots)
         stop = threading.Event()
 
@@ -120,11 +155,11 @@ class PartitionedRead:
             try:
                 while not stop.is_set():
                     try:
-                        part = todo.get_nowait()
+                        query = todo.get_nowait()
                     except queue.Empty:
                         return
-                    for page in self._range(part, prefetch=False):
-                        if not put(page):
+                    for item in self._query(query, prefetch=False):
+                        if not put(item):
                             return
             except BaseException as exc:  # handed to the reading thread, raised there
                 put(_Failed(exc))
@@ -165,5 +200,5 @@ class PartitionedRead:
             gate.limit,
             gate.ceiling,
             self.ranges_done,
-            len(self.ranges),
+            len(self.queries),
         )

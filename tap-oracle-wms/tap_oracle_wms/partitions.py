@@ -161,6 +161,16 @@ def _edge(
     return probe
 
 
+def first_id(client: WMSClient, entity: str, params: t.Mapping[str, t.Any]) -> int | None:
+    """Return the smallest id matching `params`, by one one-row request (None: none/refused)."""
+    base = {k: v for k, v in params.items() if k not in ("ordering", "fields")}
+    try:
+        probe = _edge(client, entity, base, "id")
+    except (WMSRequestError, WMSResponseError):
+        return None  # the read itself reports a refusal of the run's filters
+    return probe.results[0].id if probe is not None and probe.results else None
+
+
 def _counts(
     client: WMSClient, entity: str, params: t.Mapping[str, t.Any], buckets: list[IdRange]
 ) -> list[int] | None:

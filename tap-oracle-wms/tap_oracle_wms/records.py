@@ -11,6 +11,7 @@ turning one decoded struct into the output dict without any per-field dispatch.
 
 from __future__ import annotations
 
+import operator
 import typing as t
 from decimal import Decimal
 
@@ -72,6 +73,7 @@ class RecordCodec:
                 sources.append(source)
         self.sources = tuple(sources)  # the WMS fields a record is built from
         attrs = {source: f"f{i}" for i, source in enumerate(sources)}
+        self._attrs = attrs
         # Any `*_id` may come as an object or a bare id (status_id is bare): accept both.
         objects = {s for s in sources if s in related or s.endswith("_id")}
         struct_fields = [
@@ -101,6 +103,11 @@ class RecordCodec:
         self.convert: t.Callable[[t.Any], dict] = self._compile(
             wanted, attrs, related, objects, constants
         )
+
+    def getter(self, source: str) -> t.Callable[[t.Any], t.Any] | None:
+        """Return a function reading a source field from a decoded record (None: not decoded)."""
+        attr = self._attrs.get(source)
+        return operator.attrgetter(attr) if attr is not None else None
 
     @staticmethod
     def _compile(

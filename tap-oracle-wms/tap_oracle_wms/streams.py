@@ -20,7 +20,10 @@ from tap_oracle_wms.errors import WMSRequestError
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
 from tap_oracle_wms.ordering import ReceivedOrder
 from tap_oracle_wms.parallel import PartitionedRead
+from tap_oracle_wms.partitions import plan
 from tap_oracle_wms.records import RecordCodec
+from tap_oracle_wms.resume import KEY as RESUME_KEY
+from tap_oracle_wms.resume import REPLICATION_KEY, ResumeTracker
 from tap_oracle_wms.scope import SCOPE_PROPERTIES
 from tap_oracle_wms.sdk import FencedStream
 
@@ -30,8 +33,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 logger = logging.getLogger(__name__)
-
-REPLICATION_KEY = "mod_ts"
 
 
 def not_after(earlier: str, later: str) -> bool:
@@ -71,6 +72,8 @@ class WMSStream(FencedStream):
         # the bookmark then waits for the end as when disorder is detected.
         self._held = False
         self._complete = False  # every page of the stream was read
+        self._owner = tap
+        self._resume: ResumeTracker | None = None  # this run's resumable progress
 
     @property
     def metadata(self) -> t.Any:
@@ -128,16 +131,25 @@ class WMSStream(FencedStream):
         if fields:
             params["fields"] = fields
         try:
-            read = PartitionedRead(self.client, self.name, params, codec.decoder)
-            # Interleaved id ranges: the bookmark waits for the end (see write_state).
-            self._held = read.partitioned
-            for page in read.pages():
+            read, resume = self._start_read(params, codec)
+            # Interleaved id ranges (or a resumed read): the bookmark waits for the end.
+            self._held = read.partitioned or resume.resumed
+            get_id = codec.getter("id") if resume.by_id else None
+            for tag, page in read.tagged_pages():
+                if page is None:
+                    # Every record of it was handed on: a STATE may say so at once.
+                    resume.query_done(tag)
+                    self.write_state()
+                    continue
                 # Every record of the pages before was processed (and maybe a STATE written).
                 self._order.page_done()
                 if self._frame is not None:
                     self._frame = (self._frame[0], self._suffix())
-                for raw in page.results:
+                results = page.results
+                last = resume.page_arrived(tag, list(map(get_id, results))) if get_id else None
+                for raw in results:
                     yield convert(raw)
+                resume.page_read(tag, last)
         except WMSRequestError as exc:
             properties = self.schema.get("properties", {})
             raise self.client.explain_refusal(exc, self.name, properties) from None
@@ -154,6 +166,37 @@ class WMSStream(FencedStream):
             # target treat rows of older versions as gone from the WMS.
             self.write_activate_version(self.stream_version)
 
+    def _start_read(
+        self, params: dict[str, t.Any], codec: RecordCodec
+    ) -> tuple[PartitionedRead, ResumeTracker]:
+        """Plan the read, or resume the one the STATE describes (resume.py)."""
+        client = self.client
+        if not self.incremental:
+            mode = "full" if self.stream_version is None else "full+versions"
+        else:
+            mode = "incremental"
+        resume = ResumeTracker.start(
+            self.name,
+            self.stream_state,
+            client,
+            params,
+            mode,
+            self.stream_version,
+            lambda: plan(client, self.name, params, client.gate.ceiling),
+        )
+        self._resume = resume
+        if resume.entry.version is not None and self.stream_version is not None:
+            # The version of the attempt resumed: its rows and ours are one sync's.
+            self.stream_version = resume.entry.version
+        lookback = dt.timedelta(minutes=float(self.config.get("lookback_minutes", 5)))
+        can_catch_up = REPLICATION_KEY in self.schema.get("properties", {})
+        queries = resume.queries(params, lookback, catch_up=can_catch_up)
+        ranges = resume.entry.ranges
+        read = PartitionedRead(
+            client, self.name, params, codec.decoder, ranges=ranges, queries=queries
+        )
+        return read, resume
+
     def _suffix(self) -> bytes:
         extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
         version = f',"version":{self.stream_version}' if self.stream_version else ""
@@ -168,8 +211,16 @@ class WMSStream(FencedStream):
         until the last page has been read means only a completed full sync leads to
         deletions; the RECORDs still carry the version from the start.
         """
-        if self._complete:
-            super().write_activate_version(full_table_version)
+        if not self._complete:
+            return
+        if self._resume is not None and not self._resume.mirrors_deletions:
+            logger.warning(
+                "Stream '%s': no ACTIVATE_VERSION after this resumed read (see above): "
+                "deletions are not mirrored this run",
+                self.name,
+            )
+            return
+        super().write_activate_version(full_table_version)
 
     def write_schema(self) -> None:
         """Write SCHEMA, and decide whether records can take the fast path."""
@@ -260,6 +311,7 @@ class WMSStream(FencedStream):
         and after any disorder, nothing is known about them until the stream completes, so
         the bookmark only moves at the end (to the greatest value seen).
         """
+        self._keep_resume()
         advance = (self._order.confirmed and not self._held) or self._complete
         value = self._max if advance else None
         if value is not None and self._key is not None:
@@ -271,6 +323,28 @@ class WMSStream(FencedStream):
                 state["replication_key"] = self._key
                 state["replication_key_value"] = value
         super().write_state()
+
+    def _keep_resume(self) -> None:
+        """Put the read's resumable progress in the STATE; clear it all when the sync ends.
+
+        Finished streams keep theirs (every range done) until the last selected stream
+        completes, so a rerun after a kill reads them no more.
+        """
+        resume = self._resume
+        if resume is None:
+            return
+        streams = [s for s in self._owner.streams.values() if s.selected]
+        if self._complete and streams and streams[-1] is self:
+            for bookmark in self.tap_state.get("bookmarks", {}).values():
+                if isinstance(bookmark, dict):
+                    bookmark.pop(RESUME_KEY, None)
+            self._resume = None
+        else:
+            entry = resume.entry.to_dict()
+            if self.stream_state.get(RESUME_KEY) == entry:
+                return
+            self.stream_state[RESUME_KEY] = entry
+        self.state_manager.is_flushed = False
 
 
 class EntityStream(WMSStream):

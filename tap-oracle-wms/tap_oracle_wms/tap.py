@@ -12,6 +12,7 @@ from singer_sdk.singerlib.schema import Schema
 
 from tap_oracle_wms.auth import DEFAULT_SCOPE
 from tap_oracle_wms.client import DEFAULT_REQUEST_TIMEOUT_S, MAX_PAGE_SIZE, WMSClient
+from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import WMSConfigError, WMSError
 from tap_oracle_wms.messages import BufferedSingerWriter
 from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS
@@ -126,7 +127,8 @@ class TapOracleWMS(FencedTap):
             "lookback_minutes",
             th.NumberType,
             default=5,
-            description="Incremental runs re-read this many minutes before the bookmark",
+            description="Incremental runs re-read this many minutes before the bookmark "
+            "(a resumed run's catch-up, before the first attempt's start)",
         ),
         th.Property(
             "request_timeout",
@@ -194,7 +196,7 @@ class TapOracleWMS(FencedTap):
         client = self.client
         return [
             EntityStream(
-                self, name, with_scope_properties(client.schema(name), self.config), client
+                self, name, with_scope_properties(resolve_schema(client, name), self.config), client
             )
             for name in self.entity_names()
         ]

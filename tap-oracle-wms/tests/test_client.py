@@ -13,6 +13,7 @@ import responses
 from responses import matchers
 from tap_oracle_wms import client as client_module
 from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import (
     WMSAuthError,
     WMSConfigError,
@@ -214,11 +215,10 @@ def test_404_on_first_page_is_empty_and_repeated_next_page_is_a_loop():
 
 
 @responses.activate
-def test_count_uses_paged_result_count_and_the_extraction_scope(waits):
-    # No describe and no sample page (unmatched here: `waits` skips the retry sleeps): the
-    # built-in `item` schema (company_id, no facility_id) decides scoping;
-    # `item` is allowed without facility scope, so only the company filter goes out.
-    responses.get(f"{API}item/describe/", status=404)
+def test_count_uses_paged_result_count_and_the_extraction_scope():
+    # The run's SCHEMA properties decide scoping (item: company_id, no facility_id), with no
+    # discovery request; `item` is allowed without facility scope, so only the company
+    # filter goes out, in the planner's one-row request asking only for `id`.
     responses.get(
         f"{API}item/",
         json={
@@ -236,6 +236,8 @@ def test_count_uses_paged_result_count_and_the_extraction_scope(waits):
                     "status_id__lt": "50",
                     "page_mode": "paged",
                     "page_size": "1",
+                    "fields": "id",
+                    "ordering": "id",
                 }
             )
         ],
@@ -246,12 +248,11 @@ def test_count_uses_paged_result_count_and_the_extraction_scope(waits):
         entity_filters={"item": {"status_id__lt": 50}},
         unscoped_entities=["item"],
     )
-    assert client.count("item") == 42
+    assert client.count("item", {"id", "company_id", "company_id_key"}) == 42
+    assert len(responses.calls) == 1
     # An entity that cannot be scoped is refused, not counted unscoped.
-    responses.get(f"{API}order_status/describe/", json={"fields": {"id": {"type": "integer"}}})
-    responses.get(f"{API}order_status/", status=404)
     with pytest.raises(WMSConfigError) as refused:
-        client.count("order_status")
+        client.count("order_status", {"id"})
     message = str(refused.value)
     assert "'order_status'" in message and "company_code='GNOS'" in message
     assert "scope_paths" in message and "unscoped_entities" in message
@@ -318,7 +319,7 @@ def test_a_related_object_without_id_names_stream_record_and_field():
         },
     )
     client = make_client()
-    schema = client.schema("order_dtl")
+    schema = resolve_schema(client, "order_dtl")
     codec = RecordCodec("order_dtl", schema, list(schema["properties"]))
     with pytest.raises(WMSResponseError) as failure:
         list(client.pages("order_dtl", {}, codec.decoder))
@@ -335,7 +336,7 @@ def test_a_failed_sample_page_does_not_fail_discovery(caplog, waits):
     )
     responses.get(f"{API}order_hdr/", **wms_error(400, "VALIDATION_ERROR", "no sampling"))
     with caplog.at_level("WARNING"):
-        schema = make_client().schema("order_hdr")
+        schema = resolve_schema(make_client(), "order_hdr")
     assert set(schema["properties"]) == {"id", "order_nbr"}
     assert "sample page failed" in caplog.text and "'order_hdr'" in caplog.text
 

@@ -6,6 +6,7 @@ import pytest
 from tap_oracle_wms.discovery import (
     builtin_schema,
     merge_sample,
+    resolve_schema,
     schema_from_describe,
     schema_from_sample,
 )
@@ -158,3 +159,17 @@ def test_builtin_schemas_have_the_live_field_sets():
     assert {"order_type_id", "order_type_id_key", "company_id_key", "facility_id_key"} <= set(
         order_hdr
     )
+
+
+def test_discovery_needs_only_describe_and_sample():
+    """Any source with `describe` and `sample` will do: the HTTP client is one."""
+
+    class Canned:
+        def describe(self, entity: str) -> dict:
+            return {"fields": {"id": {"type": "PrimaryKey"}, "qty": {"type": "decimal"}}}
+
+        def sample(self, entity: str) -> list[dict]:
+            return [{"id": 1, "qty": "5", "order_id": {"id": 7, "key": "O-7", "url": ""}}]
+
+    schema = resolve_schema(Canned(), "order_dtl")
+    assert set(schema["properties"]) == {"id", "qty", "order_id", "order_id_key"}

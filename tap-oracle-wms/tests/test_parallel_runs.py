@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tap_oracle_wms import parallel
 from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.records import RecordCodec, related_fields
 
@@ -197,7 +198,7 @@ def test_fields_name_exactly_the_needed_source_fields(sim, config_for, run_tap):
 
 def test_memory_is_bounded_by_the_pages_in_flight(fresh_sim, config_for):
     client = WMSClient(config_for(fresh_sim, page_size=4, max_parallel_requests=4))
-    schema = client.schema("order_dtl")
+    schema = resolve_schema(client, "order_dtl")
     codec = RecordCodec("order_dtl", schema, ["id"])
     read = PartitionedRead(client, "order_dtl", {"ordering": "id"}, codec.decoder)
     assert read.partitioned
@@ -215,7 +216,7 @@ def test_memory_is_bounded_by_the_pages_in_flight(fresh_sim, config_for):
 def test_progress_is_logged_per_entity(fresh_sim, config_for, monkeypatch, caplog):
     monkeypatch.setattr(parallel, "PROGRESS_INTERVAL_S", 0.0)  # a line after every page
     client = WMSClient(config_for(fresh_sim, page_size=20, max_parallel_requests=2))
-    codec = RecordCodec("order_dtl", client.schema("order_dtl"), ["id"])
+    codec = RecordCodec("order_dtl", resolve_schema(client, "order_dtl"), ["id"])
     with caplog.at_level("INFO", logger="tap_oracle_wms.parallel"):
         read = PartitionedRead(client, "order_dtl", {"ordering": "id"}, codec.decoder)
         pages = list(read.pages())

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.partitions import (
     RANGES_PER_SLOT,
     WHOLE,
@@ -95,7 +96,7 @@ def client_for(sim, **overrides) -> WMSClient:
 
 
 def read_ids(client: WMSClient, entity: str, params: dict, ranges: list[IdRange]) -> list[int]:
-    schema = client.schema(entity)
+    schema = resolve_schema(client, entity)
     codec = RecordCodec(entity, schema, ["id"])
     ids: list[int] = []
     for part in ranges:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.records import RecordCodec
 
 GRUPONOS = ("allocation", "order_hdr", "order_dtl")
@@ -110,7 +111,15 @@ def test_entity_filters_narrow_by_relation(sim, config_for, run_tap):
     result = run_tap(config)
     assert result.returncode == 0, result.stderr
     assert len(result.records["order_dtl"]) == sim.count("order_dtl", facility="DC02") > 0
-    assert WMSClient(config).count("order_dtl") == sim.count("order_dtl", facility="DC02")
+    properties = _schema_properties(result, "order_dtl")  # the run's SCHEMA, as reconciliation
+    assert WMSClient(config).count("order_dtl", properties) == sim.count(
+        "order_dtl", facility="DC02"
+    )
+
+
+def _schema_properties(result, stream: str) -> dict:
+    schema = next(m for m in result.messages if m["type"] == "SCHEMA" and m["stream"] == stream)
+    return schema["schema"]["properties"]
 
 
 def test_empty_list_404_is_an_empty_stream(sim, config_for, run_tap):
@@ -121,7 +130,7 @@ def test_empty_list_404_is_an_empty_stream(sim, config_for, run_tap):
     assert result.returncode == 0, result.stderr
     assert [m["stream"] for m in result.messages if m["type"] == "SCHEMA"] == ["order_hdr"]
     assert "order_hdr" not in result.records
-    assert WMSClient(config).count("order_hdr") == 0
+    assert WMSClient(config).count("order_hdr", _schema_properties(result, "order_hdr")) == 0
 
 
 def test_oauth2_client_credentials_run(fresh_sim, config_for, run_tap):
@@ -227,9 +236,9 @@ def test_oauth2_token_refreshed_after_the_wms_expires_it(fresh_sim):
             "oauth_client_secret": fresh_sim.oauth_client_secret,
         }
     )
-    assert client.count("order_hdr") == fresh_sim.count("order_hdr")
+    assert client.count("order_hdr", ("id",)) == fresh_sim.count("order_hdr")  # unscoped
     fresh_sim.expire_tokens()
-    assert client.count("order_dtl") == fresh_sim.count("order_dtl")
+    assert client.count("order_dtl", ("id",)) == fresh_sim.count("order_dtl")
     assert fresh_sim.token_requests == 2
 
 
@@ -276,9 +285,9 @@ def test_pages_reuse_one_kept_alive_connection(fresh_sim):
             "page_size": 25,
         }
     )
-    assert client.count("order_dtl") == fresh_sim.count("order_dtl")
+    schema = resolve_schema(client, "order_dtl")
+    assert client.count("order_dtl", schema["properties"]) == fresh_sim.count("order_dtl")
     before = fresh_sim.api_requests
-    schema = client.schema("order_dtl")
     codec = RecordCodec("order_dtl", schema, list(schema["properties"]))
     pages = list(client.pages("order_dtl", {}, codec.decoder))
     assert sum(len(p.results) for p in pages) == fresh_sim.count("order_dtl")

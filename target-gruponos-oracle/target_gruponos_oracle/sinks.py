@@ -408,6 +408,20 @@ class GruponosSink(SQLSink[GruponosConnector]):
             "deleted" if self.config.get("hard_delete") else "marked deleted",
         )
 
+    def holds_version(self, version: int) -> bool:
+        """Whether the table (in the activation's scope) has rows written by `version`.
+
+        A resumed full sync's closing activation comes after records of its version that
+        an earlier run loaded; a sync's opening activation comes before any of them.
+        """
+        strategy = self.connector.strategy
+        column = naming.column_name(self.config, VERSION_PROPERTY, strategy)
+        with self.connector.engine.connect() as conn:
+            if column not in (self.connector.existing_columns(conn, self.spec) or ()):
+                return False  # no version was ever loaded into this table
+            statement = strategy.count_version_rows(self.spec, column, self.version_scope())
+            return bool(conn.execute(statement, {"version": version}).scalar())
+
     def version_scope(self) -> dict[str, Any]:
         """`activate_version_scope` as column name → value bound for this database.
 

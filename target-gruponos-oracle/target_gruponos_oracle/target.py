@@ -409,7 +409,17 @@ class TargetGruponosOracle(FencedSQLTarget[GruponosSink]):
         self._drain(sink)
         loaded = version in self._versions_loaded.get(name, ())
         started = self._versions_started.setdefault(name, set())
-        if not loaded and version not in started:
+        if not loaded and version not in started and sink.holds_version(version):
+            # Its records came in an earlier run: the end of a resumed full sync (a tap
+            # resuming a killed sync keeps its version), whose rows of older versions are
+            # the ones neither run saw.
+            self.logger.info(
+                "ACTIVATE_VERSION %s for %r after records of it loaded by an earlier run: "
+                "the end of a resumed full sync",
+                version,
+                name,
+            )
+        elif not loaded and version not in started:
             # Sent before the version's records (singer-sdk taps send it when a full sync
             # starts): the rows of the table are about to be sent again, so marking them
             # now would mark rows that still exist — and leave them marked if the sync

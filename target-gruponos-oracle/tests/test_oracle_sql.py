@@ -888,3 +888,12 @@ def test_numbers_over_a_column_that_became_text_read_like_its_old_rows(strategy,
     keyed = _spec_for(strategy, {"v": {"type": "number"}}, ["v"])
     strategy.column_changes(keyed, {"V": ExistingColumn(Kind.STRING, 4000)})
     assert RowDecoder("t", keyed.columns, strategy, [0]).decode(b'{"v": 12.50}') == ("12.50",)
+
+
+def test_a_resumed_syncs_version_count_compiles_for_oracle(strategy, spec):
+    limit = strategy.config["max_identifier_length"]
+    count = strategy.count_version_rows(spec, "SDC_TABLE_VERSION", {"SCOPE_FACILITY_CODE": "DC01"})
+    assert check_oracle_statement(str(count), limit, bound=True) == (
+        'SELECT COUNT(*) FROM "WMS_ORDER_DTL" WHERE "SDC_TABLE_VERSION" = :version '
+        'AND "SCOPE_FACILITY_CODE" = :scope_0'
+    )

@@ -192,3 +192,19 @@ def test_deletion_by_key_compiles_for_oracle():
         'DELETE FROM "WMS_ORDER_DTL" WHERE "ID" = :key_0 AND "SCOPE_FACILITY_CODE" = :key_1'
     )
     assert strategy.key_params((7, "DC01")) == {"key_0": 7, "key_1": "DC01"}
+
+
+def test_a_resumed_full_syncs_closing_activation_marks_rows_neither_run_saw(db, h):
+    """Killed after loading rows of version 2; the rerun keeps version 2 and sends only
+    the rest (here nothing) before its closing activation, whose records were not in it."""
+    deleted = db.column("_sdc_deleted_at").lower()
+    config = _scoped(db, "DC01")
+    h.run_target(config, _full_sync(h, "DC01", 1, [1, 2, 3]))
+    schema, _opening, *records, _state = _full_sync(h, "DC01", 2, [1, 2], end=False)
+    h.run_target(config, [schema, *records])  # killed before its closing activation
+    h.run_target(config, [h.schema("allocation", ALLOCATION), h.activate_version("allocation", 2)])
+    assert {i: row[deleted] is None for i, row in _by_id(db).items()} == {
+        1: True,
+        2: True,
+        3: False,  # neither attempt of version 2 saw it
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import sys
 import typing as t
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: t.Any) -> None:
         """Stay quiet: the simulator serves thousands of pages."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Return the `Date` header: the simulated clock (tests move it), as a WMS gives its own."""
+        now = self.server.simulator.now().astimezone(dt.timezone.utc)
+        return email.utils.format_datetime(now, usegmt=True)
 
     # -- plumbing --------------------------------------------------------------------
     def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -188,6 +194,11 @@ class SimulatorServer(ThreadingHTTPServer):
         self.state = state
         self.environment = environment
         self.simulator = simulator
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        """Stay quiet when a client vanished (a killed tap); report anything else."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
     def process_request(self, request: t.Any, client_address: t.Any) -> None:
         """Count the connection, then serve it in its own thread."""

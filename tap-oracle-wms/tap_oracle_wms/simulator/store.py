@@ -310,7 +310,13 @@ class Store:
                 "alloc_qty": dtl["alloc_qty"],
                 "packed_qty": Decimal(0),
                 "status_id": 10,
-                **{k: dtl[k] for k in ("create_user", "create_ts", "mod_user", "mod_ts")},
+                # Seeded allocations share their line's audit fields; one added now is
+                # stamped now, as the WMS stamps every row it creates.
+                **(
+                    self._audit()
+                    if self._inserting
+                    else {k: dtl[k] for k in ("create_user", "create_ts", "mod_user", "mod_ts")}
+                ),
             },
         )
 

@@ -617,6 +617,19 @@ class DialectStrategy:
         sql = f"DELETE FROM {table} WHERE ({column} IS NULL OR {column} < :version){condition}"
         return sa.text(sql).bindparams(sa.bindparam("version", type_=sa.BigInteger()), *binds)
 
+    def count_version_rows(
+        self, spec: TableSpec, version_column: str, scope: Mapping[str, Any] | None = None
+    ) -> sa.TextClause:
+        """Count the rows one version wrote (has an earlier run loaded records of it?).
+
+        Execute with ``{"version": …}``; `scope` as for `delete_old_versions`.
+        """
+        table = self.qualified(spec.schema, spec.name)
+        column = self.quote(version_column)
+        condition, binds = self._scope_condition(scope)
+        sql = f"SELECT COUNT(*) FROM {table} WHERE {column} = :version{condition}"
+        return sa.text(sql).bindparams(sa.bindparam("version", type_=sa.BigInteger()), *binds)
+
     def soft_delete_old_versions(
         self,
         spec: TableSpec,
