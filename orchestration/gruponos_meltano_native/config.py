@@ -136,6 +136,14 @@ class OracleDBSettings(_Group):
     username: str | None = None
     password: SecretStr | None = None
     protocol: Literal["tcp", "tcps"] | None = None
+    dsn: str | None = None
+    config_dir: Path | None = None
+    wallet_location: Path | None = None
+    wallet_password: SecretStr | None = None
+    ssl_server_dn_match: bool | None = None
+    ssl_server_cert_dn: str | None = None
+    retry_count: int | None = Field(default=None, ge=0)
+    retry_delay: int | None = Field(default=None, ge=0)
     target_schema: str | None = Field(default=None, alias="schema")
     table_prefix: str | None = None
     load_method: Literal["upsert", "append-only", "overwrite"] | None = None
@@ -162,8 +170,8 @@ class OracleDBSettings(_Group):
 
     @property
     def configured(self) -> bool:
-        """True when a database was named (URL or host)."""
-        return self.sqlalchemy_url is not None or self.host is not None
+        """True when a database was named (URL, DSN or host)."""
+        return any(value is not None for value in (self.sqlalchemy_url, self.dsn, self.host))
 
 
 class AlertSettings(_Group):
@@ -288,7 +296,8 @@ class GruponosMeltanoSettings(BaseSettings):
             raise SettingsError(f"{ENV_PREFIX}ORACLE_WMS__BASE_URL is required to run a sync")
         if self.environment == "prod" and not self.oracle_db.configured:
             raise SettingsError(
-                f"{ENV_PREFIX}ORACLE_DB__SQLALCHEMY_URL or {ENV_PREFIX}ORACLE_DB__HOST is "
+                f"{ENV_PREFIX}ORACLE_DB__SQLALCHEMY_URL, {ENV_PREFIX}ORACLE_DB__DSN or "
+                f"{ENV_PREFIX}ORACLE_DB__HOST is "
                 "required in the prod environment (the SQLite default is for dev only)"
             )
 

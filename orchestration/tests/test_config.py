@@ -86,6 +86,7 @@ def test_masked_settings_hold_no_secret(monkeypatch):
         "GRUPONOS_MELTANO_ALERTS__WEBHOOK_URL": "https://hooks.example.com/T000/hook-token-5",
         "GRUPONOS_MELTANO_ALERTS__SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/slack-token-6",
         "GRUPONOS_MELTANO_ALERTS__SMTP_PASSWORD": "smtp-pass-7",
+        "GRUPONOS_MELTANO_ORACLE_DB__WALLET_PASSWORD": "wallet-pass-8",
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -99,10 +100,51 @@ def test_masked_settings_hold_no_secret(monkeypatch):
         "hook-token-5",
         "slack-token-6",
         "smtp-pass-7",
+        "wallet-pass-8",
     ):
         assert token not in shown
     assert "scott:***@db:1521" in shown  # the URL stays useful
-    assert set(settings.secret_values()) >= {"wms-pass-1", "db-pass-3", "smtp-pass-7"}
+    assert set(settings.secret_values()) >= {
+        "wms-pass-1",
+        "db-pass-3",
+        "smtp-pass-7",
+        "wallet-pass-8",
+    }
+
+
+def test_oracle_cloud_settings_reach_the_targets_connection(monkeypatch, tmp_path):
+    from target_gruponos_oracle import database_rules
+
+    (tmp_path / "ewallet.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    cloud = {
+        "DSN": "gnosdb_high",
+        "CONFIG_DIR": str(tmp_path),
+        "WALLET_LOCATION": str(tmp_path),
+        "WALLET_PASSWORD": "wallet-pass-9",
+        "SSL_SERVER_DN_MATCH": "true",
+        "SSL_SERVER_CERT_DN": "CN=adb.example.oraclecloud.com",
+        "RETRY_COUNT": "20",
+        "RETRY_DELAY": "3",
+        "USERNAME": "wms_etl",
+        "PASSWORD": "db-pass-10",
+    }
+    for name, value in cloud.items():
+        monkeypatch.setenv(f"GRUPONOS_MELTANO_ORACLE_DB__{name}", value)
+    settings = load_settings()
+    assert settings.oracle_db.configured
+    rules = database_rules(settings.target_config())
+    assert rules.dialect == "oracle"
+    assert rules.connect_args == {
+        "dsn": "gnosdb_high",
+        "config_dir": str(tmp_path),
+        "wallet_location": str(tmp_path),
+        "wallet_password": "wallet-pass-9",
+        "ssl_server_dn_match": True,
+        "ssl_server_cert_dn": "CN=adb.example.oraclecloud.com",
+        "retry_count": 20,
+        "retry_delay": 3,
+    }
+    assert "wallet-pass-9" not in json.dumps(settings.masked())
 
 
 def test_url_encoded_secrets_are_known_too(monkeypatch):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 
@@ -39,6 +39,14 @@ class ValueRules(Protocol):
 
     def invalid_key(self, column: Column) -> tuple[str, str] | None:
         """(condition on a non-null ``{v}``, reason) for key values the database cannot store."""
+        ...
+
+    def value_check(self, column: Column) -> tuple[str, dict[str, Any]] | None:
+        """(condition on a non-null ``{v}``, names it uses) for values out of the column's range."""
+        ...
+
+    def integer_range(self, column: Column) -> tuple[int, int] | None:
+        """Lowest and highest integer `column` holds (None: not an integer column, or no limit)."""
         ...
 
 
@@ -95,9 +103,9 @@ def column_kind(prop_schema: Mapping[str, Any]) -> tuple[Kind, int | None]:
 
 
 def schema_columns(
-    config: Mapping[str, Any], stream: str, schema: Mapping[str, Any], dialect: str
+    config: Mapping[str, Any], stream: str, schema: Mapping[str, Any], rules: naming.NamingRules
 ) -> list[Column]:
-    """Columns for every property of `schema`, named for `dialect`.
+    """Columns for every property of `schema`, named by the database's `rules`.
 
     Raises:
         ValueError: two properties would share one column name.
@@ -106,7 +114,7 @@ def schema_columns(
     columns: list[Column] = []
     owners: dict[str, str] = {}
     for prop, prop_schema in schema.get("properties", {}).items():
-        name = naming.column_name(config, prop, dialect)
+        name = naming.column_name(config, prop, rules)
         if name in owners:
             msg = (
                 f"stream {stream!r}: properties {owners[name]!r} and {prop!r} both map to "
@@ -124,6 +132,7 @@ def schema_columns(
 
 
 RowConverter = Callable[[Mapping[str, Any]], tuple]
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def compile_row_converter(
@@ -219,8 +228,19 @@ class RowDecoder:
         """
         self.convert = compile_row_converter(stream, columns, rules)
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
+        # Integer ranges msgspec checks itself, in C (bounds within 64 bits): no Python
+        # check per value for them.
+        in_c: set[int] = set()
         for i, column in enumerate(columns):
             typed = typed_field(column)
+            bounds = rules.integer_range(column)
+            if (
+                typed is int
+                and bounds is not None
+                and _INT64[0] <= bounds[0] <= bounds[1] <= _INT64[1]
+            ):
+                typed = Annotated[int, msgspec.Meta(ge=bounds[0], le=bounds[1])]
+                in_c.add(i)
             if typed is Any:
                 fields.append((f"f{i}", Any, None))
             elif i in key_positions:
@@ -282,12 +302,25 @@ class RowDecoder:
         row = f"({', '.join(parts)},)" if finishes else "r"
         if not finishes and watched == len(columns):
             row = f"r[:{watched}]"  # without the watched field
-        exec(f"def finish(r):\n    return {row}\n", namespace)
+        # Numbers the database cannot hold: checked on the row, inside the decoding `try`,
+        # so such a line takes the general path, whose converters name the field.
+        ranges: dict[int, str] = {}
+        for i, column in enumerate(columns):
+            found_check = None if i in in_c else rules.value_check(column)
+            if found_check is not None:
+                ranges[i] = found_check[0]
+                namespace.update(found_check[1])
+        range_checks = "".join(
+            f"    if r[{i}] is not None and ({condition.format(v=f'r[{i}]')}):\n"
+            "        raise Mismatch\n"
+            for i, condition in ranges.items()
+        )
+        exec(f"def finish(r):\n{range_checks}    return {row}\n", namespace)
         self._finish: Callable[[tuple], tuple] = namespace["finish"]
         invalid = {p: rules.invalid_key(columns[p]) for p in key_positions}
         conditions = {p: found[0] for p, found in invalid.items() if found is not None}
         source = _loader_source(
-            row, columns, key_positions, conditions, dedupe=dedupe, watched=watched
+            row, columns, key_positions, conditions, dedupe=dedupe, watched=watched, ranges=ranges
         )
         exec(source, namespace)
         self.load: Callable[[Iterable[bytes | str], int, Any], tuple[int, Any]]
@@ -297,7 +330,7 @@ class RowDecoder:
         """Return the row for one record's JSON; `ValueTypeError` names a bad field."""
         try:
             return self._finish(self._astuple(self._typed.decode(raw)))
-        except (ValueError, Mismatch):  # msgspec's ValidationError is a ValueError
+        except (ValueError, Mismatch, ArithmeticError):  # msgspec's errors are ValueErrors
             record = self._generic.decode(raw)
             if not isinstance(record, dict):
                 raise ValueTypeError(
@@ -314,14 +347,21 @@ def _loader_source(
     *,
     dedupe: bool,
     watched: int | None = None,
+    ranges: Mapping[int, str] | None = None,
 ) -> str:
     """Source of `load(lines, limit, rows)`, the per-line hot loop of a stream.
 
     It loads RECORD lines of the stream into `rows` until `limit` rows, the end of `lines`,
     or a line it cannot take: that line is returned for the general path, which handles
     other messages and names whatever is wrong with a record. Returns (rows loaded, the
-    line not taken or None).
+    line not taken or None). `ranges` (position -> condition on {v}) are numbers the
+    database cannot hold: those lines take the general path too.
     """
+    in_range = "".join(
+        f"            if r[{p}] is not None and ({condition.format(v=f'r[{p}]')}):\n"
+        "                return n, line\n"
+        for p, condition in (ranges or {}).items()
+    )
     # Keys msgspec cannot require (values of any JSON type) are checked here.
     # Key values the database cannot store (`invalid`: position -> condition on {v}) send
     # the line to the general path too, which names the field.
@@ -346,8 +386,9 @@ def _loader_source(
         "    for line in lines:\n"
         "        try:\n"
         "            r = astuple(decode(line).record)\n"
+        f"{in_range}"
         f"            row = {row}\n"
-        "        except (ValueError, Mismatch):\n"
+        "        except (ValueError, Mismatch, ArithmeticError):\n"
         "            return n, line\n"
         f"{checks}"
         f"        {store}\n"

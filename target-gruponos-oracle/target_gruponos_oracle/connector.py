@@ -10,21 +10,38 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
 
 from target_gruponos_oracle.dialects import DialectStrategy, strategy_class
 from target_gruponos_oracle.dialects.tables import ExistingColumn, ExistingKey, TableSpec
+from target_gruponos_oracle.errors import SettingsError
+
+if TYPE_CHECKING:
+    from target_gruponos_oracle.table_locks import TableLocks
+
+# Settings whose values are secrets: scrubbed from every message the target prints.
+SECRET_SETTINGS = ("password", "wallet_password")
 
 
 def connection_url(config: Mapping[str, Any]) -> str:
-    """``sqlalchemy_url`` when given, else an Oracle URL from host/port/service settings."""
+    """``sqlalchemy_url`` when given, else an Oracle URL from host/port/service settings.
+
+    With `dsn` the URL carries only the login: the address goes to the driver as its
+    ``dsn`` connect parameter (`OracleStrategy.connect_args`).
+    """
     if config.get("sqlalchemy_url"):
         return str(config["sqlalchemy_url"])
+    if config.get("dsn"):
+        login = sa.URL.create(
+            "oracle+oracledb", username=config.get("username"), password=config.get("password")
+        )
+        return login.render_as_string(hide_password=False)
     if not config.get("host"):
-        msg = "Set either `sqlalchemy_url` or `host` (with `username`, `password`)."
+        msg = "Set either `sqlalchemy_url`, `dsn` or `host` (with `username`, `password`)."
         raise ValueError(msg)
     query = {}
     if config.get("service_name"):
@@ -66,6 +83,14 @@ def create_engine(config: Mapping[str, Any], url: str | sa.URL, **options: Any) 
     def setup_session(dbapi_connection: Any, record: Any) -> None:
         strategy.setup_session(dbapi_connection, record, config)
 
+    def explain(context: sa.engine.ExceptionContext) -> BaseException | None:
+        # Connection errors only (no connection yet): the strategy names the setting.
+        if context.connection is not None:
+            return None
+        advice = strategy.explain_connect_error(context.original_exception, config)
+        return None if advice is None else SettingsError(advice)
+
+    sa.event.listen(engine, "handle_error", explain)
     sa.event.listen(engine, "connect", setup_session)
     _ENGINE_CONFIGS[engine] = config
     return engine
@@ -89,13 +114,16 @@ class GruponosConnector(SQLConnector):
         """Connector for the target `config`."""
         super().__init__(config, sqlalchemy_url)
         self._strategy: DialectStrategy | None = None
+        self._prepared = False
+        self._table_locks: TableLocks | None = None
         # Tables that `overwrite` has already emptied in this run.
         self.tables_overwritten: set[str] = set()
 
     def get_sqlalchemy_url(self, config: dict[str, Any]) -> str:
         """Return the URL the settings name (see `connection_url`)."""
-        if config.get("password"):
-            self._secrets.add(str(config["password"]))
+        for name in SECRET_SETTINGS:
+            if config.get(name):
+                self._secrets.add(str(config[name]))
         return connection_url(config)
 
     def create_engine(self) -> sa.Engine:
@@ -122,17 +150,37 @@ class GruponosConnector(SQLConnector):
             self._strategy = strategy_class(dialect.name)(dialect, self.config)
         return self._strategy
 
+    @property
+    def table_locks(self) -> TableLocks:
+        """The tables' named locks (column replacement beside other loads)."""
+        if self._table_locks is None:
+            from target_gruponos_oracle.table_locks import TableLocks  # it uses this module
+
+            self._table_locks = TableLocks(self._engine, self.strategy)
+        return self._table_locks
+
     def existing_columns(
         self, conn: sa.Connection, spec: TableSpec
     ) -> dict[str, ExistingColumn] | None:
-        """Columns already in the table (None when the table does not exist)."""
+        """Columns already in the table (None when the table does not exist).
+
+        The first call (every table change starts here) lets the strategy learn what the
+        server allows, before any table is created or changed.
+        """
+        if not self._prepared:
+            self.strategy.prepare(conn)
+            self._prepared = True
         inspector = sa.inspect(conn)
         if not inspector.has_table(spec.name, schema=spec.schema):
             return None
-        return {
+        columns = {
             _stored_name(conn, column["name"]): self.strategy.existing_kind(column["type"])
             for column in inspector.get_columns(spec.name, schema=spec.schema)
         }
+        for name in self.strategy.byte_length_columns(conn, spec):
+            if name in columns:
+                columns[name] = replace(columns[name], byte_semantics=True)
+        return columns
 
     def existing_key(self, conn: sa.Connection, spec: TableSpec) -> ExistingKey:
         """Return the table's primary key, unique indexes and index names."""

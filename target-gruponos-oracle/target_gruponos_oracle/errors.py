@@ -56,5 +56,9 @@ class SettingsError(Exception):
     """
 
 
+class DatabaseSettingsError(SettingsError):
+    """The database's own settings do not allow what the target needs (found at connect)."""
+
+
 class IncompatibleSDKError(RuntimeError):
     """The installed singer-sdk lacks a private name the target relies on (see `sdk`)."""

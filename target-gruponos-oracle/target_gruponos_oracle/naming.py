@@ -16,7 +16,8 @@ One rule for every dialect, so an analyst can predict a name without reading cod
    full name, so two long names never collide and a rerun yields the same name.
 
 The target always emits these names quoted, so reserved words (``ORDER``, ``DATE``) are safe.
-Each database's facts (case, length cap, forbidden names) live in its dialect module.
+Each database's facts (case, length cap, forbidden names) live in its dialect module; every
+function here takes them as `rules`: the dialect's strategy (`dialects.strategy_class`).
 """
 
 from __future__ import annotations
@@ -25,47 +26,52 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from target_gruponos_oracle.dialects.base import DialectStrategy
-
-DIALECTS = ("oracle", "postgresql", "sqlite")
+from typing import Any, Protocol
 
 DEFAULT_MAX_IDENTIFIER_LENGTH = 128
 _HASH_DIGITS = 8
 _NOT_WORD = re.compile(r"[^A-Za-z0-9_]")
 
 
-def max_identifier_length(config: Mapping[str, Any], dialect: str) -> int:
-    """Longest identifier, in bytes, the target creates on `dialect`."""
+class NamingRules(Protocol):
+    """The facts of one database these rules read: its dialect strategy (class) has them."""
+
+    @property
+    def upper_case_names(self) -> bool:
+        """Whether names are stored upper case (Oracle) rather than lower case."""
+        ...
+
+    @property
+    def identifier_cap(self) -> int | None:
+        """Longest identifier the database accepts, in bytes (None: the setting decides)."""
+        ...
+
+    @property
+    def forbidden_column_names(self) -> frozenset[str]:
+        """Column names the database refuses even quoted (in its case)."""
+        ...
+
+
+def max_identifier_length(config: Mapping[str, Any], rules: NamingRules) -> int:
+    """Longest identifier, in bytes, the target creates on the database of `rules`."""
     configured = int(config.get("max_identifier_length") or DEFAULT_MAX_IDENTIFIER_LENGTH)
-    cap = _rules(dialect).identifier_cap
+    cap = rules.identifier_cap
     return min(configured, cap) if cap else configured
-
-
-def _rules(dialect: str) -> type[DialectStrategy]:
-    if dialect not in DIALECTS:
-        msg = f"Unknown dialect {dialect!r}; expected one of {', '.join(DIALECTS)}"
-        raise ValueError(msg)
-    from target_gruponos_oracle.dialects import strategy_class  # the dialects use naming
-
-    return strategy_class(dialect)
 
 
 def identifier(
     name: str,
-    dialect: str,
+    rules: NamingRules,
     max_length: int,
     *,
     empty_prefix: str = "c_",
     forbidden: frozenset[str] = frozenset(),
 ) -> str:
-    """Turn any name into a safe identifier for `dialect` (rules in the module docstring).
+    """Turn any name into a safe identifier for the database of `rules` (see the module).
 
-    `forbidden` names (in the dialect's case) get `empty_prefix` in front.
+    `forbidden` names (in the database's case) get `empty_prefix` in front.
     """
-    upper = _rules(dialect).upper_case_names
+    upper = rules.upper_case_names
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     cleaned = _NOT_WORD.sub("_", ascii_name).lstrip("_")
     if not cleaned or cleaned[0].isdigit():
@@ -80,22 +86,22 @@ def identifier(
     return cleaned
 
 
-def table_name(config: Mapping[str, Any], stream_name: str, dialect: str) -> str:
+def table_name(config: Mapping[str, Any], stream_name: str, rules: NamingRules) -> str:
     """Name of the table that holds `stream_name`, as stored in the database."""
     prefix = config.get("table_prefix") or ""
     return identifier(
         f"{prefix}{stream_name}",
-        dialect,
-        max_identifier_length(config, dialect),
+        rules,
+        max_identifier_length(config, rules),
         empty_prefix="t_",
     )
 
 
-def column_name(config: Mapping[str, Any], name: str, dialect: str) -> str:
+def column_name(config: Mapping[str, Any], name: str, rules: NamingRules) -> str:
     """Name of the column that holds property `name`, as stored in the database."""
     return identifier(
         name,
-        dialect,
-        max_identifier_length(config, dialect),
-        forbidden=_rules(dialect).forbidden_column_names,
+        rules,
+        max_identifier_length(config, rules),
+        forbidden=rules.forbidden_column_names,
     )

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from target_gruponos_oracle import naming
 from target_gruponos_oracle.connector import connection_url, create_engine
-from target_gruponos_oracle.dialects import strategy_class
+from target_gruponos_oracle.dialects import DialectStrategy, strategy_class
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class DatabaseRules:
     dialect: str  # SQLAlchemy dialect name: oracle, postgresql or sqlite
 
     @property
+    def strategy(self) -> type[DialectStrategy]:
+        """The database's rules (its dialect strategy)."""
+        return strategy_class(self.dialect)
+
+    @property
     def url(self) -> str:
         """The database URL the target connects to (ValueError when the settings name none)."""
         return connection_url(self.config)
@@ -33,16 +38,16 @@ class DatabaseRules:
     @property
     def connect_args(self) -> dict[str, Any]:
         """Driver connect() arguments (Oracle over TCPS spells out its address)."""
-        return strategy_class(self.dialect).connect_args(self.config)
+        return self.strategy.connect_args(self.config)
 
     @property
     def schema(self) -> str | None:
         """The schema holding the tables (None: the login's own, or SQLite's main)."""
-        return strategy_class(self.dialect).schema_for(self.config)
+        return self.strategy.schema_for(self.config)
 
     def table_name(self, stream: str) -> str:
         """Return the table that holds `stream`, as stored."""
-        return naming.table_name(self.config, stream, self.dialect)
+        return naming.table_name(self.config, stream, self.strategy)
 
     def identifier(self, name: str) -> str:
         """Return `name` made an identifier by the target's rules, without `table_prefix`.
@@ -51,12 +56,12 @@ class DatabaseRules:
         table), so they follow the same case and length rules.
         """
         return naming.identifier(
-            name, self.dialect, naming.max_identifier_length(self.config, self.dialect)
+            name, self.strategy, naming.max_identifier_length(self.config, self.strategy)
         )
 
     def column_name(self, prop: str) -> str:
         """Return the column that holds property `prop`, as stored."""
-        return naming.column_name(self.config, prop, self.dialect)
+        return naming.column_name(self.config, prop, self.strategy)
 
     def create_engine(self, **options: Any) -> sa.Engine:
         """Return an engine set up like the target's; `options` go to create_engine."""

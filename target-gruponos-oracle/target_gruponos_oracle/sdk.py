@@ -2,11 +2,12 @@
 
 The target takes messages straight from the SDK's reader and keeps its own batches, so it
 hooks into a few private methods and attributes of singer-sdk's `Target` and `Sink`. They
-are listed here and checked when this module is imported (methods) or when the target is
-created (attributes set in the SDK's constructors), so an SDK release that renamed one
+are listed here and checked when this module is imported (attributes where the SDK's
+constructors assign them, so no instance is needed), so an SDK release that renamed one
 stops the target at start-up with a message naming it, never in the middle of a load.
 `FencedSQLTarget` forwards the private hooks to public methods the target implements;
-nothing else in the package uses a private SDK name.
+nothing else in the package uses a private SDK name. The tap's fence
+(`tap_oracle_wms.sdk`) is the same design: the same lists, `check` and message.
 
 pyproject.toml pins singer-sdk to `TESTED_SERIES`; moving the pin means re-running the
 tests, and this check names whatever the new release changed.
@@ -14,10 +15,13 @@ tests, and this check names whatever the new release changed.
 
 from __future__ import annotations
 
+import inspect
+import re
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
+from singer_sdk import Target
 from singer_sdk.sinks import Sink
 from singer_sdk.sql import SQLTarget
 
@@ -40,9 +44,10 @@ PRIVATE_METHODS: dict[type, tuple[str, ...]] = {
         "_write_state_message",
     ),
 }
-# Attributes the SDK's constructors set, per SDK class (checked on the first instance).
+# Attributes the SDK's constructors set, which the target reads, per class whose own
+# constructor sets them.
 PRIVATE_ATTRIBUTES: dict[type, tuple[str, ...]] = {
-    SQLTarget: ("_sinks_active", "_sinks_to_clear", "_latest_state"),
+    Target: ("_sinks_active", "_sinks_to_clear", "_latest_state"),
     Sink: ("_key_properties",),
 }
 
@@ -66,30 +71,34 @@ def _fail(missing: Sequence[str]) -> None:
     raise IncompatibleSDKError(msg)
 
 
-def check_methods(required: Mapping[type, Iterable[str]] = PRIVATE_METHODS) -> None:
-    """Raise `IncompatibleSDKError` naming every listed method the SDK classes lack."""
+def check(
+    methods: Mapping[type, Iterable[str]] = PRIVATE_METHODS,
+    attributes: Mapping[type, Iterable[str]] = PRIVATE_ATTRIBUTES,
+) -> None:
+    """Raise `IncompatibleSDKError` naming every listed name the SDK no longer has.
+
+    Attributes are looked for where the class's constructor assigns them, so the check
+    needs no instance (and no settings).
+    """
     missing = [
         f"{cls.__name__}.{name}"
-        for cls, names in required.items()
+        for cls, names in methods.items()
         for name in names
         if not callable(getattr(cls, name, None))
     ]
+    for cls, names in attributes.items():
+        own_init = vars(cls).get("__init__")  # the class's own constructor, not a base's
+        constructor = inspect.getsource(own_init) if own_init is not None else ""
+        missing += [
+            f"{cls.__name__}.{name}"
+            for name in names
+            if not re.search(rf"self\.{re.escape(name)}\b\s*[:=]", constructor)
+        ]
     if missing:
         _fail(missing)
 
 
-def check_attributes(instance: object, cls: type) -> None:
-    """Raise `IncompatibleSDKError` if `instance` lacks an attribute listed for `cls`."""
-    missing = [
-        f"{cls.__name__}.{name}"
-        for name in PRIVATE_ATTRIBUTES.get(cls, ())
-        if not hasattr(instance, name)
-    ]
-    if missing:
-        _fail(missing)
-
-
-check_methods()  # at import: before any setting is read or any message taken
+check()  # at import: before any setting is read or any message taken
 
 
 class FencedSQLTarget(SQLTarget, Generic[SinkT]):
@@ -100,11 +109,6 @@ class FencedSQLTarget(SQLTarget, Generic[SinkT]):
     the SDK's own state through the properties and methods below. `SinkT` is the class of
     the subclass's sinks: the SDK creates every sink from `default_sink_class`.
     """
-
-    def __init__(self, **kwargs: Any) -> None:
-        """Create the target, then check the SDK set the attributes it relies on."""
-        super().__init__(**kwargs)
-        check_attributes(self, SQLTarget)
 
     # Private hooks → public methods --------------------------------------------------------
 
@@ -187,5 +191,4 @@ class FencedSQLTarget(SQLTarget, Generic[SinkT]):
 
 def stream_key_properties(sink: Sink) -> list[str]:
     """Return the stream's own key property names (the public property conforms them)."""
-    check_attributes(sink, Sink)
     return list(sink._key_properties)

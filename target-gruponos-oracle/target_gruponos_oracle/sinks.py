@@ -60,7 +60,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.max_rows = self.max_size
         method = self.config.get("load_method") or UPSERT
         self.load_method = APPEND_ONLY if method == UPSERT and not self.keys else method
-        columns = schema_columns(self.config, self.stream_name, self.schema, strategy.name)
+        columns = schema_columns(self.config, self.stream_name, self.schema, strategy)
         missing = [key for key in self.keys if key not in self.schema["properties"]]
         if missing:
             msg = f"stream {self.stream_name!r}: key properties {missing} are not in the schema"
@@ -82,7 +82,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self.deletes_rows = bool(self.config.get("hard_delete")) and self.load_method == UPSERT
         with self.connector.engine.connect() as conn:
             existing = self.connector.existing_columns(conn, self.spec)
-        deleted_name = naming.column_name(self.config, DELETED_AT_PROPERTY, strategy.name)
+        deleted_name = naming.column_name(self.config, DELETED_AT_PROPERTY, strategy)
         if existing and deleted_name in existing:
             # Rows of this table were marked deleted before: every record written from now
             # on sets the mark again (NULL unless the record carries one), so a row that
@@ -165,7 +165,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
     def _add_columns(self, props: list[str]) -> None:
         wanted: dict[str, dict] = {prop: {} for prop in props if not self._has(prop)}
         self.spec.columns += schema_columns(
-            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy.name
+            self.config, self.stream_name, {"properties": wanted}, self.connector.strategy
         )
 
     def _prepare_table(self, conn: sa.Connection) -> None:
@@ -210,10 +210,21 @@ class GruponosSink(SQLSink[GruponosConnector]):
                 )
 
     def _apply_table_changes(self, conn: sa.Connection) -> None:
+        locks = self.connector.table_locks
         with conn.begin():  # one transaction: inspection and DDL (Oracle commits DDL itself)
-            for statement in self._table_changes(conn):
-                self.logger.info("Schema change on %s: %s", self.spec.name, statement)
-                conn.exec_driver_sql(statement)
+            statements = self._table_changes(conn)
+            if not (locks.needed and any(map(self.connector.strategy.is_replacement, statements))):
+                self._run_changes(conn, statements)
+                return
+        # A column replacement beside other loads: under the table's lock, held alone, the
+        # table is inspected again (another load may have made the change meanwhile).
+        with locks.for_replacement(self.spec), conn.begin():
+            self._run_changes(conn, self._table_changes(conn))
+
+    def _run_changes(self, conn: sa.Connection, statements: list[str]) -> None:
+        for statement in statements:
+            self.logger.info("Schema change on %s: %s", self.spec.name, statement)
+            conn.exec_driver_sql(statement)
 
     def _table_changes(self, conn: sa.Connection) -> list[str]:
         strategy = self.connector.strategy
@@ -351,7 +362,8 @@ class GruponosSink(SQLSink[GruponosConnector]):
         with self.connector.engine.connect() as conn:
             if strategy.observe_widths(self.spec, rows):
                 self._prepare_table(conn)
-            with conn.begin():
+            # The table's lock, shared, for this batch only (see `table_locks`).
+            with self.connector.table_locks.for_batch(self.spec), conn.begin():
                 if self._needs_overwrite():
                     conn.exec_driver_sql(strategy.delete_all(self.spec))
                 if deleted:
@@ -403,7 +415,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         an earlier run loaded; a sync's opening activation comes before any of them.
         """
         strategy = self.connector.strategy
-        column = naming.column_name(self.config, VERSION_PROPERTY, strategy.name)
+        column = naming.column_name(self.config, VERSION_PROPERTY, strategy)
         with self.connector.engine.connect() as conn:
             if column not in (self.connector.existing_columns(conn, self.spec) or ()):
                 return False  # no version was ever loaded into this table

@@ -76,6 +76,54 @@ class TargetGruponosOracle(FencedSQLTarget[GruponosSink]):
             description="Oracle network protocol; `tcps` for TLS.",
         ),
         th.Property(
+            "dsn",
+            th.StringType,
+            description="Oracle: a full connect descriptor, an Easy Connect string, or a "
+            "`tnsnames.ora` alias (`mydb_high`, with `config_dir`); wins over "
+            "host/port/service_name/sid/protocol.",
+        ),
+        th.Property(
+            "config_dir",
+            th.StringType,
+            description="Oracle: the folder holding `tnsnames.ora` (an unzipped ADB wallet).",
+        ),
+        th.Property(
+            "wallet_location",
+            th.StringType,
+            description="Oracle: the folder holding the wallet's `ewallet.pem` (mutual TLS, "
+            "or the CA to trust); thin mode does not read `cwallet.sso`.",
+        ),
+        th.Property(
+            "wallet_password",
+            th.StringType,
+            secret=True,
+            description="Oracle: the password of `ewallet.pem`.",
+        ),
+        th.Property(
+            "ssl_server_dn_match",
+            th.BooleanType,
+            default=True,
+            description="Oracle TLS: check that the database's certificate names it.",
+        ),
+        th.Property(
+            "ssl_server_cert_dn",
+            th.StringType,
+            description="Oracle TLS: the subject DN the database's certificate must carry "
+            "(else its host name is checked).",
+        ),
+        th.Property(
+            "retry_count",
+            th.IntegerType(minimum=0),
+            default=0,
+            description="Oracle: times a failed connection attempt is tried again.",
+        ),
+        th.Property(
+            "retry_delay",
+            th.IntegerType(minimum=0),
+            default=1,
+            description="Oracle: seconds between connection attempts.",
+        ),
+        th.Property(
             "default_target_schema",
             th.StringType,
             description="Schema (Oracle: user) for the tables; the login's own when unset.",

@@ -8,7 +8,9 @@ chosen by the dialect modules (`target_gruponos_oracle.dialects`).
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +52,93 @@ def to_number(value: Any) -> Any:
         if number.is_finite():
             return number
     raise Mismatch("a number")
+
+
+@dataclass(frozen=True)
+class NumberLimits:
+    """What a database's numeric columns hold, checked before a value is bound.
+
+    `integers`: the lowest and highest value an integer column holds (None: no limit).
+    `exponents`: the lowest and highest decimal exponent of a number's leading digit
+    (`Decimal.adjusted`) a number column holds (None: any). `digits`: the most significant
+    digits it keeps exactly (None: any). `described`: what the error message says was
+    expected.
+    """
+
+    integers: tuple[int, int] | None
+    exponents: tuple[int, int] | None
+    digits: int | None
+    described: str
+
+    def integer_check(self) -> str | None:
+        """Python condition on a non-null int ``{v}``, true when it does not fit (or None)."""
+        if self.integers is None:
+            return None
+        low, high = self.integers
+        return f"not {low} <= {{v}} <= {high}"
+
+    def number_check(self) -> tuple[str, dict[str, Any]] | None:
+        """(Python condition on a non-null Decimal ``{v}``, names it uses), or None.
+
+        True when the value does not fit, or raises `ArithmeticError`: with a digit limit
+        one `Context.plus` call checks all (its traps: `Inexact` past the precision,
+        `Overflow` / `Subnormal` past the exponents), else one `adjusted()` comparison.
+        """
+        if self.exponents is None:
+            return None
+        low, high = self.exponents
+        if self.digits is None:
+            return f"not {low} <= {{v}}.adjusted() <= {high}", {}
+        return "number_plus({v}) is None", {"number_plus": self._context().plus}
+
+    def _context(self) -> decimal.Context:
+        assert self.exponents is not None and self.digits is not None
+        low, high = self.exponents
+        traps = [decimal.Inexact, decimal.Overflow, decimal.Subnormal]
+        return decimal.Context(prec=self.digits, Emin=low, Emax=high, traps=traps)
+
+    def number_fits(self, value: int | Decimal) -> bool:
+        """Tell whether a number column can hold `value` exactly."""
+        if self.exponents is None or not value:
+            return True  # every number column holds zero
+        low, high = self.exponents
+        if not low <= Decimal(value).adjusted() <= high:
+            return False
+        if self.digits is not None:
+            try:
+                self._context().plus(value)
+            except ArithmeticError:
+                return False
+        return True
+
+
+def checked_integer(limits: NumberLimits) -> Converter:
+    """Return `to_int` refusing integers outside `limits` (named as bad input)."""
+    if limits.integers is None:
+        return to_int
+    low, high = limits.integers
+
+    def convert(value: Any) -> Any:
+        value = to_int(value)
+        if value is not None and not low <= value <= high:
+            raise Mismatch(f"an integer {limits.described}")
+        return value
+
+    return convert
+
+
+def checked_number(limits: NumberLimits) -> Converter:
+    """Return `to_number` refusing numbers outside `limits` (named as bad input)."""
+    if limits.exponents is None:
+        return to_number
+
+    def convert(value: Any) -> Any:
+        value = to_number(value)
+        if value is not None and not limits.number_fits(value):
+            raise Mismatch(f"a number {limits.described}")
+        return value
+
+    return convert
 
 
 def to_number_text(value: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from target_gruponos_oracle import naming
+from target_gruponos_oracle.dialects import strategy_class
 from target_gruponos_oracle.target import TargetGruponosOracle
 from target_gruponos_oracle.testing import postgres_for_tests
 
@@ -47,11 +48,11 @@ class Database:
 
     def table(self, stream: str, **settings: Any) -> str:
         """The stored table name for `stream`."""
-        return naming.table_name(self.config(**settings), stream, self.dialect)
+        return naming.table_name(self.config(**settings), stream, strategy_class(self.dialect))
 
     def column(self, prop: str, **settings: Any) -> str:
         """The stored column name for `prop`."""
-        return naming.column_name(self.config(**settings), prop, self.dialect)
+        return naming.column_name(self.config(**settings), prop, strategy_class(self.dialect))
 
     def engine(self) -> sa.Engine:
         """An engine on this database."""

@@ -183,3 +183,48 @@ def test_a_state_on_stdout_means_its_rows_survive_a_kill(db, h, tmp_path):
     target.wait()
     assert committed >= 100
     assert db.count("orders") >= committed  # nothing it had committed went away
+
+
+# Numbers each database cannot hold (rule cited in its dialect module: Oracle NUMBER,
+# PostgreSQL BIGINT / NUMERIC, SQLite's 64-bit INTEGER), as line 8 of `_run`.
+_TOO_BIG_INTEGER = 10**40 + 1  # 41 digits: beyond NUMBER(38), BIGINT and 64 bits
+_NUMBER_CASES = {
+    "integer-beyond-every-database": (
+        {"id": _TOO_BIG_INTEGER, "qty": 9},
+        {"sqlite", "postgresql", "oracle"},
+        "field 'id'",
+    ),
+    "integer-beyond-64-bits": ({"id": 2**63, "qty": 9}, {"sqlite", "postgresql"}, "field 'id'"),
+    "number-with-39-significant-digits": (
+        {"id": 9, "qty": "1" * 39 + ".5"},
+        {"oracle"},
+        "field 'qty'",
+    ),
+    "number-of-1E126": ({"id": 9, "qty": "1E126"}, {"oracle"}, "field 'qty'"),
+    "number-beyond-numeric": (
+        {"id": 9, "qty": "1E131072"},
+        {"postgresql", "oracle"},
+        "field 'qty'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_NUMBER_CASES))
+def test_numbers_the_database_cannot_hold_are_bad_input(db, h, tmp_path, case):
+    record, refused_by, field = _NUMBER_CASES[case]
+    # Written as raw JSON so big numbers stay numbers (not strings) on the wire.
+    raw = json.dumps({"type": "RECORD", "stream": "orders", "record": {}})
+    body = ", ".join(f'"{k}": {v}' for k, v in record.items())
+    line = raw.replace('"record": {}', f'"record": {{{body}}}')
+    result, states = _run(db, h, tmp_path, line)
+    if db.dialect not in refused_by:
+        assert result.returncode == 0, result.stderr
+        assert len(db.rows("orders")) == 6
+        return
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("target-gruponos-oracle: bad input at line 8, stream 'orders'")
+    assert field in message
+    assert "Traceback" not in result.stderr
+    assert [r["id"] for r in db.rows("orders")] == [1, 2, 3, 4]
+    assert states[-1] == {"bookmarks": {"orders": "B"}}

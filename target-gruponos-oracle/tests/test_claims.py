@@ -118,17 +118,25 @@ def test_bad_input_stays_one_line_without_traceback(db, h, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_the_sdk_fence_names_every_missing_private_name():
+def test_the_sdk_fence_names_every_missing_method_and_constructor_attribute():
+    # The same check as the tap's fence (tap_oracle_wms.sdk): methods on the class,
+    # attributes where the class's own constructor assigns them, before any instance.
     class Renamed:
+        def __init__(self) -> None:
+            self._sinks_active = {}
+
         def _process_schema_message(self) -> None: ...
 
     with pytest.raises(IncompatibleSDKError) as caught:
-        sdk.check_methods({Renamed: ("_process_schema_message", "_drain_all", "_gone")})
+        sdk.check(
+            {Renamed: ("_process_schema_message", "_drain_all", "_gone")},
+            {Renamed: ("_sinks_active", "_latest_state")},
+        )
     message = str(caught.value)
-    assert "Renamed._drain_all, Renamed._gone" in message
-    assert "_process_schema_message" not in message
+    assert "lacks Renamed._drain_all, Renamed._gone, Renamed._latest_state;" in message
+    assert "_process_schema_message" not in message and "_sinks_active" not in message
     assert 'pip install "singer-sdk>=0.54,<0.55"' in message
-    sdk.check_methods()  # the installed SDK passes
+    sdk.check()  # the installed SDK passes
 
 
 def test_an_incompatible_sdk_stops_the_command_at_start_with_one_line(tmp_path):

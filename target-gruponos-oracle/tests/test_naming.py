@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from target_gruponos_oracle import naming, testing
+from target_gruponos_oracle.dialects import strategy_class
 from target_gruponos_oracle.naming import column_name, table_name
+
+ORACLE, POSTGRESQL, SQLITE = (strategy_class(name) for name in ("oracle", "postgresql", "sqlite"))
 
 
 @pytest.mark.parametrize(
@@ -20,41 +23,42 @@ from target_gruponos_oracle.naming import column_name, table_name
     ],
 )
 def test_column_names_per_dialect(name, oracle, postgresql):
-    assert column_name({}, name, "oracle") == oracle
-    assert column_name({}, name, "postgresql") == postgresql
-    assert column_name({}, name, "sqlite") == postgresql
+    assert column_name({}, name, ORACLE) == oracle
+    assert column_name({}, name, POSTGRESQL) == postgresql
+    assert column_name({}, name, SQLITE) == postgresql
 
 
 def test_table_prefix_applies_to_tables_only():
     config = {"table_prefix": "WMS_"}
-    assert table_name(config, "order_hdr", "oracle") == "WMS_ORDER_HDR"
-    assert table_name(config, "order_hdr", "postgresql") == "wms_order_hdr"
-    assert column_name(config, "order_hdr", "oracle") == "ORDER_HDR"
-    assert table_name({}, "2024_orders", "sqlite") == "t_2024_orders"
+    assert table_name(config, "order_hdr", ORACLE) == "WMS_ORDER_HDR"
+    assert table_name(config, "order_hdr", POSTGRESQL) == "wms_order_hdr"
+    assert column_name(config, "order_hdr", ORACLE) == "ORDER_HDR"
+    assert table_name({}, "2024_orders", SQLITE) == "t_2024_orders"
 
 
 @pytest.mark.parametrize(("dialect", "limit"), [("oracle", 128), ("postgresql", 63)])
 def test_long_names_are_cut_to_the_byte_limit_with_a_stable_distinct_hash(dialect, limit):
     base = "quantity_allocated_to_the_outbound_wave_for_this_order_line_" * 3
-    first = column_name({}, base + "first", dialect)
-    second = column_name({}, base + "second", dialect)
+    first = column_name({}, base + "first", strategy_class(dialect))
+    second = column_name({}, base + "second", strategy_class(dialect))
     assert len(first.encode()) == len(second.encode()) == limit
     assert first != second
     assert first[:-9] == second[:-9]  # same readable head, different hash
-    assert column_name({}, base + "first", dialect) == first  # stable across runs
+    assert column_name({}, base + "first", strategy_class(dialect)) == first  # stable across runs
 
 
 def test_pre_12_2_oracle_limit_of_30_bytes():
     config = {"max_identifier_length": 30, "table_prefix": "WMS_"}
-    name = table_name(config, "inventory_history_by_location", "oracle")
+    name = table_name(config, "inventory_history_by_location", ORACLE)
     assert len(name) == 30
     assert name.startswith("WMS_INVENTORY_HISTOR")
-    assert column_name(config, "short", "oracle") == "SHORT"
+    assert column_name(config, "short", ORACLE) == "SHORT"
 
 
 def test_unknown_dialect_is_refused():
-    with pytest.raises(ValueError, match="Unknown dialect 'mysql'"):
-        column_name({}, "id", "mysql")
+    # One registry: the naming rules take the dialect's strategy, found by its name there.
+    with pytest.raises(ValueError, match="Unsupported database 'mysql'"):
+        strategy_class("mysql")
 
 
 def test_missing_postgres_binaries_give_a_clear_error(monkeypatch):
@@ -81,7 +85,7 @@ def test_a_missing_server_skips_a_test_but_fails_it_in_ci(monkeypatch, ci, outco
 
 
 def test_identifier_keeps_names_that_need_no_change():
-    assert naming.identifier("ORDER_DTL", "oracle", 128) == "ORDER_DTL"
+    assert naming.identifier("ORDER_DTL", ORACLE, 128) == "ORDER_DTL"
 
 
 def test_oracle_url_is_built_from_the_settings():

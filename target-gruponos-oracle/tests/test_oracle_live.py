@@ -32,6 +32,17 @@ def _scalar_list(db, sql: str, **params) -> list:
         engine.dispose()
 
 
+def _execute(*statements: str) -> None:
+    """Run `statements` in one transaction, as another program would (a table not ours)."""
+    engine = sa.create_engine(str(ORACLE_URL))
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
 def test_date_times_read_back_in_thin_mode_with_an_offset_zone(oracle_db, h):
     # Defect 3: with TIME_ZONE = 'UTC' values carried a region id: DPY-3022 in thin mode.
     h.run_target(
@@ -178,6 +189,7 @@ def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_d
     # rolled back with the upsert, and the staging table is gone.
     from target_gruponos_oracle import database_rules
     from target_gruponos_oracle.columns import schema_columns
+    from target_gruponos_oracle.dialects import strategy_class
     from target_gruponos_oracle.dialects.oracle import OracleStrategy
 
     items = {"id": {"type": "integer"}, "v": {"type": "string"}}
@@ -186,7 +198,9 @@ def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_d
     engine = database_rules(config).create_engine()
     strategy = OracleStrategy(engine.dialect, config)
     spec = strategy.table_spec(
-        "items", schema_columns(config, "items", {"properties": items}, "oracle"), ["id"]
+        "items",
+        schema_columns(config, "items", {"properties": items}, strategy_class("oracle")),
+        ["id"],
     )
     table = oracle_db.table("items")
     try:
@@ -198,3 +212,67 @@ def test_the_private_staging_table_does_not_commit_the_load_transaction(oracle_d
     finally:
         engine.dispose()
     assert [row["id"] for row in oracle_db.rows("items")] == [1]
+
+
+def test_the_string_limit_is_read_from_the_server_and_unknown_length_keys_load(oracle_db, h):
+    # Issue 16, point 2: under MAX_STRING_SIZE = EXTENDED a VARCHAR2(4000 CHAR) key takes
+    # up to 16,000 bytes (ORA-01450 at CREATE TABLE); the limit is read at connect.
+    from target_gruponos_oracle import database_rules
+    from target_gruponos_oracle.dialects.oracle import OracleStrategy
+
+    engine = database_rules(oracle_db.config()).create_engine()
+    strategy = OracleStrategy(engine.dialect, oracle_db.config())
+    try:
+        with engine.connect() as conn:
+            strategy.prepare(conn)
+            try:
+                conn.exec_driver_sql("SELECT CAST(NULL AS VARCHAR2(4001)) FROM DUAL")
+                extended = True
+            except sa.exc.DatabaseError as exc:
+                assert "ORA-00910" in str(exc)
+                extended = False
+    finally:
+        engine.dispose()
+    assert strategy.string_max_bytes == (32767 if extended else 4000)
+    h.run_target(
+        oracle_db.config(),
+        [
+            h.schema("codes", {"code": {"type": "string"}}, keys=["code"]),
+            h.record("codes", {"code": "a"}),
+        ],
+    )
+    assert oracle_db.rows("codes", order_by="code") == [{"code": "a"}]
+
+
+def test_a_byte_semantics_column_takes_accented_text_longer_than_its_bytes(oracle_db, h):
+    # Issue 16, point 6: VARCHAR2(10 BYTE) cannot hold "Conceição": 9 characters, 11 bytes
+    # in AL32UTF8 (read as 10 characters, it failed with ORA-12899).
+    table = oracle_db.table("cities")
+    _execute(f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "CITY" VARCHAR2(10 BYTE))')
+    cities = {"id": {"type": "integer"}, "city": {"type": ["null", "string"]}}
+    h.run_target(
+        oracle_db.config(),
+        [h.schema("cities", cities), h.record("cities", {"id": 1, "city": "Conceição"})],
+    )
+    assert [row["city"] for row in oracle_db.rows("cities")] == ["Conceição"]
+    used = _scalar_list(
+        oracle_db,
+        "SELECT char_used FROM user_tab_columns WHERE table_name = :t AND column_name = 'CITY'",
+        t=table,
+    )
+    assert used == ["C"]
+
+
+def test_a_column_of_a_compressed_table_is_replaced(oracle_db, h):
+    # Issue 16, point 3: basic compression refuses DROP COLUMN (ORA-39726: "DROP column is
+    # only supported in the form of SET UNUSED column"); the replacement uses SET UNUSED.
+    table = oracle_db.table("packed")
+    _execute(
+        f'CREATE TABLE "{table}" ("ID" NUMBER(38) PRIMARY KEY, "N" NUMBER(38)) COMPRESS BASIC',
+        f'INSERT INTO "{table}" VALUES (1, 41)',
+    )
+    packed = {"id": {"type": "integer"}, "n": {"type": ["null", "string"]}}
+    h.run_target(
+        oracle_db.config(), [h.schema("packed", packed), h.record("packed", {"id": 2, "n": "x"})]
+    )
+    assert [row["n"] for row in oracle_db.rows("packed")] == ["41", "x"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -76,7 +77,7 @@ def strategy(request) -> OracleStrategy:
 
 @pytest.fixture
 def spec(strategy):
-    columns = schema_columns(strategy.config, "order_dtl", {"properties": PROPERTIES}, "oracle")
+    columns = schema_columns(strategy.config, "order_dtl", {"properties": PROPERTIES}, strategy)
     return strategy.table_spec("order_dtl", columns, ["id"])
 
 
@@ -193,7 +194,7 @@ def test_schema_changes_add_and_widen_without_dropping_data(strategy, spec):
     ]
     assert " ADD " in steps[0] and steps[0].endswith(" CLOB")
     assert 'TO_CLOB("SELECT")' in steps[1]
-    assert steps[2].endswith('DROP COLUMN "SELECT"')
+    assert steps[2].endswith('SET UNUSED ("SELECT")')
     assert 'RENAME COLUMN "' in steps[3] and steps[3].endswith('TO "SELECT"')
 
     # same kind and already wide enough: nothing to do
@@ -229,7 +230,7 @@ def test_activate_version_and_overwrite_statements(strategy, spec):
 
 def test_default_target_schema_qualifies_every_statement(strategy):
     strategy.config["default_target_schema"] = "wms_stage"
-    columns = schema_columns(strategy.config, "items", {"properties": PROPERTIES}, "oracle")
+    columns = schema_columns(strategy.config, "items", {"properties": PROPERTIES}, strategy)
     spec = strategy.table_spec("items", columns, ["id"])
     [create] = strategy.create_table(spec, enforce_key=True)
     assert check_oracle_statement(create).startswith('CREATE TABLE "WMS_STAGE"."WMS_ITEMS" (')
@@ -338,7 +339,7 @@ def test_staging_of_a_stream_named_like_a_staging_table_cannot_touch_that_table(
     # can only be private temporary tables (a permanent table cannot take the prefix:
     # ORA-32463; Oracle Database Reference, PRIVATE_TEMP_TABLE_PREFIX).
     columns = schema_columns(
-        strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, "oracle"
+        strategy.config, "x", {"properties": {"id": PROPERTIES["id"]}}, strategy
     )
     x = strategy.table_spec("x", columns, ["id"])
     x_stg = strategy.table_spec("x_stg", columns, ["id"])
@@ -399,7 +400,7 @@ def test_only_ora_00054_is_retried_as_a_lock_held_by_another_load(message, busy)
 
 
 def _spec_for(strategy, properties: dict, keys: list[str]):
-    columns = schema_columns(strategy.config, "t", {"properties": properties}, "oracle")
+    columns = schema_columns(strategy.config, "t", {"properties": properties}, strategy)
     return strategy.table_spec("t", columns, keys)
 
 
@@ -524,7 +525,7 @@ def test_column_replacement_is_finished_by_the_next_run_wherever_it_stopped(stra
     assert [s.split(" ")[0] + " " + s.split(" ")[3] for s in fresh] == [
         "ALTER ADD",
         'UPDATE "TS$NEW"',
-        "ALTER DROP",
+        "ALTER SET",  # SET UNUSED (compressed tables refuse DROP COLUMN: ORA-39726)
         "ALTER RENAME",
     ]
     iso = 'TO_CHAR("TS", \'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM\')'
@@ -532,7 +533,7 @@ def test_column_replacement_is_finished_by_the_next_run_wherever_it_stopped(stra
     # Stopped after ADD (or after the UPDATE): copy again, drop, rename. Never ADD twice.
     after_add = strategy.column_changes(spec, {"ID": key, "TS": zoned, "TS$NEW": text})
     assert after_add == fresh[1:]
-    # Stopped after DROP: only the rename is left; the data is in TS$NEW.
+    # Stopped after SET UNUSED: only the rename is left; the data is in TS$NEW.
     after_drop = strategy.column_changes(spec, {"ID": key, "TS$NEW": text})
     assert after_drop == ['ALTER TABLE "WMS_T" RENAME COLUMN "TS$NEW" TO "TS"']
     for statement in fresh:
@@ -552,7 +553,7 @@ def test_replacement_names_cannot_be_a_propertys_column_and_fit_the_limit(strate
 def column_name_for(strategy, prop: str) -> str:
     from target_gruponos_oracle.naming import column_name
 
-    return column_name(strategy.config, prop, "oracle")
+    return column_name(strategy.config, prop, strategy)
 
 
 @pytest.mark.parametrize(
@@ -666,7 +667,7 @@ def test_a_date_column_declared_date_time_is_replaced_by_a_utc_timestamp_with_ti
     assert statements == [
         'ALTER TABLE "WMS_T" ADD "D$NEW" TIMESTAMP(6) WITH TIME ZONE',
         f'UPDATE "WMS_T" SET "D$NEW" = {copy}',
-        'ALTER TABLE "WMS_T" DROP COLUMN "D"',
+        'ALTER TABLE "WMS_T" SET UNUSED ("D")',
         'ALTER TABLE "WMS_T" RENAME COLUMN "D$NEW" TO "D"',
     ]
     for statement in statements:
@@ -710,6 +711,183 @@ def test_a_number_column_becomes_text_with_a_leading_zero_and_a_fixed_decimal_po
         f"ELSE REGEXP_REPLACE(TO_CHAR(\"V\", 'TM9', {nls}), '^(-?)[.]', '\\10.') END"
     )
     assert 'TO_CHAR("V")' not in fill  # never the session's number format
+
+
+@pytest.mark.parametrize(
+    ("field", "number", "fits"),
+    [
+        ("id", "9" * 38, True),  # NUMBER(38): up to 38 digits
+        ("id", "1" + "0" * 38, False),  # 39 digits: ORA-01438 / DPY-4003 otherwise
+        ("amount", "1" * 38 + ".0", True),  # 38 significant digits (trailing zero not one)
+        ("amount", "1" * 39, False),  # 39 significant digits
+        ("amount", "9.99E125", True),  # below 1E126
+        ("amount", "1E126", False),  # NUMBER: magnitude below 1E126
+        ("amount", "1E-130", True),
+        ("amount", "1E-131", False),  # NUMBER: magnitude from 1E-130
+        ("amount", "12345678901234567890", True),  # an int in a NUMBER column
+        ("amount", "1" * 40, False),
+    ],
+)
+def test_numbers_oracle_cannot_hold_are_bad_input_naming_the_field(strategy, field, number, fits):
+    # SQL Language Reference, NUMBER: up to 38 significant digits, 1E-130 to below 1E126.
+    from target_gruponos_oracle.columns import RowDecoder
+    from target_gruponos_oracle.errors import ValueTypeError
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "amount": {"type": "number"}}, ["id"])
+    decoder = RowDecoder("t", spec.columns, strategy, [0], dedupe=True)
+    values = {"id": 1, "amount": 1, field: number}
+    raw = "{" + ", ".join(f'"{k}": {v}' for k, v in values.items()) + "}"
+    line = '{"type": "RECORD", "stream": "t", "record": ' + raw + "}"
+    rows: dict = {}
+    if fits:
+        assert decoder.load([line], 10, rows) == (1, None)
+        assert decoder.decode(raw) == next(iter(rows.values()))
+        return
+    # The fast loop leaves the line to the general path, which names line and field.
+    assert decoder.load([line], 10, rows) == (0, line)
+    with pytest.raises(ValueTypeError, match=f"field '{field}'.*Oracle's NUMBER holds"):
+        decoder.decode(raw)
+    with pytest.raises(ValueTypeError, match=f"field '{field}'"):
+        decoder.convert(json.loads(raw, parse_float=Decimal, parse_int=Decimal))
+
+
+class ScriptedCursor(RecordingCursor):
+    """A recording cursor whose statements containing a key fail with that error."""
+
+    def __init__(self, calls: list, failures: dict[str, str]) -> None:
+        super().__init__(calls)
+        self.failures = failures
+
+    def execute(self, sql, parameters=None):
+        super().execute(sql, parameters)
+        for part, error in self.failures.items():
+            if part in sql:
+                raise RuntimeError(error)
+
+
+class ScriptedConnection(RecordingConnection):
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def cursor(self) -> ScriptedCursor:
+        return ScriptedCursor(self.calls, self.failures)
+
+
+@pytest.mark.parametrize(
+    ("failures", "limit"),
+    [({}, 32767), ({"VARCHAR2(32767)": "ORA-00910: specified length too long"}, 4000)],
+    ids=["EXTENDED", "STANDARD"],
+)
+def test_max_string_size_and_private_temporary_tables_are_checked_at_the_first_connection(
+    strategy, failures, limit
+):
+    # Database Reference, MAX_STRING_SIZE: STANDARD = 4000 bytes, EXTENDED = 32767; a
+    # CAST to VARCHAR2(32767) fails with ORA-00910 only under STANDARD.
+    conn = ScriptedConnection(failures)
+    strategy.prepare(conn)
+    statements = [call[1] for call in conn.calls if call[0] == "execute"]
+    assert statements == [
+        "SELECT CAST(NULL AS VARCHAR2(32767)) FROM DUAL",
+        'CREATE PRIVATE TEMPORARY TABLE "ORA$PTT_GNOS_PROBE" (X NUMBER) ON COMMIT DROP DEFINITION',
+        'DROP TABLE "ORA$PTT_GNOS_PROBE"',
+    ]
+    assert strategy.string_max_bytes == limit
+    assert ("commit",) not in conn.calls
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "ORA-00903: invalid table name",  # a non-default PRIVATE_TEMP_TABLE_PREFIX
+        "ORA-32464: private temporary tables are not supported for this user",
+    ],
+)
+def test_a_database_refusing_private_temporary_tables_stops_before_any_table(strategy, error):
+    from target_gruponos_oracle.errors import DatabaseSettingsError
+
+    conn = ScriptedConnection({"PRIVATE TEMPORARY": error})
+    with pytest.raises(DatabaseSettingsError, match=r"PRIVATE_TEMP_TABLE_PREFIX.*Nothing was"):
+        strategy.prepare(conn)
+    # Another failure of the probe is not taken for STANDARD: it is raised as it is.
+    with pytest.raises(RuntimeError, match="ORA-01017"):
+        strategy.prepare(ScriptedConnection({"VARCHAR2(32767)": "ORA-01017: invalid login"}))
+
+
+def test_key_limits_follow_max_string_size(strategy):
+    # ORA-01450 (6,398 bytes on 8 KB blocks): VARCHAR2(n CHAR) takes up to 4n bytes, capped
+    # by the server's VARCHAR2 limit, 4000 bytes under STANDARD but 32767 under EXTENDED.
+    unknown = _spec_for(strategy, {"code": {"type": "string"}}, ["code"])
+    short = _spec_for(strategy, {"code": {"type": "string", "maxLength": 1000}}, ["code"])
+    long = _spec_for(strategy, {"code": {"type": "string", "maxLength": 8000}}, ["code"])
+    assert strategy.key_plan(unknown).kind == "primary key"  # STANDARD: 4000 bytes at most
+    strategy.string_max_bytes = 32767  # EXTENDED (Autonomous Database)
+    plan = strategy.key_plan(unknown)
+    assert plan.kind == "none" and "ORA-01450" in plan.reason  # 4000 CHAR: 16,000 bytes
+    assert strategy.key_plan(short).kind == "primary key"  # 1000 CHAR: 4,000 bytes
+    # Under EXTENDED a string up to 32767 bytes stays a VARCHAR2, bound as such.
+    assert strategy.column_type(long.columns[0]) == "VARCHAR2(8000 CHAR)"
+    assert strategy.input_sizes(long) == [32767]
+    strategy.string_max_bytes = 4000
+    assert strategy.column_type(long.columns[0]) == "CLOB"
+
+
+def test_a_column_whose_length_counts_bytes_is_widened_by_bytes(strategy):
+    # Database Reference, ALL_TAB_COLUMNS.CHAR_USED: 'B' = BYTE length semantics. A
+    # VARCHAR2(10 BYTE) holds 10 ASCII characters but only 5 'ç' (2 bytes each in
+    # AL32UTF8): reading it as 10 characters let 'çççççç' fail with ORA-12899.
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "city": {"type": "string"}}, ["id"])
+    existing = {
+        "ID": ExistingColumn(Kind.INTEGER),
+        "CITY": ExistingColumn(Kind.STRING, 10, byte_semantics=True),
+    }
+    assert strategy.column_changes(spec, existing) == []
+    assert spec.byte_lengths == {"CITY"}
+    assert not strategy.observe_widths(spec, [(1, "a" * 10)])  # 10 bytes: fits
+    assert strategy.observe_widths(spec, [(1, "ç" * 6)])  # 6 characters, 12 bytes
+    assert spec.widths["CITY"] == 12
+    # Widened in place, to character semantics (no maxLength: the widest VARCHAR2).
+    assert strategy.column_changes(spec, existing) == [
+        'ALTER TABLE "WMS_T" MODIFY ("CITY" VARCHAR2(4000 CHAR))'
+    ]
+
+
+def test_byte_semantics_are_read_from_the_dictionary(strategy):
+    statement = None
+
+    class Conn:
+        def execute(self, query, params):
+            nonlocal statement
+            statement = (str(query.compile(dialect=oracle.dialect())), params)
+            return [("CITY",)]
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}}, ["id"])
+    assert strategy.byte_length_columns(Conn(), spec) == {"CITY"}
+    sql, params = statement
+    assert "FROM all_tab_columns" in sql and "char_used = 'B'" in sql
+    assert params == {"owner": None, "name": "WMS_T"}
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("12.50", "12.5"), ("1E+3", "1000"), ("-0.250", "-0.25"), ("0.0", "0"), ("7", "7")],
+)
+def test_numbers_over_a_column_that_became_text_read_like_its_old_rows(strategy, sent, stored):
+    # Issue 16, point 7: old rows hold what NUMBER kept (12.5, copied with the fixed
+    # format); new values are written as the same canonical text, not as sent (12.50).
+    from target_gruponos_oracle.columns import RowDecoder
+
+    spec = _spec_for(strategy, {"id": {"type": "integer"}, "v": {"type": "number"}}, ["id"])
+    strategy.column_changes(
+        spec, {"ID": ExistingColumn(Kind.INTEGER), "V": ExistingColumn(Kind.STRING, 4000)}
+    )
+    decoder = RowDecoder("t", spec.columns, strategy, [0])
+    assert decoder.decode(b'{"id": 1, "v": ' + sent.encode() + b"}") == (1, stored)
+    assert decoder.convert({"id": 1, "v": Decimal(sent)}) == (1, stored)
+    # A key keeps its text as sent: rows written before were matched on it.
+    keyed = _spec_for(strategy, {"v": {"type": "number"}}, ["v"])
+    strategy.column_changes(keyed, {"V": ExistingColumn(Kind.STRING, 4000)})
+    assert RowDecoder("t", keyed.columns, strategy, [0]).decode(b'{"v": 12.50}') == ("12.50",)
 
 
 def test_a_resumed_syncs_version_count_compiles_for_oracle(strategy, spec):

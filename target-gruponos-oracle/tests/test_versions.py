@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle.columns import schema_columns
+from target_gruponos_oracle.dialects import strategy_class
 from target_gruponos_oracle.dialects.oracle import OracleStrategy
 
 ALLOCATION = {
@@ -153,7 +154,7 @@ def test_scoped_version_statements_compile_for_oracle(max_identifier_length):
     }
     spec = strategy.table_spec(
         "allocation",
-        schema_columns(config, "allocation", {"properties": properties}, "oracle"),
+        schema_columns(config, "allocation", {"properties": properties}, strategy_class("oracle")),
         ["id"],
     )
     scope = {"SCOPE_COMPANY_CODE": "GNOS", "SCOPE_FACILITY_CODE": "DC01"}
@@ -182,7 +183,9 @@ def test_deletion_by_key_compiles_for_oracle():
     """The statement a record carrying `_sdc_deleted_at` runs under `hard_delete`."""
     config = {"table_prefix": "WMS_"}
     strategy = OracleStrategy(oracle.dialect(), config)
-    columns = schema_columns(config, "order_dtl", {"properties": ALLOCATION}, "oracle")
+    columns = schema_columns(
+        config, "order_dtl", {"properties": ALLOCATION}, strategy_class("oracle")
+    )
     spec = strategy.table_spec("order_dtl", columns, ["id", "scope_facility_code"])
     compiled = str(strategy.delete_keys(spec).compile(dialect=oracle.dialect()))
     assert compiled == (

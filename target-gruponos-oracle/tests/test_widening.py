@@ -48,13 +48,14 @@ def test_a_date_column_later_declared_date_time_keeps_the_time_of_new_values(db,
 def test_postgres_turns_a_date_column_into_timestamptz_at_utc_midnight():
     from sqlalchemy.dialects import postgresql
     from target_gruponos_oracle.columns import schema_columns
+    from target_gruponos_oracle.dialects import strategy_class
     from target_gruponos_oracle.dialects.postgres import PostgresStrategy
     from target_gruponos_oracle.dialects.tables import ExistingColumn
     from target_gruponos_oracle.kinds import Kind
 
     strategy = PostgresStrategy(postgresql.dialect(), {})
     properties = {"id": {"type": "integer"}, "d": {"type": "string", "format": "date-time"}}
-    columns = schema_columns({}, "ev", {"properties": properties}, "postgresql")
+    columns = schema_columns({}, "ev", {"properties": properties}, strategy_class("postgresql"))
     spec = strategy.table_spec("ev", columns, ["id"])
     existing = {"id": ExistingColumn(Kind.INTEGER), "d": ExistingColumn(Kind.DATE)}
     assert strategy.column_changes(spec, existing) == [

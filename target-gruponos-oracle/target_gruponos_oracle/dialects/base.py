@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -28,7 +28,13 @@ from target_gruponos_oracle.dialects.tables import (
     TableSpec,
 )
 from target_gruponos_oracle.kinds import Column, Kind
-from target_gruponos_oracle.values import AS_TEXT, Converter
+from target_gruponos_oracle.values import (
+    AS_TEXT,
+    Converter,
+    NumberLimits,
+    checked_integer,
+    checked_number,
+)
 
 # A column name the naming rules can never produce (they keep only [A-Za-z0-9_]), so a
 # column carrying it is provably the target's own half-finished column replacement.
@@ -64,6 +70,9 @@ class DialectStrategy:
     # Kinds this database already stores in a text column (so nothing changes when the
     # schema declares them over an existing text column).
     text_kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.STRING})
+    # What integer and number columns hold: values beyond are bad input, checked before
+    # binding (the driver's or the database's own error would not name the record).
+    number_limits: ClassVar[NumberLimits] = NumberLimits(None, None, None, "")
 
     def __init__(self, dialect: sa.Dialect, config: Mapping[str, Any]) -> None:
         """Produce SQL for `dialect` under the target `config` (for names)."""
@@ -84,6 +93,12 @@ class DialectStrategy:
         """Driver connect() arguments under these settings."""
         del config
         return {}
+
+    @classmethod
+    def explain_connect_error(cls, error: BaseException, config: Mapping[str, Any]) -> str | None:
+        """One line naming the setting to fix for a failed connection (None: no advice)."""
+        del error, config
+        return None
 
     @classmethod
     def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
@@ -109,6 +124,15 @@ class DialectStrategy:
                 cursor.execute(statement)
             cursor.close()
 
+    def prepare(self, conn: sa.Connection) -> None:
+        """Learn what this server allows, once, at the first connection (before any DDL)."""
+        del conn
+
+    def byte_length_columns(self, conn: sa.Connection, spec: TableSpec) -> set[str]:
+        """Text columns of the existing table whose length counts bytes (none by default)."""
+        del conn, spec
+        return set()
+
     @classmethod
     def lock_timed_out(cls, error: BaseException) -> bool:
         """Tell whether `error` means another session held a lock too long (retry later)."""
@@ -118,6 +142,10 @@ class DialectStrategy:
     # Named locks (`target_gruponos_oracle.named_locks`) -----------------------------------
     # Whether the database has database-wide named locks held by a session.
     supports_named_locks: ClassVar[bool] = False
+    # Whether a column replacement spans several transactions (DDL commits by itself), so
+    # loads of the table hold its named lock shared per batch and the replacement holds it
+    # exclusively (`target_gruponos_oracle.table_locks`).
+    replacement_spans_transactions: ClassVar[bool] = False
     # A trivial statement that keeps the lock's session from looking idle.
     keepalive_statement: ClassVar[str] = "SELECT 1"
 
@@ -159,11 +187,11 @@ class DialectStrategy:
 
     def max_identifier_length(self) -> int:
         """Longest identifier, in bytes, the target creates here."""
-        return naming.max_identifier_length(self.config, self.name)
+        return naming.max_identifier_length(self.config, self)
 
     def identifier(self, name: str) -> str:
         """Return a safe identifier for `name` (the naming rules, for helper objects)."""
-        return naming.identifier(name, self.name, self.max_identifier_length())
+        return naming.identifier(name, self, self.max_identifier_length())
 
     def schema_name(self) -> str | None:
         """Return the schema `default_target_schema` names (see `schema_for`)."""
@@ -183,7 +211,7 @@ class DialectStrategy:
         schema = str(setting)
         if _PLAIN_SCHEMA.fullmatch(schema):
             schema = schema.upper() if cls.upper_case_names else schema.lower()
-        limit = naming.max_identifier_length(config, cls.name)
+        limit = naming.max_identifier_length(config, cls)
         if len(schema.encode()) > limit:
             msg = f"default_target_schema {setting!r} is longer than {limit} bytes"
             raise ValueError(msg)
@@ -197,7 +225,7 @@ class DialectStrategy:
         keys = set(key_properties)
         return TableSpec(
             schema=self.schema_name(),
-            name=naming.table_name(self.config, stream, self.name),
+            name=naming.table_name(self.config, stream, self),
             columns=[replace(c, key=True) if c.prop in keys else c for c in columns],
             keys=[by_prop[key] for key in key_properties],
         )
@@ -223,13 +251,42 @@ class DialectStrategy:
         """Return the reference converter for `column` (checks and shapes one value)."""
         if column.declared is not None:
             return AS_TEXT[column.declared]
+        if self.value_check(column) is not None:
+            if column.kind == Kind.INTEGER:
+                return checked_integer(self.number_limits)
+            return checked_number(self.number_limits)
         return self.converters[column.kind]
 
     def unchanged(self, column: Column) -> str | None:
         """Python condition on ``{v}`` under which a value skips its converter."""
         if column.declared is not None or column.kind not in self.skip_when_typed:
             return None
+        if self.value_check(column) is not None:
+            return None  # the converter checks the range
         return _TYPED_CONDITIONS.get(column.kind)
+
+    def integer_range(self, column: Column) -> tuple[int, int] | None:
+        """Lowest and highest integer `column` holds (None: not an integer column, no limit)."""
+        if column.declared is not None or column.kind != Kind.INTEGER:
+            return None
+        return self.number_limits.integers
+
+    def value_check(self, column: Column) -> tuple[str, dict[str, Any]] | None:
+        """(condition on a non-null decoded ``{v}``, names it uses) for values out of range.
+
+        The condition is true for a value the column cannot hold, or raises
+        `ArithmeticError` (a decimal context's trap); the hot loop inlines it, so it costs
+        one comparison or one C call per value. None: every value of the kind fits.
+        """
+        if column.declared is not None:
+            return None
+        limits = self.number_limits
+        if column.kind == Kind.INTEGER:
+            condition = limits.integer_check()
+            return None if condition is None else (condition, {})
+        if column.kind == Kind.NUMBER:
+            return limits.number_check()
+        return None
 
     def finishing(self, column: Column) -> Converter | None:
         """Return what is left for a value decoded for `typed_field` (None: nothing).
@@ -372,6 +429,10 @@ class DialectStrategy:
             if have is None:
                 statements += self.add_column(spec, column)
                 continue
+            if have.byte_semantics:
+                spec.byte_lengths.add(column.name)
+            else:
+                spec.byte_lengths.discard(column.name)
             if have.width is not None and have.width > spec.widths.get(column.name, 0):
                 spec.widths[column.name] = have.width
             stored = self.stored_column(column, have)
@@ -470,9 +531,18 @@ class DialectStrategy:
         copy = self.copy_expression(old, new_type).format(quoted)
         return [
             f"UPDATE {table} SET {temporary} = {copy}",
-            f"ALTER TABLE {table} DROP COLUMN {quoted}",
+            self.drop_column(table, quoted),
             f"ALTER TABLE {table} RENAME COLUMN {temporary} TO {quoted}",
         ]
+
+    def drop_column(self, table: str, column: str) -> str:
+        """Statement that removes the old copy of a replaced column (both names quoted)."""
+        return f"ALTER TABLE {table} DROP COLUMN {column}"
+
+    def is_replacement(self, statement: str) -> bool:
+        """Tell whether `statement` is a step of a column replacement (it names ``$NEW``)."""
+        suffix = REPLACEMENT_SUFFIX if self.upper_case_names else REPLACEMENT_SUFFIX.lower()
+        return f"{suffix}{self.preparer.final_quote}" in statement
 
     # Versions and overwrite ----------------------------------------------------------------
 
@@ -638,7 +708,7 @@ class DialectStrategy:
         """Insert or update `rows` (unique keys, the caller dedupes) in the open transaction."""
         raise NotImplementedError
 
-    def observe_widths(self, spec: TableSpec, rows: Iterable[tuple]) -> bool:
+    def observe_widths(self, spec: TableSpec, rows: Sequence[tuple]) -> bool:
         """Record the longest strings in `rows` in `spec.widths`; True if any grew."""
         del spec, rows
         return False

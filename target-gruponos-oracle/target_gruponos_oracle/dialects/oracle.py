@@ -12,7 +12,8 @@ mid-run) never see each other's staging, and the target never drops or alters an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -27,10 +28,13 @@ from target_gruponos_oracle.dialects.tables import (
     KeyPlan,
     TableSpec,
 )
+from target_gruponos_oracle.errors import DatabaseSettingsError, SettingsError
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
+    NumberLimits,
     to_bool_int,
+    to_canonical_number_text,
     to_date,
     to_int,
     to_json,
@@ -40,6 +44,13 @@ from target_gruponos_oracle.values import (
 )
 
 VARCHAR2_MAX = 4000  # bytes, with the default MAX_STRING_SIZE = STANDARD
+# "EXTENDED means that the 32767 byte limit introduced in Oracle Database 12c applies"
+# (Oracle Database Reference, MAX_STRING_SIZE); Autonomous Database's default.
+VARCHAR2_EXTENDED_MAX = 32767
+# Fails with ORA-00910 ("specified length too long for its datatype") only where VARCHAR2
+# is limited to 4000 bytes (MAX_STRING_SIZE = STANDARD); the parameter itself is in
+# V$PARAMETER, which an ordinary login cannot read. Nothing is created.
+MAX_STRING_SIZE_PROBE = "SELECT CAST(NULL AS VARCHAR2(32767)) FROM DUAL"
 ROWS_PER_EXECUTE = 10_000  # bounded array binds keep the driver's buffers small
 # Private temporary table names must start with PRIVATE_TEMP_TABLE_PREFIX (default), and
 # no other object can take it (ORA-32463; Oracle Database Reference: "regular table, view,
@@ -87,6 +98,54 @@ _AS_TEXT = {
     Kind.INTEGER: _NUMBER_AS_TEXT,
     Kind.NUMBER: _NUMBER_AS_TEXT,
 }
+
+
+# NUMBER: "Precision can range from 1 to 38", "Positive numbers in the range 1 x 10^-130
+# to 9.99...9 x 10^125 with up to 38 significant digits" (SQL Language Reference, Data
+# Types, NUMBER). python-oracledb raises DPY-4003 for what it cannot encode and Oracle
+# ORA-01438 past a column's precision: neither names the record, so values are checked
+# first. Integers go into NUMBER(38): at most 38 digits.
+NUMBER_LIMITS = NumberLimits(
+    (-(10**38) + 1, 10**38 - 1),
+    (-130, 125),
+    38,
+    "that Oracle's NUMBER holds (at most 38 significant digits, magnitude from 1E-130 "
+    "and below 1E126)",
+)
+
+
+# Settings passed to python-oracledb's connect() under their own names.
+TLS_SETTINGS = (
+    "config_dir",
+    "wallet_password",
+    "ssl_server_dn_match",
+    "ssl_server_cert_dn",
+    "retry_count",
+    "retry_delay",
+)
+
+
+def wallet_directory(setting: Any) -> str:
+    """Return the `wallet_location` folder, refusing one thin mode cannot read.
+
+    Thin mode reads only the PEM wallet ``ewallet.pem`` ("In python-oracledb Thin mode,
+    a directory must contain the PEM-encoded wallet file ewallet.pem", python-oracledb
+    docs, ``wallet_location``); ``cwallet.sso`` is for Oracle Client libraries.
+    """
+    folder = Path(str(setting)).expanduser()
+    if (folder / "ewallet.pem").is_file():
+        return str(folder)
+    if not folder.is_dir():
+        msg = f"wallet_location {str(folder)!r} is not a folder"
+    elif (folder / "cwallet.sso").is_file():
+        msg = (
+            f"wallet_location {str(folder)!r} holds cwallet.sso but no ewallet.pem; "
+            "python-oracledb thin mode reads only ewallet.pem: use a wallet downloaded "
+            "from Oracle Cloud (its zip holds both), unzipped into this folder"
+        )
+    else:
+        msg = f"wallet_location {str(folder)!r} holds no ewallet.pem"
+    raise SettingsError(msg)
 
 
 # DBMS_LOCK (PL/SQL Packages and Types Reference, DBMS_LOCK): lock modes S_MODE 4 and
@@ -163,27 +222,80 @@ class OracleStrategy(DialectStrategy):
         Kind.JSON: to_json,
     }
     skip_when_typed = frozenset({Kind.INTEGER, Kind.STRING, Kind.NUMBER})
+    number_limits = NUMBER_LIMITS
+    # Longest VARCHAR2 in bytes: STANDARD until `prepare` has asked the server.
+    string_max_bytes = VARCHAR2_MAX
 
     # Session -----------------------------------------------------------------------------
 
     @classmethod
     def engine_options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         """SQLAlchemy must agree with the target on the identifier limit (30 before 12.2)."""
-        return {"max_identifier_length": naming.max_identifier_length(config, cls.name)}
+        return {"max_identifier_length": naming.max_identifier_length(config, cls)}
 
     @classmethod
     def connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """TCPS: spell the address out, since the URL only carries host/port/service."""
-        if config.get("protocol") != "tcps" or not config.get("host"):
-            return {}
-        target = (
-            f"(SERVICE_NAME={config['service_name']})"
-            if config.get("service_name")
-            else f"(SID={config.get('sid')})"
-        )
-        port = config.get("port") or 1521
-        address = f"(ADDRESS=(PROTOCOL=TCPS)(HOST={config['host']})(PORT={port}))"
-        return {"dsn": f"(DESCRIPTION={address}(CONNECT_DATA={target}))"}
+        """python-oracledb (thin mode) connect parameters for the Oracle Cloud settings.
+
+        `dsn` (a connect descriptor, an Easy Connect string or a ``tnsnames.ora`` alias
+        found in `config_dir`) wins over host/port/service; TCPS without `dsn` spells the
+        address out, since the URL only carries host/port/service. The TLS and retry
+        settings are python-oracledb's own connect parameters, named alike (python-oracledb
+        docs: ``oracledb.connect()``; thin mode reads the wallet only as ``ewallet.pem``).
+        """
+        args: dict[str, Any] = {}
+        if config.get("dsn"):
+            args["dsn"] = str(config["dsn"])
+        elif config.get("protocol") == "tcps" and config.get("host"):
+            target = (
+                f"(SERVICE_NAME={config['service_name']})"
+                if config.get("service_name")
+                else f"(SID={config.get('sid')})"
+            )
+            port = config.get("port") or 1521
+            address = f"(ADDRESS=(PROTOCOL=TCPS)(HOST={config['host']})(PORT={port}))"
+            args["dsn"] = f"(DESCRIPTION={address}(CONNECT_DATA={target}))"
+        if config.get("wallet_location"):
+            args["wallet_location"] = wallet_directory(config["wallet_location"])
+        for name in TLS_SETTINGS:
+            if config.get(name) not in (None, ""):
+                args[name] = config[name]
+        return args
+
+    @classmethod
+    def explain_connect_error(cls, error: BaseException, config: Mapping[str, Any]) -> str | None:
+        """One line naming the setting to fix when a TLS handshake fails (None: not TLS).
+
+        python-oracledb thin mode reports every failed connection as DPY-6005 with the
+        cause on its second line: the ssl module's certificate verification failure,
+        DPY-6002 / DPY-6006 for a certificate whose name does not match, or the server's
+        "certificate required" alert when it wants a client certificate (mutual TLS).
+        """
+        text = str(error)
+        detail = text.splitlines()[-1].strip() if text else type(error).__name__
+        wallet = config.get("wallet_location")
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            trusted = f"the CA in `wallet_location` ({wallet})" if wallet else "the system's CAs"
+            return (
+                f"TLS: the database's certificate is not signed by {trusted}; set "
+                "`wallet_location` to the folder holding the database's ewallet.pem (for an "
+                f"Autonomous Database, its unzipped wallet) ({detail})"
+            )
+        if "DPY-6002" in text or "DPY-6006" in text:
+            return (
+                "TLS: the database's certificate does not carry the name expected; set "
+                "`ssl_server_cert_dn` to the certificate's subject DN (an Autonomous "
+                "Database's connection strings carry it), or check `host` / `dsn` "
+                f"({detail})"
+            )
+        if "CERTIFICATE_REQUIRED" in text:
+            return (
+                "TLS: the database requires a client certificate (mutual TLS); set "
+                "`wallet_location` to its wallet folder (ewallet.pem) and "
+                "`wallet_password`, or allow TLS without a wallet on the database "
+                f"({detail})"
+            )
+        return None
 
     @classmethod
     def session_statements(cls, config: Mapping[str, Any] | None = None) -> list[str]:
@@ -217,6 +329,8 @@ class OracleStrategy(DialectStrategy):
     # price: the user needs EXECUTE on SYS.DBMS_LOCK, which a DBA grants.
     supports_named_locks = True
     keepalive_statement = "SELECT 1 FROM DUAL"
+    # ADD, UPDATE, SET UNUSED and RENAME each commit (DDL commits before and after itself).
+    replacement_spans_transactions = True
 
     @classmethod
     def named_lock_connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -281,7 +395,68 @@ class OracleStrategy(DialectStrategy):
             )
             raise ValueError(msg)
 
+    def prepare(self, conn: sa.Connection) -> None:
+        """At the first connection: read MAX_STRING_SIZE, prove private temporary tables work.
+
+        The string limit decides VARCHAR2 sizes and key sizes (`column_type`, `key_plan`).
+        A private temporary table is created and dropped, so a database that refuses them
+        (a non-default PRIVATE_TEMP_TABLE_PREFIX: ORA-00903; private temporary tables
+        unavailable, e.g. to SYS: ORA-32464 / ORA-14451) stops the run here, before any
+        table is created, instead of at the first upsert batch.
+        """
+        cursor = driver_cursor(conn)
+        try:
+            cursor.execute(MAX_STRING_SIZE_PROBE)
+            self.string_max_bytes = VARCHAR2_EXTENDED_MAX
+        except Exception as exc:
+            if "ORA-00910" not in str(exc):
+                raise
+            self.string_max_bytes = VARCHAR2_MAX
+        probe = self.quote(PRIVATE_TEMP_TABLE_PREFIX + "GNOS_PROBE")
+        try:
+            cursor.execute(
+                f"CREATE PRIVATE TEMPORARY TABLE {probe} (X NUMBER) ON COMMIT DROP DEFINITION"
+            )
+            cursor.execute(f"DROP TABLE {probe}")
+        except Exception as exc:
+            reason = str(exc).splitlines()[0]
+            msg = (
+                f"Oracle refused a private temporary table ({reason}); the target stages "
+                "upserts in them: they need Oracle 18c or later, the default "
+                f"PRIVATE_TEMP_TABLE_PREFIX {PRIVATE_TEMP_TABLE_PREFIX!r}, and a login "
+                "other than SYS with CREATE TABLE. Nothing was created."
+            )
+            raise DatabaseSettingsError(msg) from exc
+
+    def byte_length_columns(self, conn: sa.Connection, spec: TableSpec) -> set[str]:
+        """Text columns of the table whose length counts bytes (CHAR_USED = 'B').
+
+        ALL_TAB_COLUMNS.CHAR_USED: "B indicates that the column uses BYTE length
+        semantics. C indicates that the column uses CHAR length semantics" (Oracle
+        Database Reference). NLS_LENGTH_SEMANTICS defaults to BYTE, so tables the target
+        did not create usually count bytes; SQLAlchemy reflects the length alone.
+        """
+        query = sa.text(
+            "SELECT column_name FROM all_tab_columns "
+            "WHERE owner = NVL(:owner, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')) "
+            "AND table_name = :name AND char_used = 'B'"
+        ).bindparams(sa.bindparam("owner", type_=sa.String()))
+        result = conn.execute(query, {"owner": spec.schema, "name": spec.name})
+        return {str(name) for (name,) in result}
+
     # Values ------------------------------------------------------------------------------
+
+    def converter(self, column: Column) -> Converter:
+        """Numbers declared over a text column: one canonical text, as the old rows read.
+
+        A number column that became text holds its old values as Oracle's NUMBER kept them
+        (`_NUMBER_AS_TEXT`: no trailing zeros, no exponent: ``12.5``, ``1000``): new values
+        are written the same way (``12.50`` → ``12.5``), so old and new rows read alike.
+        Keys keep the text as sent, which rows written before matched on.
+        """
+        if column.declared == Kind.NUMBER and not column.key:
+            return to_canonical_number_text
+        return super().converter(column)
 
     def finishing(self, column: Column) -> Converter | None:
         """Booleans are bound as 1/0 into NUMBER(1)."""
@@ -298,11 +473,17 @@ class OracleStrategy(DialectStrategy):
     # Types -------------------------------------------------------------------------------
 
     def column_type(self, column: Column, width: float | None = None) -> str:
-        """VARCHAR2(n CHAR) up to 4000 (declared maxLength or longest value seen), else CLOB."""
+        """VARCHAR2(n CHAR) (declared maxLength or longest value seen), else CLOB.
+
+        Up to the server's VARCHAR2 limit: 4000 bytes under MAX_STRING_SIZE = STANDARD,
+        32,767 under EXTENDED (Autonomous Database), where a longer string stays a
+        VARCHAR2: comparable with ``=``, indexable, widened in place by MODIFY (a CLOB is
+        none of these). An unknown length gets 4000 characters on both.
+        """
         if column.kind != Kind.STRING:
             return self.types[column.kind]
         needed = max(column.max_length or 0, width or 0)
-        if needed > VARCHAR2_MAX:
+        if needed > self.string_max_bytes:
             return "CLOB"
         # Unknown length: the widest VARCHAR2, so short strings never need a change.
         size = int(needed) if column.max_length else VARCHAR2_MAX
@@ -330,7 +511,7 @@ class OracleStrategy(DialectStrategy):
             return UNBOUNDED
         if column.kind == Kind.STRING:
             chars = int(column_type.split("(", 1)[1].split(" ", 1)[0])
-            return min(chars * _MAX_BYTES_PER_CHAR, VARCHAR2_MAX)
+            return min(chars * _MAX_BYTES_PER_CHAR, self.string_max_bytes)
         return _KEY_BYTES[column.kind]
 
     # DDL ---------------------------------------------------------------------------------
@@ -340,7 +521,9 @@ class OracleStrategy(DialectStrategy):
 
         - LOB (CLOB) columns cannot be in any key or index: none.
         - An index key longer than the block allows fails (ORA-01450: 6,398 bytes on 8 KB
-          blocks; ``VARCHAR2(n CHAR)`` counts 4 bytes per character in AL32UTF8): none.
+          blocks; ``VARCHAR2(n CHAR)`` counts 4 bytes per character in AL32UTF8, up to
+          the server's VARCHAR2 limit: 4000 bytes under STANDARD, 32,767 under
+          EXTENDED): none.
         - A primary key on TIMESTAMP WITH TIME ZONE fails (ORA-02329), a unique index on
           it is allowed: unique index.
         """
@@ -400,6 +583,17 @@ class OracleStrategy(DialectStrategy):
         ):
             return modify  # raising a NUMBER's precision is allowed (lowering: ORA-01440)
         return self.replace_column(spec, column, existing)
+
+    def drop_column(self, table: str, column: str) -> str:
+        """SET UNUSED: works on compressed tables too, and rewrites nothing.
+
+        On a compressed table DROP COLUMN fails with ORA-39726, whose documented action is
+        "DROP column is only supported in the form of SET UNUSED column (meta-data drop
+        column)" (Database Error Messages). The column's name is free at once for the
+        RENAME; its space is reclaimed by ``ALTER TABLE … DROP UNUSED COLUMNS``, which the
+        target never runs (README: Oracle).
+        """
+        return f"ALTER TABLE {table} SET UNUSED ({column})"
 
     def copy_expression(self, old: ExistingColumn, new_type: str) -> str:
         """Old values as ISO 8601 / plain text; TO_CLOB when the new column is a CLOB.
@@ -461,7 +655,7 @@ class OracleStrategy(DialectStrategy):
     def staging_name(self, spec: TableSpec) -> str:
         """``ORA$PTT_<table>``: the private temporary table staging `spec`'s batches."""
         room = self.max_identifier_length() - len(PRIVATE_TEMP_TABLE_PREFIX)
-        return PRIVATE_TEMP_TABLE_PREFIX + naming.identifier(spec.name, self.name, room)
+        return PRIVATE_TEMP_TABLE_PREFIX + naming.identifier(spec.name, self, room)
 
     def staging_table(self, spec: TableSpec) -> str:
         """Return the staging table as SQL refers to it (quoted)."""
@@ -506,7 +700,9 @@ class OracleStrategy(DialectStrategy):
         for column in spec.columns:
             if column.kind == Kind.STRING:
                 column_type = self.column_type(column, spec.widths.get(column.name))
-                result.append(oracledb.DB_TYPE_LONG if column_type == "CLOB" else VARCHAR2_MAX)
+                result.append(
+                    oracledb.DB_TYPE_LONG if column_type == "CLOB" else self.string_max_bytes
+                )
             else:
                 result.append(sizes[column.kind])
         return result
@@ -532,8 +728,12 @@ class OracleStrategy(DialectStrategy):
         self._executemany(cursor, self.array_insert_sql(staging, spec), spec, rows)
         cursor.execute(self.merge(spec, staging))
 
-    def observe_widths(self, spec: TableSpec, rows: Iterable[tuple]) -> bool:
-        """Longest string per string column, in characters (CLOB past 4000 bytes)."""
+    def observe_widths(self, spec: TableSpec, rows: Sequence[tuple]) -> bool:
+        """Longest string per string column (CLOB past the server's VARCHAR2 limit).
+
+        In characters, or in bytes for a column whose length counts bytes (BYTE
+        semantics: `spec.byte_lengths`), so accented text never overflows it (ORA-12899).
+        """
         positions = [i for i, column in enumerate(spec.columns) if column.kind == Kind.STRING]
         if not positions:
             return False
@@ -543,15 +743,22 @@ class OracleStrategy(DialectStrategy):
                 value = row[i]
                 if value is not None and len(value) > longest[i]:
                     longest[i] = len(value)
+        limit = self.string_max_bytes
         grew = False
         for i, chars in longest.items():
             name = spec.columns[i].name
-            # 1,000 characters can never exceed 4,000 bytes; longer ones are checked in bytes.
             width: float = chars
-            if chars > VARCHAR2_MAX // _MAX_BYTES_PER_CHAR and any(
-                row[i] is not None and len(row[i].encode("utf-8")) > VARCHAR2_MAX for row in rows
-            ):
-                width = UNBOUNDED
+            # n characters take at most 4n bytes: only long strings, and columns whose
+            # length counts bytes, are measured in bytes.
+            if name in spec.byte_lengths or chars > limit // _MAX_BYTES_PER_CHAR:
+                most = max(
+                    (len(row[i].encode("utf-8")) for row in rows if row[i] is not None),
+                    default=0,
+                )
+                if most > limit:
+                    width = UNBOUNDED
+                elif name in spec.byte_lengths:
+                    width = most
             if width > spec.widths.get(name, 0):
                 spec.widths[name] = width
                 grew = True

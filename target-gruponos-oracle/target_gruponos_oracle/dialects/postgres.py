@@ -17,6 +17,7 @@ from target_gruponos_oracle.dialects.tables import (
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
+    NumberLimits,
     drop_nul,
     to_bool,
     to_date_text,
@@ -35,6 +36,18 @@ _AS_TEXT = {
 # Named locks' TCP keepalives: seconds idle before the first probe, between probes, and
 # probes lost before the peer is taken for dead: 60 + 4 x 15 s, about two minutes.
 TCP_KEEPALIVES = {"idle": 60, "interval": 15, "count": 4}
+
+# BIGINT: -9223372036854775808 to +9223372036854775807; NUMERIC: "up to 131072 digits
+# before the decimal point; up to 16383 digits after the decimal point" (PostgreSQL
+# documentation, Numeric Types). Beyond, the server refuses the whole batch
+# ("value out of range", "numeric field overflow") without naming the record.
+NUMBER_LIMITS = NumberLimits(
+    (-(2**63), 2**63 - 1),
+    (-16383, 131071),
+    None,
+    "that PostgreSQL holds (BIGINT for integers; NUMERIC: up to 131072 digits before the "
+    "decimal point and 16383 after)",
+)
 
 
 def _to_text(value: Any) -> Any:
@@ -71,6 +84,7 @@ class PostgresStrategy(DialectStrategy):
         Kind.JSON: to_json_without_nul,
     }
     skip_when_typed = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN})
+    number_limits = NUMBER_LIMITS
 
     @classmethod
     def connect_args(cls, config: Mapping[str, Any]) -> dict[str, Any]:

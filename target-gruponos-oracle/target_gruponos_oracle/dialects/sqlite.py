@@ -24,6 +24,7 @@ from target_gruponos_oracle.dialects.tables import (
 from target_gruponos_oracle.kinds import Column, Kind
 from target_gruponos_oracle.values import (
     Converter,
+    NumberLimits,
     to_bool_int,
     to_canonical_number_text,
     to_date_text,
@@ -35,6 +36,11 @@ from target_gruponos_oracle.values import (
 )
 
 _MAX_VARIABLES = 32_766  # SQLite's own default limit since 3.32
+# INTEGER is a signed 64-bit integer; Python's sqlite3 refuses larger ints with
+# OverflowError at bind time, which names no record. Numbers are exact text: no limit.
+NUMBER_LIMITS = NumberLimits(
+    (-(2**63), 2**63 - 1), None, None, "that SQLite's INTEGER holds (signed 64 bits)"
+)
 
 
 class SqliteStrategy(DialectStrategy):
@@ -60,6 +66,7 @@ class SqliteStrategy(DialectStrategy):
         Kind.JSON: to_json,
     }
     skip_when_typed = frozenset({Kind.INTEGER, Kind.STRING})
+    number_limits = NUMBER_LIMITS
     text_kinds = frozenset({Kind.STRING, Kind.NUMBER, Kind.DATETIME, Kind.DATE, Kind.JSON})
 
     @classmethod

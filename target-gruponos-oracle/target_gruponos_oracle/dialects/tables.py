@@ -35,8 +35,11 @@ class TableSpec:
     name: str
     columns: list[Column]
     keys: list[str]
-    # Widest string (in characters; unbounded as math.inf) each column must hold.
+    # Widest string (in characters; unbounded as math.inf) each column must hold; in bytes
+    # for the columns in `byte_lengths`.
     widths: dict[str, float] = field(default_factory=dict)
+    # Existing text columns whose declared length counts bytes (Oracle BYTE semantics).
+    byte_lengths: set[str] = field(default_factory=set)
 
     @property
     def column_names(self) -> list[str]:
@@ -50,6 +53,7 @@ class ExistingColumn:
 
     kind: Kind | None
     width: float | None = None  # strings: declared length; unbounded = math.inf
+    byte_semantics: bool = False  # the declared length counts bytes, not characters
 
 
 @dataclass(frozen=True)
