@@ -7,6 +7,7 @@ dependencies conflict with the plugins'. The plugins' own virtualenvs come from 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -213,3 +214,40 @@ def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_sett
         "scope_company_code": "GNOS",
         "scope_facility_code": "DC02",
     }
+
+
+@pytest.mark.parametrize("year", [2099, 9999])
+def test_a_future_mod_ts_never_stalls_the_meltano_runner(
+    meltano_bin, meltano_installed, cli, simulator, tmp_path, db, year
+):
+    # A WMS data-entry error: one order stamped far in the future (see test_future_bookmarks).
+    env = {
+        "GRUPONOS_MELTANO_RUNNER": "meltano",
+        "GRUPONOS_MELTANO_MELTANO_EXECUTABLE": str(meltano_bin),
+        "GRUPONOS_MELTANO_MELTANO_PROJECT_DIR": str(REPO),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "GRUPONOS_MELTANO_ORACLE_WMS__ENTITIES": "order_hdr",
+    }
+    future_id = simulator.touch("order_hdr", 1, "GNOS", "DC01")[0]
+    value = dt.datetime(year, 1, 1, tzinfo=simulator.now().tzinfo)
+    simulator.set_value("order_hdr", future_id, "mod_ts", value)
+
+    def incremental() -> dict:
+        run = cli(
+            "run", "incremental", "--company", "GNOS", "--facility", "DC01", "--json", env=env
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        return json.loads(run.stdout)
+
+    first = incremental()
+    assert db(f"select mod_ts from order_hdr where id = {future_id}") == [(value.isoformat(),)]
+    checks = {c["name"]: c for c in first["validation"]["checks"] if c["entity"] == "order_hdr"}
+    assert "beyond the WMS's clock" in checks["freshness"]["detail"]
+
+    simulator.advance(20)
+    touched = simulator.touch("order_hdr", 3, "GNOS", "DC01")
+    second = incremental()
+    assert 3 <= second["entities"]["order_hdr"]["extracted"] < 20
+    newest = simulator.now().isoformat()
+    for row_id in touched:
+        assert db(f"select mod_ts from order_hdr where id = {row_id}") == [(newest,)]

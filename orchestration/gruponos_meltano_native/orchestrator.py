@@ -28,6 +28,7 @@ from gruponos_meltano_native.errors import (
     ReconciliationError,
     ScopeBusy,
 )
+from gruponos_meltano_native.future_bookmarks import repair_stored_state, state_horizon
 from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.lock import ScopeLock, lock_path
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
@@ -192,6 +193,8 @@ class Orchestrator:
         assert report.log_dir is not None
         tap_config = self.settings.tap_config(scope)
         check_facility(tap_config, scope.facility, self.redact)
+        if self.settings.runner == "standalone":
+            repair_stored_state(self.settings, self.store, scope, tap_config, report.run_id)
         result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
         if scope.job.mode == "full" and self.settings.runner == "standalone":
@@ -282,6 +285,7 @@ class Orchestrator:
                         unscoped=tap_config.get("unscoped_entities") or (),
                         # Rows stamped from the run's start on were marked by this run.
                         marked_since=report.started_at if report.deletions_mode == "mark" else None,
+                        horizon=state_horizon(result.last_state),
                     ).reconcile(result.extracted, result.loaded, result.streams, scope)
             finally:
                 engine.dispose()

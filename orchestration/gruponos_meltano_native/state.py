@@ -16,6 +16,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from tap_oracle_wms.errors import WMSStateError
+from tap_oracle_wms.inputs import check_state
+
 from gruponos_meltano_native.errors import StateError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -95,6 +98,11 @@ class StateStore:
         value = envelope["value"]
         if value is not None and not isinstance(value, dict):
             raise StateError(f"state file {self.path(key)}: 'value' is not a JSON object")
+        if value is not None:
+            try:
+                check_state(value, where=f"State file {self.path(key)}")
+            except WMSStateError as exc:
+                raise StateError(str(exc)) from None
         return value
 
     def put(self, key: StateKey, value: dict[str, Any], run_id: str) -> None:

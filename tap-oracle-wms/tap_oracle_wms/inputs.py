@@ -59,9 +59,8 @@ def check_settings(config: t.Mapping[str, t.Any], known: t.Collection[str], prog
             raise WMSConfigError(msg) from None
 
 
-def check_state(state: t.Any) -> None:
-    """Refuse a `--state` the tap cannot use, naming the stream and what is wrong."""
-    where = "The state (--state file)"
+def check_state(state: t.Any, where: str = "The state (--state file)") -> None:
+    """Refuse a Singer state the tap cannot use, naming `where` it is, the stream and why."""
     if not isinstance(state, dict):
         msg = f"{where} is not a JSON object; give a Singer state or none"
         raise WMSStateError(msg)
