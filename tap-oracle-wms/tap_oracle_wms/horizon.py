@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 ALLOWED_SKEW = dt.timedelta(minutes=5)
 MAX_NAMED = 5  # records named per stream in the log; the count covers the rest
 STATE_KEY = "horizon"  # where each stream's STATE records the horizon of its run
+REPLICATION_KEY = "mod_ts"  # the tap's replication key, where an entity has it
 
 
 def parse_timestamp(text: str) -> dt.datetime:

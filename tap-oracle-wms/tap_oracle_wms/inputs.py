@@ -13,7 +13,7 @@ import logging
 import typing as t
 
 from tap_oracle_wms.errors import WMSConfigError, WMSStateError
-from tap_oracle_wms.horizon import parse_timestamp
+from tap_oracle_wms.horizon import REPLICATION_KEY, parse_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def check_state(state: t.Any, where: str = "The state (--state file)") -> None:
             )
             raise WMSStateError(msg)
         value = bookmark.get("replication_key_value")
-        if value is None:
-            continue
+        if value is None or bookmark.get("replication_key", REPLICATION_KEY) != REPLICATION_KEY:
+            continue  # only the tap's own key is a time
         try:
             parse_timestamp(str(value))
         except (ValueError, OverflowError):

@@ -18,7 +18,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL, Metadata
 from tap_oracle_wms import horizon
 from tap_oracle_wms.client import WMSClient, utc_param
 from tap_oracle_wms.errors import WMSRequestError
-from tap_oracle_wms.horizon import FutureRecords, parse_timestamp
+from tap_oracle_wms.horizon import REPLICATION_KEY, FutureRecords, parse_timestamp
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
 from tap_oracle_wms.ordering import ReceivedOrder
 from tap_oracle_wms.parallel import PartitionedRead
@@ -32,8 +32,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 logger = logging.getLogger(__name__)
-
-REPLICATION_KEY = "mod_ts"
 
 
 def not_after(earlier: str, later: str) -> bool:
