@@ -112,7 +112,7 @@ def _wms_horizon(tap_config: dict[str, Any]) -> Horizon:
     from tap_oracle_wms.errors import WMSError
 
     client = WMSClient(tap_config)
-    with contextlib.suppress(WMSError):  # the run itself will say why; the host's clock stands
+    with contextlib.suppress(WMSError):  # the run says why; the host's clock stands in
         client.list_entities()
     return client.clock.horizon()
 

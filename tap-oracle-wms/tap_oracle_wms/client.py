@@ -349,8 +349,8 @@ class WMSClient:
             owner = f" in company {codes['company']!r}" if within.get("company_code") else ""
             has = f"it has: {known}" if known else f"it has no {dim}{owner}"
             msg = (
-                f"Setting '{setting}' is {codes[dim]!r}, which the WMS does not have{owner} "
-                f"(its '{dim}' entity); {has}. Fix the setting: nothing was extracted"
+                f"Unknown {dim} {codes[dim]!r} (setting '{setting}'): the WMS's '{dim}' "
+                f"entity has no such code{owner}; {has}. Fix the code: nothing was extracted"
             )
             raise WMSConfigError(msg, url=self.entity_url(dim))
 

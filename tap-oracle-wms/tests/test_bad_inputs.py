@@ -47,13 +47,13 @@ def test_other_unknown_settings_are_warned_about(default_sim, config_for, run_ta
     [
         (
             {"company_code": "GNOS", "facility_code": "DC09"},
-            "Setting 'facility_code' is 'DC09', which the WMS does not have in company "
-            "'GNOS' (its 'facility' entity); it has: DC01, DC02",
+            "Unknown facility 'DC09' (setting 'facility_code'): the WMS's 'facility' entity "
+            "has no such code in company 'GNOS'; it has: DC01, DC02",
         ),
         (
             {"company_code": "GNOZ"},
-            "Setting 'company_code' is 'GNOZ', which the WMS does not have (its 'company' "
-            "entity); it has: GNOS, OTHR",
+            "Unknown company 'GNOZ' (setting 'company_code'): the WMS's 'company' entity "
+            "has no such code; it has: GNOS, OTHR",
         ),
     ],
 )
