@@ -107,12 +107,19 @@ class FutureRecords:
         self.stream, self.key, self.horizon = stream, key, horizon
         self.count = 0
         self.named: list[tuple[t.Any, str]] = []
-        self.limit = ""  # the horizon written like the stream's values (set on first use)
+        # The horizon written like the stream's values, and its offset (set on first use).
+        # A value ending in that offset is beyond only if `value > limit` as text: callers
+        # test that first and call `check` only then, or for another offset (one compare
+        # per record on the common path).
+        self.limit = ""
+        self.offset = "\0"
 
     def check(self, record_id: t.Any, value: str) -> bool:
         """Whether `value` is beyond the horizon; such records are counted and named."""
-        limit = self.limit or self.horizon.like(value)
-        self.limit = limit
+        if not self.limit:
+            self.limit = self.horizon.like(value)
+            self.offset = self.limit[-6:]
+        limit = self.limit
         if len(value) == len(limit) and value[-6:] == limit[-6:]:
             beyond = value > limit  # the WMS writes one offset and precision: text compares
         else:

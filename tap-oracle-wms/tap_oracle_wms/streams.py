@@ -252,9 +252,6 @@ class WMSStream(FencedStream):
         value = latest_record.get(key)
         if value is None:
             return
-        future = self._future
-        if future is not None and future.check(latest_record.get("id"), value):
-            return  # extracted, but the bookmark never passes the horizon
         top = self._max
         # `not_after`, its text fast path inlined: this runs once per record.
         if top is None or (
@@ -262,6 +259,14 @@ class WMSStream(FencedStream):
             if len(top) == len(value) and top[-6:] == value[-6:]
             else not_after(top, value)
         ):
+            # Only a new greatest value can lie beyond the horizon (the greatest never does).
+            future = self._future
+            if (
+                future is not None
+                and (value > future.limit or not value.endswith(future.offset))
+                and future.check(latest_record.get("id"), value)
+            ):
+                return  # extracted, but the bookmark never passes the horizon
             self._max = value
             order = self._order
             if order.watching:
