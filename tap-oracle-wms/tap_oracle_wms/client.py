@@ -372,7 +372,9 @@ class WMSClient:
         except WMSError:
             return ""  # the message stands without the list
         rows = body.get("results") if isinstance(body, dict) else None
-        codes = sorted(str(r["code"]) for r in rows or [] if isinstance(r, dict) and r.get("code"))
+        codes = sorted(
+            printable(str(r["code"])) for r in rows or [] if isinstance(r, dict) and r.get("code")
+        )
         more = ", …" if isinstance(body, dict) and (body.get("result_count") or 0) > most else ""
         return ", ".join(codes) + more
 

@@ -11,6 +11,9 @@ import json
 import socket
 
 import pytest
+import responses
+from tap_oracle_wms.client import WMSClient
+from tap_oracle_wms.errors import WMSRequestError
 from tap_oracle_wms.horizon import ALLOWED_SKEW
 
 ORDERS = {"entities": ["order_hdr"]}
@@ -222,3 +225,16 @@ def test_a_wms_that_never_answers_says_timed_out_and_names_the_host(run_tap):
     _failed(
         run, f"Giving up after 1 attempt (setting 'max_retries' is 0): 127.0.0.1:{port} timed out"
     )
+
+
+@responses.activate
+def test_wms_error_texts_are_printed_without_control_characters():
+    api = "https://wms.example.com/env/wms/lgfapi/v10/entity/"
+    body = {"code": "BAD\x1b[2J", "message": "no\x1b]0;owned\x07 such \x00filter\r\nFAKE"}
+    responses.get(api, status=400, json=body)
+    client = WMSClient(
+        {"base_url": "https://wms.example.com/env", "username": "u", "password": "p"}
+    )
+    with pytest.raises(WMSRequestError) as failure:
+        client.list_entities()
+    assert str(failure.value).endswith(f"WMS BAD[2J: no]0;owned such filterFAKE | URL {api}")
