@@ -251,3 +251,35 @@ def test_a_future_mod_ts_never_stalls_the_meltano_runner(
     newest = simulator.now().isoformat()
     for row_id in touched:
         assert db(f"select mod_ts from order_hdr where id = {row_id}") == [(newest,)]
+
+    # A bookmark an earlier version left in the future, in Meltano's state: brought back.
+    state_id = "dev:tap-oracle-wms--incremental-to-target-gruponos-oracle:GNOS-DC01"
+    menv = {**os.environ, "MELTANO_DATABASE_URI": env["MELTANO_DATABASE_URI"]}
+
+    def meltano_state(*args: str) -> str:
+        done = subprocess.run(
+            [str(meltano_bin), "state", *args],
+            cwd=REPO,
+            env=menv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    state = json.loads(meltano_state("get", state_id))["singer_state"]
+    assert state["bookmarks"]["order_hdr"]["replication_key_value"] < f"{year}"  # the run's id
+    state["bookmarks"]["order_hdr"]["replication_key_value"] = value.isoformat()
+    meltano_state("set", "--force", state_id, json.dumps({"singer_state": state}))
+    simulator.advance(20)
+    later = simulator.touch("order_hdr", 2, "GNOS", "DC01")
+    run = cli("run", "incremental", "--company", "GNOS", "--facility", "DC01", "--json", env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "STATE REPAIRED: stream 'order_hdr'" in run.stderr
+    assert f"Meltano state {state_id}" in run.stderr
+    assert 2 <= json.loads(run.stdout)["entities"]["order_hdr"]["extracted"] < 20
+    for row_id in later:
+        assert db(f"select mod_ts from order_hdr where id = {row_id}") == [
+            (simulator.now().isoformat(),)
+        ]

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
+import os
+import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tap_oracle_wms.horizon import STATE_KEY, Horizon, WMSClock, parse_timestamp
@@ -58,22 +62,84 @@ def repair_stored_state(
     tap_config: dict[str, Any],
     run_id: str,
 ) -> list[str]:
-    """Bring back stored bookmarks beyond the WMS's clock; return the streams repaired.
+    """Bring back bookmarks of the run's state file beyond the WMS's clock; the streams."""
+    state = store.get(scope.state_key) if scope.job.uses_state else None
+    where = f"state file {store.path(scope.state_key)}"
+    repaired, streams = _repaired(settings, scope, tap_config, state, where)
+    if repaired is not None:
+        store.put(scope.state_key, repaired, run_id)
+    return streams
+
+
+def repair_meltano_state(
+    settings: GruponosMeltanoSettings, scope: RunScope, tap_config: dict[str, Any]
+) -> list[str]:
+    """Bring back bookmarks Meltano keeps for the run beyond the WMS's clock; the streams.
+
+    Read and written with `meltano state get/set` (the id `meltano run` uses for the job and
+    its `--state-id-suffix`); a state Meltano cannot give is left to the tap, which then goes
+    back to `start_date`.
+    """
+    if not scope.job.uses_state:
+        return []
+    from gruponos_meltano_native.meltano_runner import TARGET, state_id_suffix
+
+    suffix = state_id_suffix(scope.company, scope.facility)
+    state_id = f"{settings.environment}:{scope.job.meltano_extractor}-to-{TARGET}:{suffix}"
+    got = _meltano(settings, "state", "get", state_id)
+    try:
+        payload = json.loads(got.stdout or "{}") if got.returncode == 0 else {}
+    except ValueError:
+        payload = {}
+    state = payload.get("singer_state") if isinstance(payload, dict) else None
+    if not isinstance(state, dict):
+        return []
+    repaired, streams = _repaired(settings, scope, tap_config, state, f"Meltano state {state_id}")
+    if repaired is not None:
+        written = _meltano(
+            settings, "state", "set", "--force", state_id, json.dumps({"singer_state": repaired})
+        )
+        if written.returncode != 0:
+            log.warning("Meltano state %s not repaired: %s", state_id, written.stderr[-300:])
+    return streams
+
+
+def _meltano(settings: GruponosMeltanoSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"}
+    command = [settings.meltano_executable, "--environment", settings.environment, *args]
+    return subprocess.run(
+        command,
+        cwd=Path(settings.meltano_project_dir or Path.cwd()),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _repaired(
+    settings: GruponosMeltanoSettings,
+    scope: RunScope,
+    tap_config: dict[str, Any],
+    state: dict[str, Any] | None,
+    where: str,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Return `state` with bookmarks beyond the WMS's clock brought back (None: none was).
 
     Checked against the host's clock first (no request when nothing is suspect), then against
     the WMS's own (its `Date` header), so a WMS clock ahead of ours is not taken for an error.
     """
-    state = store.get(scope.state_key) if scope.job.uses_state else None
     bookmarks = (state or {}).get("bookmarks") or {}
     now = datetime.now(timezone.utc)
     host = WMSClock()
     host.saw(None)
-    if not any(_future(b, host.horizon()) for b in bookmarks.values()):
-        return []
+    if state is None or not any(_future(b, host.horizon()) for b in bookmarks.values()):
+        return None, []
     horizon = _wms_horizon(tap_config)
     future = {name: v for name, b in bookmarks.items() if (v := _future(b, horizon))}
-    if not future or state is None:
-        return []
+    if not future:
+        return None, []
     minutes = tap_config.get("lookback_minutes")
     lookback = timedelta(minutes=DEFAULT_LOOKBACK_MINUTES if minutes is None else float(minutes))
     newest = _newest_loaded(settings, scope, list(future), horizon.moment, now)
@@ -83,27 +149,26 @@ def repair_stored_state(
         safe = newest.get(stream)
         if safe is None:
             bookmark.pop("replication_key_value", None)
-            where = "the start (no row of this scope is loaded yet, or none before that clock)"
+            back_to = "the start (no row of this scope is loaded yet, or none before that clock)"
         else:
             bookmark["replication_key_value"] = (safe - lookback).isoformat()
             bookmark.setdefault("replication_key", REPLICATION_KEY)
-            where = (
+            back_to = (
                 f"{bookmark['replication_key_value']} (the newest mod_ts loaded for "
                 f"{scope.company}/{scope.facility}, {safe.isoformat()}, minus the lookback)"
             )
         log.warning(
             "STATE REPAIRED: stream '%s' of %s had its bookmark at %s, beyond the WMS's clock "
             "(horizon %s): a record stamped in the future left it there, and no later change "
-            "would be read. The bookmark is brought back to %s (state file %s)",
+            "would be read. The bookmark is brought back to %s (%s)",
             stream,
             scope,
             value,
             horizon.describe(),
+            back_to,
             where,
-            store.path(scope.state_key),
         )
-    store.put(scope.state_key, repaired, run_id)
-    return sorted(future)
+    return repaired, sorted(future)
 
 
 def _wms_horizon(tap_config: dict[str, Any]) -> Horizon:

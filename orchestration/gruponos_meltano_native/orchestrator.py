@@ -28,7 +28,11 @@ from gruponos_meltano_native.errors import (
     ReconciliationError,
     ScopeBusy,
 )
-from gruponos_meltano_native.future_bookmarks import repair_stored_state, state_horizon
+from gruponos_meltano_native.future_bookmarks import (
+    repair_meltano_state,
+    repair_stored_state,
+    state_horizon,
+)
 from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.lock import ScopeLock, lock_path
 from gruponos_meltano_native.masking import MASK, Redactor, mask_url
@@ -195,6 +199,8 @@ class Orchestrator:
         check_facility(tap_config, scope.facility, self.redact)
         if self.settings.runner == "standalone":
             repair_stored_state(self.settings, self.store, scope, tap_config, report.run_id)
+        else:
+            repair_meltano_state(self.settings, scope, tap_config)
         result = self._run_pipe(scope, tap_config, report.run_id, Path(report.log_dir), progress)
         self._take_counts(report, result)
         if scope.job.mode == "full" and self.settings.runner == "standalone":
