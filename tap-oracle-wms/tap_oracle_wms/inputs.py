@@ -30,7 +30,7 @@ def check_settings(config: t.Mapping[str, t.Any], known: t.Collection[str], prog
     """Warn about unknown setting names; refuse a near miss of a scoping one, and bad values."""
     unknown = sorted(name for name in config if name not in known)
     for name in unknown:
-        scoping = _nearest(name, SCOPING_SETTINGS)
+        scoping = _nearest(name, SCOPING_SETTINGS, cutoff=0.7)  # `company` is a near miss too
         if scoping and not config.get(scoping):
             msg = (
                 f"Unknown setting '{name}': did you mean '{scoping}'? Without it the run "

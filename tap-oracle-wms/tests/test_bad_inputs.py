@@ -31,7 +31,13 @@ def _failed(run, *expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("typo", "meant"), [("facility_cod", "facility_code"), ("company_cod", "company_code")]
+    ("typo", "meant"),
+    [
+        ("facility_cod", "facility_code"),
+        ("company_cod", "company_code"),
+        ("company", "company_code"),
+        ("FACILITY_CODE", "facility_code"),
+    ],
 )
 def test_a_near_miss_of_a_scoping_setting_is_refused(default_sim, config_for, run_tap, typo, meant):
     run = run_tap(config_for(default_sim, **ORDERS, **{typo: "DC01"}))
