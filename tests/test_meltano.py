@@ -48,6 +48,15 @@ def meltano_installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactor
     return system_db
 
 
+def _meltano_ok(meltano_bin: Path, env: dict[str, str], *args: str) -> str:
+    """Run a Meltano command in the repository; its stdout (it must succeed)."""
+    done = subprocess.run(
+        [str(meltano_bin), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def _tap_records(output: str) -> int:
     return sum(
         json.loads(m)["value"]
@@ -192,16 +201,7 @@ def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_sett
     }
 
     def effective(plugin: str) -> dict:
-        printed = subprocess.run(
-            [str(meltano_bin), "config", "print", plugin],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert printed.returncode == 0, printed.stderr[-3000:]
-        return json.loads(printed.stdout)
+        return json.loads(_meltano_ok(meltano_bin, env, "config", "print", plugin))
 
     tap = effective(scope.job.meltano_extractor)
     assert tap["scope_paths"] == scope_paths
@@ -257,16 +257,7 @@ def test_a_future_mod_ts_never_stalls_the_meltano_runner(
     menv = {**os.environ, "MELTANO_DATABASE_URI": env["MELTANO_DATABASE_URI"]}
 
     def meltano_state(*args: str) -> str:
-        done = subprocess.run(
-            [str(meltano_bin), "state", *args],
-            cwd=REPO,
-            env=menv,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
+        return _meltano_ok(meltano_bin, menv, "state", *args)
 
     state = json.loads(meltano_state("get", state_id))["singer_state"]
     assert state["bookmarks"]["order_hdr"]["replication_key_value"] < f"{year}"  # the run's id
