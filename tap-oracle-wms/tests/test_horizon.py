@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import requests
 from tap_oracle_wms.horizon import ALLOWED_SKEW, FutureRecords, Horizon, WMSClock
 
 CLOCK = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.timezone.utc)  # the WMS's Date header
@@ -52,3 +57,25 @@ def test_without_a_date_header_the_hosts_clock_stands_in():
 def test_the_date_header_sets_the_horizon():
     assert _records().horizon.moment == CLOCK + ALLOWED_SKEW
     assert Horizon(CLOCK).like("2026-01-01T00:00:00-03:00") == "2026-12-06T00:00:00-03:00"
+
+
+def test_the_simulators_date_header_follows_its_clock_and_skew():
+    exe = Path(sys.executable).parent / "wms-simulator"
+    command = [str(exe), "--orders", "5", "--clock-skew-minutes", "120"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = proc.stdout.readline().split()[-1]
+        api = f"{base_url}/wms/lgfapi/v10/entity/"
+
+        def wms_clock() -> dt.datetime:
+            answer = requests.get(api, auth=("demo", "demo-password"), timeout=10)
+            return email.utils.parsedate_to_datetime(answer.headers["Date"])
+
+        skew = wms_clock() - dt.datetime.now(dt.timezone.utc)
+        assert abs(skew - dt.timedelta(minutes=120)) < dt.timedelta(seconds=30)
+        before = wms_clock()
+        requests.post(f"{base_url}/__simulator__/advance?minutes=30", timeout=10)
+        assert wms_clock() - before == dt.timedelta(minutes=30)  # the simulated clock only
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
