@@ -26,7 +26,9 @@ def test_facilities_run_side_by_side_with_a_summary_and_the_worst_exit_code(
     assert re.search(r"^GNOS/DC09\s+full-sync-job\s+failed\s+0\s+.*\s3\s*$", out, re.M)
     assert re.search(r"^GNOS/DC02\s+full-sync-job\s+skipped\s+0\s+.*\s9\s*$", out, re.M)
     assert "3 facilities; exit code 3 (the worst)" in out
-    assert "unknown facility 'DC09': the WMS's facility entity" in result.stderr
+    assert "Unknown facility 'DC09' (setting 'facility_code'): the WMS's 'facility'" in (
+        result.stderr
+    )
     assert "GNOS/DC02 is busy: held by full-sync-job run X" in result.stderr
     # Each facility has its own state; the unknown one extracted nothing.
     states = {e["facility"] for e in json.loads(cli("state", "show").stdout)}

@@ -168,13 +168,17 @@ def test_rows_wait_while_the_database_is_down_and_the_next_run_writes_them(
 
 
 def test_history_shows_why_the_tap_failed(cli, simulator, tmp_path):
-    # The facility check passes; the tap's first request after it fails and is not retried.
-    simulator.set_faults(fail_every=2, fail_status=503, retry_after=0)
+    # The company/facility check passes (entity list, company, facility: 3 requests); the
+    # tap's first request after it fails and is not retried.
+    simulator.set_faults(fail_every=4, fail_status=503, retry_after=0)
     env = {"GRUPONOS_MELTANO_ORACLE_WMS__MAX_RETRIES": "0"}
     run = cli("run", "incremental", *SCOPE, "--entities", "order_hdr", env=env)
     simulator.set_faults()
     assert run.returncode == 5, run.stdout + run.stderr
-    cause = "tap-oracle-wms exited with code 1: Giving up after 1 attempts: HTTP 503"
+    cause = (
+        "tap-oracle-wms exited with code 1: Giving up after 1 attempt "
+        "(setting 'max_retries' is 0): HTTP 503"
+    )
     (row,) = _history_rows(tmp_path / "wms.db")
     assert row["error_message"].startswith(cause)
     shown = cli("history").stdout.splitlines()

@@ -7,6 +7,7 @@ dependencies conflict with the plugins'. The plugins' own virtualenvs come from 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -47,6 +48,15 @@ def meltano_installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactor
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return system_db
+
+
+def _meltano_ok(meltano_bin: Path, env: dict[str, str], *args: str) -> str:
+    """Run a Meltano command in the repository; its stdout (it must succeed)."""
+    done = subprocess.run(
+        [str(meltano_bin), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 def _tap_records(output: str) -> int:
@@ -193,16 +203,7 @@ def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_sett
     }
 
     def effective(plugin: str) -> dict:
-        printed = subprocess.run(
-            [str(meltano_bin), "config", "print", plugin],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert printed.returncode == 0, printed.stderr[-3000:]
-        return json.loads(printed.stdout)
+        return json.loads(_meltano_ok(meltano_bin, env, "config", "print", plugin))
 
     tap = effective(scope.job.meltano_extractor)
     assert tap["scope_paths"] == scope_paths
@@ -263,3 +264,63 @@ def _bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.parametrize("year", [2099, 9999])
+def test_a_future_mod_ts_never_stalls_the_meltano_runner(
+    meltano_bin, meltano_installed, cli, simulator, tmp_path, db, year
+):
+    # A WMS data-entry error: one order stamped far in the future (see test_future_bookmarks).
+    env = {
+        "GRUPONOS_MELTANO_RUNNER": "meltano",
+        "GRUPONOS_MELTANO_MELTANO_EXECUTABLE": str(meltano_bin),
+        "GRUPONOS_MELTANO_MELTANO_PROJECT_DIR": str(REPO),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "GRUPONOS_MELTANO_ORACLE_WMS__ENTITIES": "order_hdr",
+    }
+    future_id = simulator.touch("order_hdr", 1, "GNOS", "DC01")[0]
+    value = dt.datetime(year, 1, 1, tzinfo=simulator.now().tzinfo)
+    simulator.set_value("order_hdr", future_id, "mod_ts", value)
+
+    def incremental() -> dict:
+        run = cli(
+            "run", "incremental", "--company", "GNOS", "--facility", "DC01", "--json", env=env
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        return json.loads(run.stdout)
+
+    first = incremental()
+    assert db(f"select mod_ts from order_hdr where id = {future_id}") == [(value.isoformat(),)]
+    checks = {c["name"]: c for c in first["validation"]["checks"] if c["entity"] == "order_hdr"}
+    assert "beyond the WMS's clock" in checks["freshness"]["detail"]
+
+    simulator.advance(20)
+    touched = simulator.touch("order_hdr", 3, "GNOS", "DC01")
+    second = incremental()
+    assert 3 <= second["entities"]["order_hdr"]["extracted"] < 20
+    newest = simulator.now().isoformat()
+    for row_id in touched:
+        assert db(f"select mod_ts from order_hdr where id = {row_id}") == [(newest,)]
+
+    # A bookmark an earlier version left in the future, in Meltano's state: brought back.
+    state_id = "dev:tap-oracle-wms--incremental-to-target-gruponos-oracle:GNOS-DC01"
+    menv = {**os.environ, "MELTANO_DATABASE_URI": env["MELTANO_DATABASE_URI"]}
+
+    def meltano_state(*args: str) -> str:
+        return _meltano_ok(meltano_bin, menv, "state", *args)
+
+    state = json.loads(meltano_state("get", state_id))["singer_state"]
+    assert state["bookmarks"]["order_hdr"]["replication_key_value"] < f"{year}"  # the run's id
+    state["bookmarks"]["order_hdr"]["replication_key_value"] = value.isoformat()
+    meltano_state("set", "--force", state_id, json.dumps({"singer_state": state}))
+    simulator.advance(20)
+    later = simulator.touch("order_hdr", 2, "GNOS", "DC01")
+    run = cli("run", "incremental", "--company", "GNOS", "--facility", "DC01", "--json", env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "STATE REPAIRED: stream 'order_hdr'" in run.stderr
+    assert f"Meltano state {state_id}" in run.stderr
+    assert 2 <= json.loads(run.stdout)["entities"]["order_hdr"]["extracted"] < 20
+    for row_id in later:
+        assert db(f"select mod_ts from order_hdr where id = {row_id}") == [
+            (simulator.now().isoformat(),)
+        ]

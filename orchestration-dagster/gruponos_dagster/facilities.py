@@ -7,8 +7,8 @@ from typing import Any
 from gruponos_meltano_native.config import ENV_PREFIX, GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ConnectivityError, SettingsError
 from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.wms_checks import FACILITY_ENTITY
 
+FACILITY_ENTITY = "facility"  # the WMS entity that lists facilities (their `code`)
 PAGE_SIZE = 1250  # the WMS's largest page
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from tap_oracle_wms.horizon import parse_timestamp
 
 from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.errors import SettingsError
@@ -120,6 +121,17 @@ class OracleWMSSettings(_Group):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("start_date")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_timestamp(value)
+            except (ValueError, OverflowError):
+                msg = "must be an ISO 8601 date or time, like 2026-01-31 or 2026-01-31T00:00:00Z"
+                raise ValueError(msg) from None
+        return value
 
 
 class OracleDBSettings(_Group):

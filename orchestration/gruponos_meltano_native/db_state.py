@@ -29,7 +29,7 @@ from target_gruponos_oracle import database_rules
 from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
 from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.masking import mask_url
-from gruponos_meltano_native.state import StateKey, StateStore, read_json
+from gruponos_meltano_native.state import StateKey, StateStore, check_stored_state, read_json
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,8 @@ class DatabaseStateStore(StateStore):
             raise StateError(f"state of {key} in {self._table_name()} is not JSON: {exc}") from None
         if value is not None and not isinstance(value, dict):
             raise StateError(f"state of {key} in {self._table_name()} is not a JSON object")
+        if value is not None:
+            check_stored_state(value, where=f"State of {key} in {self._table_name()}")
         return value
 
     def put(self, key: StateKey, value: dict[str, Any], run_id: str) -> None:

@@ -47,6 +47,19 @@ def state_id_suffix(company: str, facility: str) -> str:
     return f"{company}-{facility}"
 
 
+def meltano_executable(settings: GruponosMeltanoSettings) -> str:
+    """Return the Meltano program to run; `SettingsError` naming the setting if not found."""
+    name = settings.meltano_executable
+    found = shutil.which(name)
+    if found is None:
+        raise SettingsError(
+            f"{ENV_PREFIX}MELTANO_EXECUTABLE: {name!r} is not an executable on PATH (the "
+            "README installs Meltano in its own venv: set this to its full path, e.g. "
+            f"{ENV_PREFIX}MELTANO_EXECUTABLE=$PWD/.venv-meltano/bin/meltano)"
+        )
+    return os.path.abspath(found)  # Meltano runs in the project folder: no relative path
+
+
 class MeltanoRunner:
     """Runs a job's extractor and loader with `meltano run` in the project folder."""
 
@@ -59,15 +72,7 @@ class MeltanoRunner:
 
     def executable(self) -> str:
         """Return the Meltano program to run; `SettingsError` naming the setting if not found."""
-        name = self.settings.meltano_executable
-        found = shutil.which(name)
-        if found is None:
-            raise SettingsError(
-                f"{ENV_PREFIX}MELTANO_EXECUTABLE: {name!r} is not an executable on PATH (the "
-                "README installs Meltano in its own venv: set this to its full path, e.g. "
-                f"{ENV_PREFIX}MELTANO_EXECUTABLE=$PWD/.venv-meltano/bin/meltano)"
-            )
-        return os.path.abspath(found)  # Meltano runs in the project folder: no relative path
+        return meltano_executable(self.settings)
 
     def command(self, scope: RunScope) -> list[str]:
         """Return the `meltano run` command line for a job."""

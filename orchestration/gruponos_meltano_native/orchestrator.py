@@ -31,6 +31,11 @@ from gruponos_meltano_native.errors import (
     ReconciliationError,
     ScopeBusy,
 )
+from gruponos_meltano_native.future_bookmarks import (
+    repair_meltano_state,
+    repair_stored_state,
+    state_horizon,
+)
 from gruponos_meltano_native.jobs import JOBS, RunScope
 from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
 from gruponos_meltano_native.lock import RunLock, scope_lock
@@ -255,6 +260,10 @@ class Orchestrator:
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
+        if self.settings.runner == "standalone":
+            repair_stored_state(self.settings, self.store, scope, tap_config, report.run_id)
+        else:
+            repair_meltano_state(self.settings, scope, tap_config)
         standalone = self.settings.runner == "standalone"
         unfinished = _resume_entries(self._start_state(scope)) if standalone else []
         began = _first_began(unfinished)
@@ -383,6 +392,7 @@ class Orchestrator:
                         # Rows stamped from the run's start on were marked by this run.
                         marked_since=report.started_at if report.deletions_mode == "mark" else None,
                         resumed=resumed,
+                        horizon=state_horizon(result.last_state),
                     ).reconcile(
                         result.extracted, result.loaded, result.streams, scope, result.nul_values
                     )

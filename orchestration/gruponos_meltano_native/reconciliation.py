@@ -8,7 +8,8 @@ Checks per entity:
   named: rows deleted in the WMS after the first attempt had read their id range stay live
   until the next full sync.
 - `keys_unique_non_null`: no key appears twice, no key is null.
-- `freshness` (warning only): the newest `mod_ts` in the table is recent enough.
+- `freshness` (warning only): the newest `mod_ts` in the table is recent enough; values beyond
+  the WMS's clock (data-entry errors such as 2099) are ignored, counted and named.
 
 Tables and columns are named by the target's own naming rules; WMS counts come from the tap's
 client, so neither rule is restated here.
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from tap_oracle_wms.horizon import ALLOWED_SKEW, Horizon
 from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
@@ -71,6 +73,7 @@ class EntityFigures:
     duplicate_keys: int | None = None
     null_keys: int | None = None
     newest_mod_ts: str | None = None
+    future_mod_ts: int | None = None  # rows whose mod_ts lies beyond the WMS's clock
     staleness_minutes: float | None = None
     marked_deleted: int | None = None  # rows of the scope this run marked deleted
 
@@ -170,6 +173,7 @@ class Reconciler:
         unscoped: Collection[str] = (),
         marked_since: datetime | None = None,
         resumed: bool = False,
+        horizon: datetime | None = None,
     ) -> None:
         """`wms_count` is None when the WMS's counts are not compared (incremental runs).
 
@@ -178,6 +182,8 @@ class Reconciler:
         `resumed`: the run finished a full sync an earlier, killed run began; rows deleted
         in the WMS after that attempt read them stay live until the next full sync, so
         more rows than the WMS counts pass (and are reported), fewer still fail.
+        `horizon`: the latest `mod_ts` the WMS's clock allows (the tap's, from the STATE);
+        newer values are data-entry errors the freshness check ignores, and says so.
         """
         self.resumed = resumed
         self.unscoped = set(unscoped)
@@ -189,11 +195,40 @@ class Reconciler:
         self.wms_count = wms_count
         self.now = now or datetime.now(timezone.utc)
         self.nul_values: dict[str, dict[str, int]] | None = None
+        self.horizon = horizon or self.now + ALLOWED_SKEW
 
     @cached_property
     def rules(self) -> DatabaseRules:
         """The target's naming rules for this database (asked on first use)."""
         return database_rules(self.config, self.dialect)
+
+    def subject(self, entity: str, info: StreamInfo, scope: RunScope) -> _Subject:
+        """Return an entity's table and the conditions selecting the run's rows."""
+        figures = EntityFigures()
+        table, deleted = self._table(entity, info)
+        where = self._scope(table, info, scope) if entity not in self.unscoped else []
+        live = [*where, deleted.is_(None)] if deleted is not None else where
+        return _Subject(entity, info, figures, table, where, live, deleted)
+
+    def newest_change(self, subject: _Subject) -> NewestChange:
+        """Return the newest `mod_ts` of the scope's rows up to the horizon, and those beyond.
+
+        Values beyond the WMS's clock (a record stamped 2099 by mistake) say nothing about
+        how fresh the data is.
+        """
+        column = self._col(subject.table, "mod_ts")
+
+        def newest(*where: sa.ColumnElement[bool]) -> Any:
+            query = sa.select(sa.func.max(column)).select_from(subject.table)
+            return self.connection.execute(query.where(*subject.live, *where)).scalar_one()
+
+        top = newest()
+        if top is None or not _beyond(top, self.horizon):
+            return NewestChange(None if top is None else _as_datetime(top), 0, None)
+        limit = _stored_like(self.horizon, top)
+        beyond = self._count_rows(subject, column > sa.literal(limit), live=True)
+        below = newest(column <= sa.literal(limit))
+        return NewestChange(None if below is None else _as_datetime(below), beyond, str(top))
 
     def reconcile(
         self,
@@ -213,12 +248,10 @@ class Reconciler:
         self.nul_values = nul_values
         for entity in sorted(set(extracted) | set(streams)):
             info = streams.get(entity, StreamInfo())
-            figures = EntityFigures(extracted=extracted.get(entity, 0), loaded=loaded.get(entity))
+            subject = self.subject(entity, info, scope)
+            figures = subject.figures
+            figures.extracted, figures.loaded = extracted.get(entity, 0), loaded.get(entity)
             report.entities[entity] = figures
-            table, deleted = self._table(entity, info)
-            where = self._scope(table, info, scope) if entity not in self.unscoped else []
-            live = [*where, deleted.is_(None)] if deleted is not None else where
-            subject = _Subject(entity, info, figures, table, where, live, deleted)
             try:
                 figures.marked_deleted = self._marked_deleted(subject)
             except Exception as exc:
@@ -359,19 +392,40 @@ class Reconciler:
         limit = self.settings.max_staleness_minutes
         if limit is None or "mod_ts" not in subject.info.properties:
             return None
-        newest = self.connection.execute(
-            sa.select(sa.func.max(self._col(subject.table, "mod_ts")))
-            .select_from(subject.table)
-            .where(*subject.live)
-        ).scalar_one()
-        if newest is None:
-            return None  # an empty table has nothing to be stale about
+        change = self.newest_change(subject)
         figures = subject.figures
-        newest_dt = _as_datetime(newest)
-        figures.newest_mod_ts = newest_dt.isoformat()
-        figures.staleness_minutes = round((self.now - newest_dt).total_seconds() / 60, 1)
+        ignored = ""
+        if change.beyond:
+            figures.future_mod_ts = change.beyond
+            ignored = (
+                f"; {change.beyond} row(s) with mod_ts beyond the WMS's clock "
+                f"({self.horizon.isoformat()}), newest {change.newest_beyond}, ignored: "
+                "fix them in the WMS"
+            )
+            log.warning(
+                "%s: %d row(s) have mod_ts beyond the WMS's clock (newest %s); the freshness "
+                "check ignores them",
+                subject.entity,
+                change.beyond,
+                change.newest_beyond,
+            )
+        if change.newest is None:
+            if not change.beyond:
+                return None  # an empty table has nothing to be stale about
+            return False, f"no mod_ts up to the WMS's clock{ignored}"
+        figures.newest_mod_ts = change.newest.isoformat()
+        figures.staleness_minutes = round((self.now - change.newest).total_seconds() / 60, 1)
         detail = f"newest mod_ts is {figures.staleness_minutes:,.1f} min old (limit {limit:g})"
-        return figures.staleness_minutes <= limit, detail
+        return figures.staleness_minutes <= limit, detail + ignored
+
+
+@dataclass(frozen=True)
+class NewestChange:
+    """The newest `mod_ts` up to the horizon, and the rows beyond it (data-entry errors)."""
+
+    newest: datetime | None
+    beyond: int
+    newest_beyond: str | None
 
 
 @dataclass
@@ -398,6 +452,27 @@ def _as_stored(moment: datetime, dialect: str) -> Any:
     if dialect == "oracle":
         return moment.replace(tzinfo=None)  # the target's sessions run in UTC
     return moment
+
+
+def _beyond(stored: Any, horizon: datetime) -> bool:
+    """Whether a stored `mod_ts` lies beyond the horizon (year 9999 included)."""
+    try:
+        return _as_datetime(stored) > horizon
+    except OverflowError:
+        return True
+
+
+def _stored_like(horizon: datetime, stored: Any) -> Any:
+    """Return the horizon as the database holds `mod_ts`, to compare in SQL.
+
+    Text (SQLite) with the offset and precision the WMS writes, so text order is time
+    order; a naive UTC datetime (Oracle); an aware one otherwise.
+    """
+    if isinstance(stored, str):
+        return Horizon(horizon).like(stored)
+    if isinstance(stored, datetime) and stored.tzinfo is None:
+        return horizon.astimezone(timezone.utc).replace(tzinfo=None)
+    return horizon
 
 
 def _as_datetime(value: Any) -> datetime:

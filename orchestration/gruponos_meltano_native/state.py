@@ -16,6 +16,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from tap_oracle_wms.errors import WMSStateError
+from tap_oracle_wms.inputs import check_state
+
 from gruponos_meltano_native.errors import StateError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -53,6 +56,14 @@ def read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read state file {path}: {exc}") from None
+
+
+def check_stored_state(value: dict[str, Any], where: str) -> None:
+    """Refuse a stored state the tap could not start from (`StateError` naming `where`)."""
+    try:
+        check_state(value, where=where)
+    except WMSStateError as exc:
+        raise StateError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ class StateStore:
         value = envelope["value"]
         if value is not None and not isinstance(value, dict):
             raise StateError(f"state file {self.path(key)}: 'value' is not a JSON object")
+        if value is not None:
+            check_stored_state(value, where=f"State file {self.path(key)}")
         return value
 
     def put(self, key: StateKey, value: dict[str, Any], run_id: str) -> None:

@@ -115,8 +115,10 @@ def test_an_internal_error_fails_the_run_and_alerts(tmp_path, monkeypatch, wms):
 def test_an_unknown_facility_stops_before_extraction(tmp_path, wms):
     report = Orchestrator(_settings(tmp_path, wms)).run(RunScope.of("full", "GNOS", "DC09"))
     assert report.exit_code == 3 and report.failure_kind == "settings"
-    assert "unknown facility 'DC09': the WMS's facility entity" in report.error
-    assert "no such code (company 'GNOS' has: DC01, DC02); nothing was extracted" in report.error
+    assert (
+        "Unknown facility 'DC09' (setting 'facility_code'): the WMS's 'facility' entity has "
+        "no such code in company 'GNOS'; it has: DC01, DC02. Fix the code: nothing was extracted"
+    ) in report.error
 
 
 def test_a_facility_of_another_company_is_unknown_too(tmp_path, wms):
@@ -124,6 +126,8 @@ def test_a_facility_of_another_company_is_unknown_too(tmp_path, wms):
     # and pass every check on empty figures.
     report = Orchestrator(_settings(tmp_path, wms)).run(RunScope.of("full", "XX", "DC01"))
     assert report.exit_code == 3 and report.failure_kind == "settings"
-    assert "unknown facility 'DC01'" in report.error
-    assert "(company 'XX' has no facility: check the codes)" in report.error
+    assert "Unknown company 'XX' (setting 'company_code'): the WMS's 'company' entity" in (
+        report.error
+    )
+    assert "it has: GNOS, OTHR" in report.error
     assert not (tmp_path / "state" / "logs" / report.run_id / "tap.log").exists()

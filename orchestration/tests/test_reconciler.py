@@ -198,3 +198,96 @@ def test_shared_table_counts_only_the_runs_scope_and_rows_not_marked_deleted(tmp
             ValidationSettings(), conn, "sqlite", {}, lambda e: 4, now=NOW, unscoped={"order_hdr"}
         ).reconcile({"order_hdr": 4}, {"order_hdr": 4}, {"order_hdr": SCOPED}, SCOPE)
     assert whole.entities["order_hdr"].db_rows == 4 and whole.failed == []
+
+
+FUTURE_ROWS = [
+    (1, "DC01", "2026-11-26T08:50:00-03:00"),
+    (2, "DC01", "2026-11-26T08:55:00-03:00"),  # the newest change up to the WMS's clock
+    (3, "DC01", "2099-01-01T00:00:00-03:00"),  # data-entry errors, loaded as the WMS has them
+    (4, "DC01", "9999-01-01T00:00:00-03:00"),
+    (5, "DC02", "2026-11-26T08:59:00-03:00"),
+]
+
+
+def _assert_future_rows_ignored(report):
+    figures = report.entities["order_hdr"]
+    assert datetime.fromisoformat(figures.newest_mod_ts) == datetime(
+        2026, 11, 26, 11, 55, tzinfo=timezone.utc
+    )
+    assert figures.staleness_minutes == 5.0 and figures.future_mod_ts == 2
+    (freshness,) = [c for c in report.checks if c.name == "freshness"]
+    assert freshness.passed
+    assert "2 row(s) with mod_ts beyond the WMS's clock" in freshness.detail
+    assert "newest 9999-01-01" in freshness.detail
+
+
+def test_freshness_ignores_mod_ts_beyond_the_wms_clock_on_sqlite(tmp_path):
+    engine = _db(tmp_path, FUTURE_ROWS)  # ISO text with the WMS's offset, as the target stores
+    _assert_future_rows_ignored(_reconcile(engine, {"order_hdr": 4}, {"order_hdr": 4}))
+
+
+def test_freshness_ignores_mod_ts_beyond_the_wms_clock_on_postgresql():
+    from target_gruponos_oracle.testing import postgres_for_tests
+
+    with postgres_for_tests() as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:  # TIMESTAMPTZ: the target's type for date-times here
+            conn.exec_driver_sql("DROP TABLE IF EXISTS wms_order_hdr")
+            conn.exec_driver_sql(
+                "CREATE TABLE wms_order_hdr (id INTEGER, facility_id INTEGER,"
+                " facility_id_key TEXT, mod_ts TIMESTAMPTZ)"
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO wms_order_hdr VALUES (:id, 1, :fac, CAST(:ts AS TIMESTAMPTZ))"
+                ),
+                [{"id": i, "fac": fac, "ts": ts} for i, fac, ts in FUTURE_ROWS],
+            )
+        try:
+            with engine.connect() as conn:
+                reconciler = Reconciler(
+                    ValidationSettings(),
+                    conn,
+                    "postgresql",
+                    {"table_prefix": "WMS_"},
+                    None,
+                    now=NOW,
+                )
+                report = reconciler.reconcile(
+                    {"order_hdr": 4}, {"order_hdr": 4}, {"order_hdr": INFO}, SCOPE
+                )
+            _assert_future_rows_ignored(report)
+        finally:
+            engine.dispose()
+
+
+class _OracleRows(_OracleCompiler):
+    """An Oracle stand-in whose table holds one row stamped 2099 (values as oracledb gives them)."""
+
+    def __init__(self):
+        super().__init__()
+        self.params: list[dict] = []
+
+    def execute(self, statement):
+        self.params.append(statement.compile(dialect=self.dialect).params)
+        return super().execute(statement)
+
+    def scalar_one(self):
+        sql = self.sql[-1]
+        if "max(" not in sql:
+            return 1  # the row beyond the horizon
+        # TIMESTAMP WITH TIME ZONE read in the target's UTC session: naive UTC datetimes.
+        return datetime(2026, 11, 26, 11, 55) if '"MOD_TS" <=' in sql else datetime(2099, 1, 1)
+
+
+def test_freshness_compares_with_oracles_naive_utc_values(monkeypatch):
+    # The target binds date-times to Oracle as naive UTC (its sessions run in UTC, see the
+    # target's dialects/oracle.py): the horizon is bound the same way.
+    connection = _OracleRows()
+    monkeypatch.setattr(Reconciler, "_columns_of", lambda self, name, schema: set())
+    reconciler = Reconciler(ValidationSettings(), connection, "oracle", {}, None, now=NOW)
+    report = reconciler.reconcile({"order": 0}, {}, {"order": SCOPED}, SCOPE)
+    figures = report.entities["order"]
+    assert figures.future_mod_ts == 1 and figures.staleness_minutes == 5.0
+    bound = [v for p in connection.params for v in p.values() if isinstance(v, datetime)]
+    assert bound == [reconciler.horizon.replace(tzinfo=None)] * 2

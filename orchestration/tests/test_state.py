@@ -12,10 +12,24 @@ def test_state_is_kept_per_job_company_and_facility(tmp_path):
     store = StateStore(tmp_path)
     dc01 = StateKey("incremental-sync-job", "GNOS", "DC01")
     dc02 = StateKey("incremental-sync-job", "GNOS", "DC02")
-    store.put(dc01, {"bookmarks": {"order_hdr": {"replication_key_value": "a"}}}, "run-1")
-    store.put(dc02, {"bookmarks": {"order_hdr": {"replication_key_value": "b"}}}, "run-1")
-    assert store.get(dc01)["bookmarks"]["order_hdr"]["replication_key_value"] == "a"
-    assert store.get(dc02)["bookmarks"]["order_hdr"]["replication_key_value"] == "b"
+    store.put(
+        dc01,
+        {"bookmarks": {"order_hdr": {"replication_key_value": "2026-01-01T00:00:00+00:00"}}},
+        "run-1",
+    )
+    store.put(
+        dc02,
+        {"bookmarks": {"order_hdr": {"replication_key_value": "2026-02-01T00:00:00+00:00"}}},
+        "run-1",
+    )
+    assert (
+        store.get(dc01)["bookmarks"]["order_hdr"]["replication_key_value"]
+        == "2026-01-01T00:00:00+00:00"
+    )
+    assert (
+        store.get(dc02)["bookmarks"]["order_hdr"]["replication_key_value"]
+        == "2026-02-01T00:00:00+00:00"
+    )
     assert store.get(StateKey("full-sync-job", "GNOS", "DC01")) is None
     assert [(e["facility"], e["run_id"]) for e in store.entries()] == [
         ("DC01", "run-1"),

@@ -31,12 +31,16 @@ from tap_oracle_wms.errors import (
     WMSRequestError,
     WMSResponseError,
     WMSUnavailableError,
+    printable,
 )
+from tap_oracle_wms.horizon import WMSClock
 from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS, RequestGate
 from tap_oracle_wms.scope import (
+    DIMENSIONS,
     Scope,
     refused_path_hint,
     resolve_scope,
+    scope_codes,
     scope_properties,
 )
 
@@ -67,17 +71,34 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts)
 
 
+def network_problem(exc: Exception, url: str, timeout: float) -> str:
+    """Say what went wrong on the network, naming the host: refused, timed out, not found."""
+    host = urlsplit(url).netloc.rpartition("@")[2] or url
+    text = str(exc).lower()
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text:
+        return f"{host} timed out (no answer within {timeout:g} s, setting 'request_timeout')"
+    if "refused" in text:
+        return f"connection refused by {host} (nothing listens there: check 'base_url')"
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or ("name resolution" in text)
+    ):
+        return f"host {host} not found (DNS): check 'base_url'"
+    return f"{type(exc).__name__} talking to {host} (connection dropped or answer truncated)"
+
+
 def _error_body(response: requests.Response) -> tuple[str | None, str | None]:
     """Return the WMS error `code` and `message` of a response, if it has them."""
     try:
         body = _DECODER.decode(response.content)
     except msgspec.DecodeError:
-        return None, response.text[:200] or None
+        return None, printable(response.text[:200]) or None
     if not isinstance(body, dict):
         return None, None
     message = body.get("message") or body.get("detail") or body.get("error_description")
     code = body.get("code") or body.get("error")
-    return (str(code) if code else None), (str(message) if message else None)
+    return (printable(str(code)) if code else None), (printable(str(message)) if message else None)
 
 
 class WMSClient:
@@ -111,6 +132,7 @@ class WMSClient:
         self._entities: dict[str, str] | None = None
         # The `Date` header of the latest answer: the WMS's own clock (see `wms_clock`).
         self.server_date: str | None = None
+        self.clock = WMSClock()  # the WMS's clock at the run's start: bookmarks stop there
 
     # -- requests ----------------------------------------------------------------------
     @staticmethod
@@ -155,8 +177,10 @@ class WMSClient:
             raise
         finally:
             self.gate.release()
+        date = response.headers.get("Date")
+        self.clock.saw(date)
+        self.server_date = date or self.server_date
         status = response.status_code
-        self.server_date = response.headers.get("Date") or self.server_date
         if status in THROTTLING_STATUS:
             self.gate.throttled(ticket, f"HTTP {status}", self._retry_after(response))
         elif status < 500 and status != 409:
@@ -190,7 +214,7 @@ class WMSClient:
                 msg = "TLS certificate verification failed (see setting 'verify_ssl')"
                 raise WMSRequestError(msg, url=safe_url(url)) from None
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                problem = f"{type(exc).__name__} (connection dropped, timed out or truncated)"
+                problem = network_problem(exc, url, self.timeout)
             else:
                 status = response.status_code
                 if status == 200:
@@ -216,16 +240,17 @@ class WMSClient:
                 else:
                     raise self._error(response) from None
             if attempt >= self.max_retries:
-                msg = f"Giving up after {attempt + 1} attempts: {problem}"
+                tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+                msg = f"Giving up after {tries} (setting 'max_retries' is {attempt}): {problem}"
                 target = safe_url(response.url if response is not None else url)
                 raise WMSUnavailableError(msg, url=target)
             wait = self._wait(attempt, response)
             logger.warning(
-                "Retrying %s in %.2fs (attempt %d of %d): %s",
+                "Retrying %s in %.2fs: attempt %d of %d failed: %s",
                 safe_url(url),
                 wait,
                 attempt + 1,
-                self.max_retries,
+                self.max_retries + 1,
                 problem,
             )
             time.sleep(wait)
@@ -312,6 +337,54 @@ class WMSClient:
     def scope_values(self) -> dict[str, str]:
         """Return the `scope_company_code` / `scope_facility_code` values records carry."""
         return scope_properties(self.config)
+
+    def check_scope_codes(self) -> None:
+        """Refuse a company or facility code the WMS does not have, listing those it has.
+
+        Otherwise a mistyped code extracts nothing and the run passes on empty figures.
+        Asked of the WMS's own `company` and `facility` entities (where it lists them),
+        each narrowed as extraction would be.
+        """
+        codes = scope_codes(self.config)
+        listed = self.list_entities()
+        for dim, setting in DIMENSIONS:
+            if dim not in codes or dim not in listed:
+                continue
+            within = {"company_code": codes.get("company")} if dim == "facility" else {}
+            if self._has_any(dim, {**within, setting: codes[dim]}):
+                continue
+            known = self._codes(dim, within)
+            owner = f" in company {codes['company']!r}" if within.get("company_code") else ""
+            has = f"it has: {known}" if known else f"it has no {dim}{owner}"
+            msg = (
+                f"Unknown {dim} {codes[dim]!r} (setting '{setting}'): the WMS's '{dim}' "
+                f"entity has no such code{owner}; {has}. Fix the code: nothing was extracted"
+            )
+            raise WMSConfigError(msg, url=self.entity_url(dim))
+
+    def _scoped_page(self, dim: str, config: dict[str, t.Any], size: int) -> t.Any:
+        params = resolve_scope(config, dim, ()).params
+        query = {**params, "page_mode": "paged", "page_size": size}
+        if size > 1:
+            query["fields"] = "code"
+        return self.get(self.entity_url(dim), query, not_found_ok=True)
+
+    def _has_any(self, dim: str, config: dict[str, t.Any]) -> bool:
+        body = self._scoped_page(dim, config, 1)  # the WMS answers 404 when nothing matches
+        return bool(isinstance(body, dict) and (body.get("result_count") or body.get("results")))
+
+    def _codes(self, dim: str, config: dict[str, t.Any], most: int = 20) -> str:
+        """Return the codes of `dim` the WMS lists within `config`'s scope, for a message."""
+        try:
+            body = self._scoped_page(dim, config, most)
+        except WMSError:
+            return ""  # the message stands without the list
+        rows = body.get("results") if isinstance(body, dict) else None
+        codes = sorted(
+            printable(str(r["code"])) for r in rows or [] if isinstance(r, dict) and r.get("code")
+        )
+        more = ", …" if isinstance(body, dict) and (body.get("result_count") or 0) > most else ""
+        return ", ".join(codes) + more
 
     def explain_refusal(
         self, exc: WMSError, entity: str, properties: t.Collection[str]
@@ -431,7 +504,8 @@ def _locate(exc: msgspec.ValidationError, body: bytes, url: str) -> str:
         record_id = None
     stream = url.split("/entity/")[-1].split("/")[0] if "/entity/" in url else "?"
     problem = str(exc).split(" - at ")[0]
-    return f"stream '{stream}', record id {record_id}, field '{field}': {problem}"
+    where = f"record id {record_id} (record {index + 1} of the page)"
+    return f"stream '{stream}', {where}, field '{field}': {problem}"
 
 
 def _entity_list(body: t.Any, url: str, entity_url: t.Callable[[str], str]) -> dict[str, str]:
@@ -458,12 +532,6 @@ def _param_value(value: t.Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(_param_value(v) for v in value)
     return str(value)
-
-
-def parse_timestamp(text: str) -> dt.datetime:
-    """Return an ISO 8601 timestamp as an aware datetime (UTC when it has no offset)."""
-    value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def utc_param(value: dt.datetime) -> str:

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Return text from the WMS without control characters (no terminal escapes in a log)."""
+    return _CONTROL.sub("", text)
+
 
 class WMSError(Exception):
     """Any failure talking to the WMS."""
@@ -29,6 +38,10 @@ class WMSError(Exception):
 
 class WMSConfigError(WMSError):
     """The settings cannot work (e.g. an entity the instance does not list)."""
+
+
+class WMSStateError(WMSError):
+    """The `--state` given cannot be used (not a Singer state, or a bookmark not a time)."""
 
 
 class WMSAuthError(WMSError):

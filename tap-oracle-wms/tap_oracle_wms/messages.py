@@ -44,8 +44,13 @@ class BufferedSingerWriter(SingerWriter):
     def write_record(self, prefix: bytes, record: dict, suffix: bytes) -> None:
         """Buffer a RECORD line from pre-encoded envelope parts (the fast path)."""
         buffer = self._buffer
+        start = len(buffer)
         buffer += prefix
-        ENCODER.encode_into(record, buffer, -1)  # appends in place: no temporary bytes
+        try:
+            ENCODER.encode_into(record, buffer, -1)  # appends in place: no temporary bytes
+        except BaseException:
+            del buffer[start:]  # never half a line: the buffer is flushed even on failure
+            raise
         buffer += suffix
         if len(buffer) >= _FLUSH_BYTES:
             self.flush()

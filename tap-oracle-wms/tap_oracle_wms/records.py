@@ -17,6 +17,8 @@ from decimal import Decimal
 
 import msgspec
 
+from tap_oracle_wms.errors import WMSResponseError
+
 
 class Related(msgspec.Struct):
     """A related object; its `url` is not decoded."""
@@ -76,7 +78,7 @@ class RecordCodec:
         self._attrs = attrs
         # Any `*_id` may come as an object or a bare id (status_id is bare): accept both.
         objects = {s for s in sources if s in related or s.endswith("_id")}
-        struct_fields = [
+        struct_fields: list[tuple[str, t.Any] | tuple[str, t.Any, t.Any]] = [
             (
                 attrs[s],
                 t.Union[Related, int, None]  # noqa: UP007 - a runtime type object for msgspec
@@ -85,7 +87,12 @@ class RecordCodec:
                 None,
             )
             for s in sources
+            if s != "id"
         ]
+        if "id" in attrs:
+            # The key: a record without one, or with null, is refused where it is decoded
+            # (the error names stream, record position and field), never sent.
+            struct_fields.insert(0, (attrs["id"], int))
         record_type = msgspec.defstruct(
             f"{stream}_record", struct_fields, rename={a: s for s, a in attrs.items()}
         )
@@ -135,3 +142,25 @@ class RecordCodec:
         exec(compile(source, "<wms-record-converter>", "exec"), namespace)
         convert: t.Callable[..., t.Any] = namespace["convert"]
         return convert
+
+
+def unwritable(stream: str, record: t.Mapping[str, t.Any], exc: Exception) -> Exception:
+    """Return the error for a record JSON cannot carry, naming stream, record and field.
+
+    A WMS decimal "NaN" or "Infinity" decodes (Python's Decimal has them) but has no JSON
+    number form, nor a value in Oracle's NUMBER: the run stops at that record, naming it.
+    """
+    fields = [
+        name
+        for name, value in record.items()
+        if isinstance(value, Decimal) and not value.is_finite()
+    ]
+    if not fields:
+        return exc
+    which = ", ".join(f"'{name}' = {record[name]}" for name in fields)
+    msg = (
+        f"Stream '{stream}', record id {record.get('id')}: field {which} is not a finite "
+        "number (no JSON or database number can hold it); correct the value in the WMS, "
+        "or deselect the field in the catalog"
+    )
+    return WMSResponseError(msg)

@@ -27,7 +27,8 @@ import logging
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_oracle_wms.client import parse_timestamp, utc_param
+from tap_oracle_wms.client import utc_param
+from tap_oracle_wms.horizon import REPLICATION_KEY, parse_timestamp
 from tap_oracle_wms.partitions import WHOLE, IdRange, first_id
 
 if t.TYPE_CHECKING:
@@ -39,7 +40,6 @@ logger = logging.getLogger(__name__)
 KEY = "resume"  # the key under a stream's bookmark ("partitions" is the SDK's own)
 FORMAT = 2  # bumped whenever the entry's meaning changes: other formats start clean
 CATCH_UP = "catch-up"  # the tag of the query reading changes since the first attempt began
-REPLICATION_KEY = "mod_ts"  # the WMS's modification time: incremental runs and catch-ups
 # Query parameters that do not change which records a read covers.
 _NOT_FILTERS = frozenset({"ordering", f"{REPLICATION_KEY}__gte"})
 

@@ -15,15 +15,17 @@ import typing as t
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL, Metadata
 
-from tap_oracle_wms.client import WMSClient, parse_timestamp, utc_param
+from tap_oracle_wms import horizon
+from tap_oracle_wms.client import WMSClient, utc_param
 from tap_oracle_wms.errors import WMSRequestError
+from tap_oracle_wms.horizon import REPLICATION_KEY, FutureRecords, parse_timestamp
 from tap_oracle_wms.messages import ENCODER, BufferedSingerWriter
 from tap_oracle_wms.ordering import ReceivedOrder
 from tap_oracle_wms.parallel import PartitionedRead
 from tap_oracle_wms.partitions import plan
-from tap_oracle_wms.records import RecordCodec
+from tap_oracle_wms.records import RecordCodec, unwritable
 from tap_oracle_wms.resume import KEY as RESUME_KEY
-from tap_oracle_wms.resume import REPLICATION_KEY, ResumeTracker
+from tap_oracle_wms.resume import ResumeTracker
 from tap_oracle_wms.scope import SCOPE_PROPERTIES
 from tap_oracle_wms.sdk import FencedStream
 
@@ -74,6 +76,7 @@ class WMSStream(FencedStream):
         self._complete = False  # every page of the stream was read
         self._owner = tap
         self._resume: ResumeTracker | None = None  # this run's resumable progress
+        self._future: FutureRecords | None = None  # records beyond the run's horizon
 
     @property
     def metadata(self) -> t.Any:
@@ -117,9 +120,9 @@ class WMSStream(FencedStream):
         """Return converted records of every page, reading id ranges in parallel."""
         selected = self._selected_properties()
         codec = RecordCodec(self.name, self.effective_schema, selected, self.client.scope_values())
-        saved = self.stream_state.get("replication_key_value") if self.incremental else None
-        self._bookmark = parse_timestamp(saved) if saved else None
         self._key = self.replication_key if self.incremental else None
+        saved = self._saved_bookmark()
+        self._bookmark = parse_timestamp(saved) if saved else None
         self._max, self._order, self._complete = None, ReceivedOrder(), False
         if self.stream_version is not None:
             # The SDK's version counts whole seconds: two full syncs in one second would
@@ -154,6 +157,8 @@ class WMSStream(FencedStream):
             properties = self.schema.get("properties", {})
             raise self.client.explain_refusal(exc, self.name, properties) from None
         self._complete = True
+        if self._future is not None:
+            self._future.report()
         if self._key is not None and not self._order.confirmed and not self._held:
             logger.info(
                 "Stream '%s': the records never proved a %s order, so mid-run bookmarks were "
@@ -196,6 +201,23 @@ class WMSStream(FencedStream):
             client, self.name, params, codec.decoder, ranges=ranges, queries=queries
         )
         return read, resume
+
+    def _saved_bookmark(self) -> str | None:
+        """Return the saved bookmark, brought back if it lies beyond the run's horizon."""
+        if self._key is None:
+            self._future = None
+            return None
+        run_horizon = self.client.clock.horizon()
+        self._future = FutureRecords(self.name, self._key, run_horizon)
+        state = self.stream_state
+        saved = state.get("replication_key_value")
+        if saved and run_horizon.beyond(saved):
+            saved = horizon.bring_back(self.name, saved, run_horizon, self.config.get("start_date"))
+            if saved:
+                state["replication_key_value"] = saved
+            else:
+                state.pop("replication_key_value", None)
+        return saved
 
     def _suffix(self) -> bytes:
         extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
@@ -242,10 +264,13 @@ class WMSStream(FencedStream):
     def write_record(self, record: dict) -> None:
         """Write one RECORD: pre-framed when no stream map needs the SDK's path."""
         frame = self._frame
-        if frame is None:
-            super().write_record(record)
-            return
-        self._emit_record(frame[0], record, frame[1])
+        try:
+            if frame is None:
+                super().write_record(record)
+                return
+            self._emit_record(frame[0], record, frame[1])
+        except (ValueError, TypeError) as exc:
+            raise unwritable(self.name, record, exc) from None
         self.state_manager.is_flushed = False
 
     def process_record(
@@ -287,6 +312,14 @@ class WMSStream(FencedStream):
             if len(top) == len(value) and top[-6:] == value[-6:]
             else not_after(top, value)
         ):
+            # Only a new greatest value can lie beyond the horizon (the greatest never does).
+            future = self._future
+            if (
+                future is not None
+                and (value > future.limit or not value.endswith(future.offset))
+                and future.check(latest_record.get("id"), value)
+            ):
+                return  # extracted, but the bookmark never passes the horizon
             self._max = value
             order = self._order
             if order.watching:
@@ -322,6 +355,8 @@ class WMSStream(FencedStream):
                 state = self.stream_state
                 state["replication_key"] = self._key
                 state["replication_key_value"] = value
+        if self._future is not None:
+            self.stream_state[horizon.STATE_KEY] = self._future.horizon.text
         super().write_state()
 
     def _keep_resume(self) -> None:

@@ -14,6 +14,7 @@ from tap_oracle_wms.auth import DEFAULT_SCOPE
 from tap_oracle_wms.client import DEFAULT_REQUEST_TIMEOUT_S, MAX_PAGE_SIZE, WMSClient
 from tap_oracle_wms.discovery import resolve_schema
 from tap_oracle_wms.errors import WMSConfigError, WMSError
+from tap_oracle_wms.inputs import check_settings, check_state
 from tap_oracle_wms.messages import BufferedSingerWriter
 from tap_oracle_wms.pool import DEFAULT_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS
 from tap_oracle_wms.scope import with_scope_properties
@@ -165,9 +166,15 @@ class TapOracleWMS(FencedTap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Set up the tap; the WMS client is created on first use."""
+        """Set up the tap and check its settings; the WMS client is created on first use."""
         self._client: WMSClient | None = None
         super().__init__(*args, **kwargs)
+        check_settings(self.config, self.config_jsonschema.get("properties", {}), self.name)
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Take the `--state`, refusing one the tap cannot use (naming stream and problem)."""
+        check_state(state)
+        super().load_state(state)
 
     @property
     def client(self) -> WMSClient:
@@ -213,10 +220,40 @@ class TapOracleWMS(FencedTap):
         super().setup_mapper()
 
     def before_sync(self) -> None:
-        """Refuse the run before any extraction if a selected entity cannot be scoped."""
+        """Refuse the run before any extraction if its scope or catalog cannot hold.
+
+        A selected entity that cannot be scoped, a company or facility code the WMS does
+        not have (the run would extract nothing and pass), or a catalog selecting an
+        entity the WMS does not list (it would be skipped without a word).
+        """
+        self._check_catalog()
         for stream in self.streams.values():
             if stream.selected and isinstance(stream, EntityStream):
                 self.client.scope(stream.name, stream.schema.get("properties", {}))
+        self.client.check_scope_codes()
+
+    def _check_catalog(self) -> None:
+        catalog = self.input_catalog
+        if catalog is None:
+            return
+        for entry in catalog.streams:
+            root = entry.metadata.root
+            selected = root.selected or (root.selected is None and root.selected_by_default)
+            if not selected or entry.tap_stream_id in self.streams:
+                continue
+            listed = self.client.list_entities()
+            if entry.tap_stream_id not in listed:
+                msg = (
+                    f"The catalog selects entity '{entry.tap_stream_id}', which the WMS "
+                    f"instance at {self.client.api_url} does not list: deselect it or fix "
+                    "its name"
+                )
+                raise WMSConfigError(msg)
+            msg = (
+                f"The catalog selects entity '{entry.tap_stream_id}', which is not in "
+                "setting 'entities': add it there to extract it"
+            )
+            raise WMSConfigError(msg)
 
 
 def cli() -> None:

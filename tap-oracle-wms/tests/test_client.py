@@ -324,7 +324,7 @@ def test_a_related_object_without_id_names_stream_record_and_field():
     with pytest.raises(WMSResponseError) as failure:
         list(client.pages("order_dtl", {}, codec.decoder))
     message = str(failure.value)
-    assert "stream 'order_dtl', record id 5, field 'order_id'" in message
+    assert "stream 'order_dtl', record id 5 (record 2 of the page), field 'order_id'" in message
     assert "missing required field `id`" in message
 
 

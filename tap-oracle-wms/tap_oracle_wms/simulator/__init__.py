@@ -46,6 +46,7 @@ class WMSSimulator:
         cursor_ignores_ordering: bool = False,
         profile: str = "default",
         facilities: int | None = None,
+        clock_skew_minutes: float = 0,
     ) -> None:
         """Seed the data; `start()` (or `with`) begins serving.
 
@@ -59,6 +60,8 @@ class WMSSimulator:
         (see `set_capacity`); all off by default. `live_latency_scale` sets the latencies
         to the live WMS's figure (1,000-row pages in 17-21 s) times the scale: 1 = as slow
         as the live instance, 0.01 = 100 times faster (instead of the two latencies).
+        `clock_skew_minutes`: the WMS's clock runs this far ahead of the host's (behind when
+        negative); its data and its `Date` header follow the simulated clock, never the host's.
         """
         if live_latency_scale:
             if page_latency or row_latency:
@@ -70,6 +73,10 @@ class WMSSimulator:
         self.oauth_scope = OAUTH_SCOPE
         self.environment = environment
         self.profile = profile
+        if clock_skew_minutes:
+            start = (start or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(
+                minutes=clock_skew_minutes
+            )
         self._store = Store(orders, seed, start, profile, facilities)
         # "noaccess" authenticates but lacks lgfapi_read_access: the WMS answers 403.
         self._state = SimulatorState(
@@ -155,6 +162,13 @@ class WMSSimulator:
     ) -> list[int]:
         """Purge `count` rows that no other row refers to (e.g. allocations); their ids."""
         return self._store.delete(entity, count, company, facility)
+
+    def set_value(self, entity: str, row_id: int, name: str, value: t.Any) -> None:
+        """Give one row's field a value, as a data-entry error would (say `mod_ts` in 2099).
+
+        Filters see the new value; an `id` (e.g. None) only changes what is served.
+        """
+        self._store.set_value(entity, row_id, name, value)
 
     def count(self, entity: str, company: str | None = None, facility: str | None = None) -> int:
         """Return the true number of rows of `entity` under the given company/facility codes."""

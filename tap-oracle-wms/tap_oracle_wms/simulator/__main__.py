@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="sequenced cursors return rows in id order whatever `ordering` asks",
     )
+    parser.add_argument(
+        "--clock-skew-minutes",
+        type=float,
+        default=0,
+        help="the WMS's clock (data and Date header) runs this far ahead of the host's "
+        "(behind when negative)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         cursor_ignores_ordering=args.cursor_ignores_ordering,
         profile=args.profile,
         facilities=args.facilities,
+        clock_skew_minutes=args.clock_skew_minutes,
     )
     with sim:
         sys.stdout.write(f"WMS simulator listening on {sim.base_url}\n")

@@ -38,9 +38,11 @@ class Handler(BaseHTTPRequestHandler):
         """Stay quiet: the simulator serves thousands of pages."""
 
     def date_time_string(self, timestamp: float | None = None) -> str:
-        """Return the `Date` header: the simulated clock (tests move it), as a WMS gives its own."""
-        now = self.server.simulator.now().astimezone(dt.timezone.utc)
-        return email.utils.format_datetime(now, usegmt=True)
+        """Return the `Date` header: the WMS's own (simulated) clock, not the host's."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = self.server.state.store.now()
+        return email.utils.format_datetime(now.astimezone(dt.timezone.utc), usegmt=True)
 
     # -- plumbing --------------------------------------------------------------------
     def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

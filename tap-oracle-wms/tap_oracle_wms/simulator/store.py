@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+import typing as t
 from collections import defaultdict
 from decimal import Decimal
 
@@ -76,6 +77,8 @@ class Store:
         self.rng = random.Random(seed)
         self.start = (start or dt.datetime.now(dt.timezone.utc)).astimezone(WMS_TZ)
         self.offset = dt.timedelta()
+        # Served values that differ from the row's (an `id` the rows are keyed by cannot change).
+        self._served: dict[tuple[str, int], dict[str, t.Any]] = {}
         self.version = 0  # bumped on every mutation; query caches key on it
         self.rows: dict[str, dict[int, dict]] = {name: {} for name in self.entities}
         self.children: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -390,6 +393,21 @@ class Store:
         ]
 
     # -- mutations -------------------------------------------------------------------
+    def set_value(self, entity: str, row_id: int, name: str, value: t.Any) -> None:
+        """Give one row's field `value`, as a data-entry error would (filters see it too).
+
+        `id` only changes what is served: rows are keyed by their id.
+        """
+        self._require(entity)
+        with self.lock:
+            row = self.rows[entity][row_id]
+            if name == "id":
+                self._served.setdefault((entity, row_id), {})[name] = value
+            else:
+                row[name] = value
+            self._encoded[entity].pop(row_id, None)
+            self.version += 1
+
     def touch(
         self, entity: str, count: int, company: str | None, facility: str | None
     ) -> list[int]:
@@ -593,7 +611,9 @@ class Store:
         cache = self._encoded[entity]
         data = cache.get(row_id)
         if data is None:
-            data = _ENCODER.encode(self.to_json_obj(entity, self.rows[entity][row_id]))
+            served = self.to_json_obj(entity, self.rows[entity][row_id])
+            served.update(self._served.get((entity, row_id), {}))
+            data = _ENCODER.encode(served)
             cache[row_id] = data
         return data
 
