@@ -108,7 +108,7 @@ def _wms_rows(simulator: Any) -> dict[int, str]:
 
 
 def _same_instants(db: dict[int, str], wms: dict[int, str]) -> list[int]:
-    from tap_oracle_wms.client import parse_timestamp
+    from tap_oracle_wms.horizon import parse_timestamp
 
     return [i for i in wms if parse_timestamp(db[i]) != parse_timestamp(wms[i])]
 

@@ -114,7 +114,7 @@ def test_a_bad_code_in_the_settings_is_a_settings_error_naming_it(cli, tmp_path)
 def test_a_facility_the_wms_lacks_leaves_no_lock_file(cli, tmp_path):
     result = cli("run", "incremental", "--company", "GNOS", "--facility", "DC99")
     assert result.returncode == 3, result.stderr
-    assert "unknown facility 'DC99'" in result.stderr
+    assert "Unknown facility 'DC99'" in result.stderr
     _nothing_created(tmp_path / "state")
 
 

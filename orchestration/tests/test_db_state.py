@@ -27,8 +27,15 @@ DC01 = StateKey("incremental-sync-job", "GNOS", "DC01")
 DC02 = StateKey("incremental-sync-job", "GNOS", "DC02")
 
 
-def _bookmark(value: str) -> dict[str, Any]:
-    return {"bookmarks": {"order_hdr": {"replication_key_value": value}}}
+# Distinct bookmark times, named for what each test tells apart (a state must hold times).
+_TIMES = {
+    name: f"2026-01-{day:02d}T00:00:00+00:00"
+    for day, name in enumerate(["a", "b", "c", "x", "from-file", "shared", "local"], 1)
+}
+
+
+def _bookmark(name: str) -> dict[str, Any]:
+    return {"bookmarks": {"order_hdr": {"replication_key_value": _TIMES[name]}}}
 
 
 def _exercise(store: StateStore, one: StateKey, two: StateKey) -> None:

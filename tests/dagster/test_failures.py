@@ -99,7 +99,7 @@ def test_unknown_facility_fails_without_retry(settings_for, instance):
     assert not result.success
     assert not _events(result, DagsterEventType.STEP_UP_FOR_RETRY)
     failure = _events(result, DagsterEventType.STEP_FAILURE)[0]
-    assert "unknown facility 'DC77'" in failure.event_specific_data.error.message
+    assert "Unknown facility 'DC77'" in failure.event_specific_data.error.message
 
 
 def test_failed_reconciliation_is_a_failed_check_and_one_alert(settings_for, instance, tmp_path):
