@@ -22,9 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
-from gruponos_meltano_native.db_state import shares_database
-from gruponos_meltano_native.state import atomic_write_json, read_json
+from gruponos_meltano_native.database import (
+    create_db_engine,
+    ensure_table,
+    platform_table,
+    shares_database,
+)
+from gruponos_meltano_native.files import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from target_gruponos_oracle import database_rules
 
-from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
+from gruponos_meltano_native.database import (
+    create_db_engine,
+    ensure_table,
+    platform_table,
+    shares_database,
+)
 from gruponos_meltano_native.errors import StateError
+from gruponos_meltano_native.files import read_json
 from gruponos_meltano_native.masking import mask_url
-from gruponos_meltano_native.state import StateKey, StateStore, check_stored_state, read_json
+from gruponos_meltano_native.state import StateKey, StateStore, check_stored_state
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +43,6 @@ STATE_TABLE = "gruponos_singer_state"
 TAKEN_OVER_SUFFIX = ".taken-over"
 # Oracle stores '' as NULL, which a key column refuses: an empty part is stored as this.
 _EMPTY = "*"
-# Dialects whose state lives in the database; SQLite keeps the files (one machine).
-SHARED_DIALECTS = ("postgresql", "oracle")
-
-
-def shares_database(target_config: dict[str, Any]) -> bool:
-    """Tell whether the target database is one every machine can share (PostgreSQL, Oracle).
-
-    An unsupported database is refused where it is used (with the run's report), not here.
-    """
-    try:
-        return database_rules(target_config).dialect in SHARED_DIALECTS
-    except ValueError:
-        return False
 
 
 def state_table(target_config: dict[str, Any], dialect: str) -> sa.Table:

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.db_state import shares_database, state_store
+from gruponos_meltano_native.database import shares_database
+from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.lock import file_holders, holder_text
 from gruponos_meltano_native.masking import mask_url

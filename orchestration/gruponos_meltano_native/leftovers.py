@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gruponos_meltano_native.state import atomic_write_json
+from gruponos_meltano_native.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 

@@ -160,8 +160,8 @@ def scope_lock(
     In the target database when it is PostgreSQL or Oracle (every machine sees it there),
     else the file lock under `state_dir` (SQLite: one machine).
     """
+    from gruponos_meltano_native.database import shares_database
     from gruponos_meltano_native.db_lock import DatabaseScopeLock
-    from gruponos_meltano_native.db_state import shares_database
 
     if shares_database(target_config):
         return DatabaseScopeLock(target_config, company, facility, holder)

@@ -29,9 +29,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from gruponos_meltano_native.errors import StateError
+from gruponos_meltano_native.files import atomic_write_json, read_json
 from gruponos_meltano_native.history import STATUSES
 from gruponos_meltano_native.quarantine import move_aside
-from gruponos_meltano_native.state import atomic_write_json, read_json
 
 PREFIX = "gruponos_meltano_"
 

@@ -5,7 +5,8 @@ import os
 
 import pytest
 from gruponos_meltano_native.errors import StateError
-from gruponos_meltano_native.state import StateKey, StateStore, atomic_write_json
+from gruponos_meltano_native.files import atomic_write_json
+from gruponos_meltano_native.state import StateKey, StateStore
 
 
 def test_state_is_kept_per_job_company_and_facility(tmp_path):
