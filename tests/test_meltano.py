@@ -184,7 +184,7 @@ def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_sett
     # The settings the Meltano runner passes as environment variables are declared in
     # meltano.yml, so Meltano hands them to the plugins (it drops undeclared ones).
     from gruponos_meltano_native.jobs import RunScope
-    from gruponos_meltano_native.meltano_runner import plugin_env
+    from gruponos_meltano_native.runners.meltano_runner import plugin_env
 
     scope_paths = {"order_dtl": {"facility": "order_id__facility_id__code"}}
     settings = settings_for(

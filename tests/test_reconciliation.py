@@ -83,8 +83,8 @@ def test_full_sync_into_postgresql_reconciles(simulator, settings_for, postgres_
 def test_wms_counts_take_one_request_each_and_no_discovery(simulator):
     """The counting request is the partition planner's: one row, only `id`, the run's scope
     and the properties from the run's SCHEMA; no `describe/` nor sample page again."""
-    from gruponos_meltano_native.runner import StreamInfo
-    from gruponos_meltano_native.wms_checks import wms_counter
+    from gruponos_meltano_native.checks.wms_checks import wms_counter
+    from gruponos_meltano_native.runners.runner import StreamInfo
 
     config = {
         "base_url": simulator.base_url,

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from gruponos_meltano_native.api import SyncResult, create_gruponos_meltano_platform
-from gruponos_meltano_native.cli import render_report
+from gruponos_meltano_native.cli.commands import render_report
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.errors import ExitCode, PlatformError
 
@@ -157,7 +157,7 @@ def cli_hints(settings: GruponosMeltanoSettings, out: Path, simulated: bool) -> 
 
 
 def _write_report(settings: GruponosMeltanoSettings, out: Path, simulated: bool) -> None:
-    from gruponos_meltano_native.history_commands import show_history, write_report
+    from gruponos_meltano_native.cli.history_commands import show_history, write_report
 
     print("\n=== run history ===", flush=True)
     print(show_history(settings, None, None, None, last=10), flush=True)

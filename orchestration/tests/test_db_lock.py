@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from gruponos_meltano_native.db_lock import (
+from gruponos_meltano_native.errors import ExitCode, ScopeBusy
+from gruponos_meltano_native.pipeline.db_lock import (
     HEARTBEAT_SECONDS,
     MAX_NAME_BYTES,
     DatabaseScopeLock,
@@ -25,8 +26,7 @@ from gruponos_meltano_native.db_lock import (
     is_live,
     lock_name,
 )
-from gruponos_meltano_native.errors import ExitCode, ScopeBusy
-from gruponos_meltano_native.lock import ScopeLock, file_holders, scope_lock
+from gruponos_meltano_native.pipeline.lock import ScopeLock, file_holders, scope_lock
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
@@ -34,7 +34,7 @@ ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
 HOLDER = textwrap.dedent(
     """
     import json, sys, time
-    from gruponos_meltano_native.db_lock import DatabaseScopeLock
+    from gruponos_meltano_native.pipeline.db_lock import DatabaseScopeLock
     config, hold = json.loads(sys.argv[1]), float(sys.argv[2])
     lock = DatabaseScopeLock(config, "GNOS", "DC01", {"job": "full-sync-job", "run_id": "R-1"})
     lock.acquire()
@@ -208,7 +208,7 @@ def test_oracle_lock_excludes_a_second_holder_and_names_the_first():
 
 def test_health_reports_an_unreachable_database_without_failing_on_it(tmp_path):
     from gruponos_meltano_native.config import GruponosMeltanoSettings
-    from gruponos_meltano_native.health import held_locks, last_states
+    from gruponos_meltano_native.pipeline.health import held_locks, last_states
 
     settings = GruponosMeltanoSettings.model_validate(
         {

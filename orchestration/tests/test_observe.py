@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.history import RunHistory, render_runs
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.lock import ScopeLock
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.observe.history import RunHistory, render_runs
+from gruponos_meltano_native.pipeline.lock import ScopeLock
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator, RunReport
 
 
 def _run(orchestrator, mode, company, facility, entities=None):

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator
 from gruponos_meltano_native.state import StateKey
 from gruponos_meltano_native.testing import http_receiver
 from tap_oracle_wms.simulator import WMSSimulator

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from gruponos_meltano_native.checks.reconciliation import Reconciler
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.reconciliation import Reconciler
-from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.runners.runner import StreamInfo
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 SCOPE = RunScope.of("full", "GNOS", "DC01")

@@ -7,15 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from gruponos_meltano_native import screenshot
-from gruponos_meltano_native.charts import COLORS, nice_ceiling
-from gruponos_meltano_native.history import HistoryRow
+from gruponos_meltano_native.observe.charts import COLORS, nice_ceiling
+from gruponos_meltano_native.observe.history import HistoryRow
+from gruponos_meltano_native.observe.report import render_report
 from gruponos_meltano_native.observe_testing import (
     chromium_dom,
     chromium_for_tests,
     count_color,
     read_png,
 )
-from gruponos_meltano_native.report import render_report
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 CAUSE = "target-gruponos-oracle exited with code 1: ORA-01653: unable to extend table\ntrace"

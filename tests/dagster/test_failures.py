@@ -13,7 +13,7 @@ from gruponos_dagster.defs import FULL_JOB, build_definitions
 from gruponos_dagster.failures import raise_for_failure
 from gruponos_dagster.partitions import register_configured
 from gruponos_dagster.settings import DagsterSettings
-from gruponos_meltano_native.lock import ScopeLock
+from gruponos_meltano_native.pipeline.lock import ScopeLock
 from gruponos_meltano_native.testing import http_receiver
 
 FAST = DagsterSettings(

@@ -11,8 +11,14 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from html import escape
 
-from gruponos_meltano_native.charts import COLORS, Bar, bar_chart, format_count, format_duration
-from gruponos_meltano_native.history import WHOLE_RUN, HistoryRow
+from gruponos_meltano_native.observe.charts import (
+    COLORS,
+    Bar,
+    bar_chart,
+    format_count,
+    format_duration,
+)
+from gruponos_meltano_native.observe.history import WHOLE_RUN, HistoryRow
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#111827;

@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from gruponos_meltano_native.config import GruponosMeltanoSettings, default_database
 from gruponos_meltano_native.database import database_url
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
-from gruponos_meltano_native.history import (
+from gruponos_meltano_native.masking import Redactor, mask_url
+from gruponos_meltano_native.observe.history import (
     HistoryRow,
     PendingRows,
     RunHistory,
     dump_rows,
     render_runs,
 )
-from gruponos_meltano_native.masking import Redactor, mask_url
 
 
 class ReportPathError(PlatformError):
@@ -96,7 +96,7 @@ def write_report(
     now: datetime | None = None,
 ) -> Path:
     """Write the HTML report of the last `days` days to `out`; return its absolute path."""
-    from gruponos_meltano_native.report import render_report
+    from gruponos_meltano_native.observe.report import render_report
 
     now = now or datetime.now(timezone.utc)
     days = days or settings.history.report_days

@@ -30,8 +30,8 @@ import requests
 
 from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.files import atomic_write_json, read_json
-from gruponos_meltano_native.history import STATUSES
-from gruponos_meltano_native.quarantine import move_aside
+from gruponos_meltano_native.observe.history import STATUSES
+from gruponos_meltano_native.observe.quarantine import move_aside
 
 PREFIX = "gruponos_meltano_"
 

@@ -30,8 +30,8 @@ from target_gruponos_oracle.named_locks import NamedLock, NamedLockBusy, NamedLo
 
 from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
 from gruponos_meltano_native.errors import ConnectivityError, ScopeBusy, SettingsError, StateError
-from gruponos_meltano_native.lock import busy_message
 from gruponos_meltano_native.masking import mask_url
+from gruponos_meltano_native.pipeline.lock import busy_message
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-log = logging.getLogger("gruponos_meltano_native.progress")
+log = logging.getLogger("gruponos_meltano_native.runners.progress")
 
 
 class Progress:

@@ -21,14 +21,14 @@ import click
 
 from gruponos_meltano_native.codes import check_code
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
-from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import ConnectivityError, ExitCode, PlatformError
-from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import JOBS, RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator, resolve_executable
+from gruponos_meltano_native.pipeline.db_state import state_store
+from gruponos_meltano_native.pipeline.facilities import exit_code_of, render_summary, run_facilities
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator, resolve_executable
+from gruponos_meltano_native.pipeline.run_report import RunReport
 from gruponos_meltano_native.printable import printable
-from gruponos_meltano_native.progress import Progress
-from gruponos_meltano_native.run_report import RunReport
+from gruponos_meltano_native.runners.progress import Progress
 from gruponos_meltano_native.state import StateKey, StateStore
 
 P = ParamSpec("P")
@@ -312,7 +312,7 @@ def health() -> None:
         click.echo(f"state dir: {settings.state_dir} NOT WRITABLE ({exc})")
     channels = Orchestrator(settings).alerts.channels()
     click.echo(f"alert channels: {', '.join(channels) or 'none configured'}")
-    from gruponos_meltano_native.health import held_locks, last_states
+    from gruponos_meltano_native.pipeline.health import held_locks, last_states
 
     states, readable = last_states(settings)
     bad |= not readable
@@ -339,7 +339,7 @@ def history(
     as_json: bool,
 ) -> None:
     """Print the recent runs from the run-history table, newest first."""
-    from gruponos_meltano_native.history_commands import show_history
+    from gruponos_meltano_native.cli.history_commands import show_history
 
     click.echo(show_history(load_settings(), company, facility, job, last, by_entity, as_json))
 
@@ -354,7 +354,7 @@ def history(
 @platform_errors
 def report(out: str, days: int | None, company: str | None, facility: str | None) -> None:
     """Write a self-contained HTML page of the pipeline's health (charts, freshness, checks)."""
-    from gruponos_meltano_native.history_commands import write_report
+    from gruponos_meltano_native.cli.history_commands import write_report
 
     click.echo(f"report written to {write_report(load_settings(), out, days, company, facility)}")
 

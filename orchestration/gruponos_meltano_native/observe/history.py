@@ -32,8 +32,8 @@ from target_gruponos_oracle import database_rules
 from gruponos_meltano_native.database import create_db_engine, dialect_of
 from gruponos_meltano_native.errors import SettingsError, StateError
 from gruponos_meltano_native.files import atomic_write_json, read_json
+from gruponos_meltano_native.observe.quarantine import move_aside
 from gruponos_meltano_native.printable import printable
-from gruponos_meltano_native.quarantine import move_aside
 from gruponos_meltano_native.text_table import align
 
 log = logging.getLogger(__name__)

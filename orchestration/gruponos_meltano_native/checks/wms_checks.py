@@ -9,7 +9,7 @@ from gruponos_meltano_native.errors import ExtractError, SettingsError
 from gruponos_meltano_native.masking import Redactor
 
 if TYPE_CHECKING:
-    from gruponos_meltano_native.runner import StreamInfo
+    from gruponos_meltano_native.runners.runner import StreamInfo
 
 
 def check_facility(tap_config: dict[str, Any], facility: str, redact: Redactor) -> None:

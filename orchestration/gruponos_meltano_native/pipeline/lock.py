@@ -161,7 +161,7 @@ def scope_lock(
     else the file lock under `state_dir` (SQLite: one machine).
     """
     from gruponos_meltano_native.database import shares_database
-    from gruponos_meltano_native.db_lock import DatabaseScopeLock
+    from gruponos_meltano_native.pipeline.db_lock import DatabaseScopeLock
 
     if shares_database(target_config):
         return DatabaseScopeLock(target_config, company, facility, holder)

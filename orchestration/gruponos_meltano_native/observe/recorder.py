@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
-from gruponos_meltano_native.history import (
+from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.observe.history import (
     WHOLE_RUN,
     HistoryRow,
     PendingRows,
@@ -23,12 +24,11 @@ from gruponos_meltano_native.history import (
     as_utc,
     write_with_pending,
 )
-from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.metrics import RunSample, publish
+from gruponos_meltano_native.observe.metrics import RunSample, publish
 
 if TYPE_CHECKING:
     from gruponos_meltano_native.config import GruponosMeltanoSettings
-    from gruponos_meltano_native.orchestrator import RunReport
+    from gruponos_meltano_native.pipeline.run_report import RunReport
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ from typing import IO, Any, TypeVar
 
 import msgspec
 
-from gruponos_meltano_native.child_guard import ChildGuard
-from gruponos_meltano_native.deletions import VersionGate
 from gruponos_meltano_native.errors import ExtractError, InterruptedRun, LoadError, PlatformError
-from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.metric_lines import add_to, record_count
-from gruponos_meltano_native.nul_values import count_nul_values
+from gruponos_meltano_native.runners.child_guard import ChildGuard
+from gruponos_meltano_native.runners.deletions import VersionGate
+from gruponos_meltano_native.runners.exit_messages import exit_message
+from gruponos_meltano_native.runners.metric_lines import add_to, record_count
+from gruponos_meltano_native.runners.nul_values import count_nul_values
 
 log = logging.getLogger(__name__)
 

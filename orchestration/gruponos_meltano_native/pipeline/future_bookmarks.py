@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from tap_oracle_wms.horizon import STATE_KEY, Horizon, WMSClock, parse_timestamp
 
+from gruponos_meltano_native.checks.reconciliation import Reconciler
 from gruponos_meltano_native.database import create_db_engine, dialect_of
-from gruponos_meltano_native.reconciliation import Reconciler
-from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.runners.runner import StreamInfo
 from gruponos_meltano_native.state import REPLICATION_KEY, StateStore
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def repair_meltano_state(
     """
     if not scope.job.uses_state:
         return []
-    from gruponos_meltano_native.meltano_runner import TARGET, state_id_suffix
+    from gruponos_meltano_native.runners.meltano_runner import TARGET, state_id_suffix
 
     suffix = state_id_suffix(scope.company, scope.facility)
     state_id = f"{settings.environment}:{scope.job.meltano_extractor}-to-{TARGET}:{suffix}"
@@ -106,7 +106,7 @@ def repair_meltano_state(
 
 def _meltano(settings: GruponosMeltanoSettings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"}
-    from gruponos_meltano_native.meltano_runner import meltano_executable
+    from gruponos_meltano_native.runners.meltano_runner import meltano_executable
 
     command = [meltano_executable(settings), "--environment", settings.environment, *args]
     return subprocess.run(

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from gruponos_meltano_native.checks.reconciliation import ReconciliationReport
 from gruponos_meltano_native.errors import ExitCode, InterruptedRun, ScopeBusy
-from gruponos_meltano_native.reconciliation import ReconciliationReport
 
 
 @dataclass

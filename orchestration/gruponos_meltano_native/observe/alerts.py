@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
-from gruponos_meltano_native.alert_memory import DatabaseAlertMemory, FileAlertMemory
 from gruponos_meltano_native.config import AlertSettings
 from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.observe.alert_memory import DatabaseAlertMemory, FileAlertMemory
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 from gruponos_meltano_native.errors import ExtractError
-from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.masking import Redactor
+from gruponos_meltano_native.runners.exit_messages import exit_message
 
 DISCOVERY_TIMEOUT_SECONDS = 900
 

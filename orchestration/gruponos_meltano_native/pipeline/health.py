@@ -9,10 +9,10 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import shares_database
-from gruponos_meltano_native.db_state import state_store
 from gruponos_meltano_native.errors import StateError
-from gruponos_meltano_native.lock import file_holders, holder_text
 from gruponos_meltano_native.masking import mask_url
+from gruponos_meltano_native.pipeline.db_state import state_store
+from gruponos_meltano_native.pipeline.lock import file_holders, holder_text
 
 
 def last_states(settings: GruponosMeltanoSettings) -> tuple[list[str], bool]:
@@ -41,7 +41,7 @@ def held_locks(settings: GruponosMeltanoSettings) -> list[str]:
         lines.append(f"lock held: {scope} by {holder_text(holder)} (lock file {path})")
     target_config = settings.target_config()
     if shares_database(target_config):
-        from gruponos_meltano_native.db_lock import database_holders
+        from gruponos_meltano_native.pipeline.db_lock import database_holders
 
         where = mask_url(database_rules(target_config).url)
         try:

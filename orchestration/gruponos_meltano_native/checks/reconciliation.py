@@ -37,8 +37,8 @@ from target_gruponos_oracle import database_rules
 
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.nul_values import DROPS_NUL, describe
-from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.runners.nul_values import DROPS_NUL, describe
+from gruponos_meltano_native.runners.runner import StreamInfo
 from gruponos_meltano_native.text_table import align
 
 if TYPE_CHECKING:

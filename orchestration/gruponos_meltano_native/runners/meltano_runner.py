@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gruponos_meltano_native.child_guard import ChildGuard
 from gruponos_meltano_native.config import ENV_PREFIX, GruponosMeltanoSettings
 from gruponos_meltano_native.errors import ExtractError, LoadError, SettingsError
-from gruponos_meltano_native.exit_messages import exit_message
 from gruponos_meltano_native.jobs import Job, RunScope
 from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.metric_lines import MARKER, add_to, record_count
-from gruponos_meltano_native.runner import PipeResult, ProgressCallback, StreamInfo
+from gruponos_meltano_native.runners.child_guard import ChildGuard
+from gruponos_meltano_native.runners.exit_messages import exit_message
+from gruponos_meltano_native.runners.metric_lines import MARKER, add_to, record_count
+from gruponos_meltano_native.runners.runner import PipeResult, ProgressCallback, StreamInfo
 
 log = logging.getLogger(__name__)
 

@@ -18,40 +18,46 @@ from typing import Any
 from pydantic import SecretStr
 from target_gruponos_oracle import database_rules
 
-from gruponos_meltano_native.alert_memory import alert_memory
-from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
-from gruponos_meltano_native.catalog import full_table_catalog
+from gruponos_meltano_native.checks.reconciliation import Reconciler
+from gruponos_meltano_native.checks.wms_checks import check_facility, wms_counter
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.database import create_db_engine, database_url, dialect_of
-from gruponos_meltano_native.db_state import state_store
-from gruponos_meltano_native.deletions import VersionGate, target_confines_versions
 from gruponos_meltano_native.errors import (
     InterruptedRun,
     PlatformError,
     ReconciliationError,
     ScopeBusy,
 )
-from gruponos_meltano_native.future_bookmarks import (
+from gruponos_meltano_native.jobs import JOBS, RunScope
+from gruponos_meltano_native.masking import MASK, Redactor, mask_url, redact_logs
+from gruponos_meltano_native.observe.alert_memory import alert_memory
+from gruponos_meltano_native.observe.alerts import (
+    CHECK_FAILED,
+    FAILURE,
+    RECOVERY,
+    Alert,
+    AlertManager,
+)
+from gruponos_meltano_native.observe.recorder import recorded
+from gruponos_meltano_native.pipeline.catalog import full_table_catalog
+from gruponos_meltano_native.pipeline.db_state import state_store
+from gruponos_meltano_native.pipeline.future_bookmarks import (
     repair_meltano_state,
     repair_stored_state,
     state_horizon,
 )
-from gruponos_meltano_native.jobs import JOBS, RunScope
-from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
-from gruponos_meltano_native.lock import RunLock, scope_lock
-from gruponos_meltano_native.masking import MASK, Redactor, mask_url, redact_logs
-from gruponos_meltano_native.nul_values import nul_warning
-from gruponos_meltano_native.observe import recorded
+from gruponos_meltano_native.pipeline.leftovers import RunFiles, remove_leftovers
+from gruponos_meltano_native.pipeline.lock import RunLock, scope_lock
+from gruponos_meltano_native.pipeline.run_report import RunReport
 from gruponos_meltano_native.printable import printable
-from gruponos_meltano_native.reconciliation import Reconciler
-from gruponos_meltano_native.run_report import RunReport
-from gruponos_meltano_native.runner import PipeResult, PipeRunner, ProgressCallback
+from gruponos_meltano_native.runners.deletions import VersionGate, target_confines_versions
+from gruponos_meltano_native.runners.nul_values import nul_warning
+from gruponos_meltano_native.runners.runner import PipeResult, PipeRunner, ProgressCallback
 from gruponos_meltano_native.state import (
     REPLICATION_KEY,
     StateKey,
     incremental_seed,
 )
-from gruponos_meltano_native.wms_checks import check_facility, wms_counter
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +331,7 @@ class Orchestrator:
         # Every place a plugin config is written is noted in `files` first (leftovers.py).
         target_config = self.settings.target_config(scope)
         if self.settings.runner == "meltano":
-            from gruponos_meltano_native.meltano_runner import MeltanoRunner
+            from gruponos_meltano_native.runners.meltano_runner import MeltanoRunner
 
             meltano = MeltanoRunner(self.settings, log_dir, self.redact)
             files.add_meltano_project(meltano.project_dir)

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from gruponos_meltano_native.errors import worst_exit_code
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator
-from gruponos_meltano_native.run_report import RunReport
-from gruponos_meltano_native.runner import ProgressCallback
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator
+from gruponos_meltano_native.pipeline.run_report import RunReport
+from gruponos_meltano_native.runners.runner import ProgressCallback
 from gruponos_meltano_native.text_table import align
 
 ProgressFactory = Callable[[RunScope], ProgressCallback | None]
