@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYPROJECTS := tap-oracle-wms/pyproject.toml target-gruponos-oracle/pyproject.toml orchestration/pyproject.toml \
-	orchestration-dagster/pyproject.toml
+	orchestration-dagster/pyproject.toml testing/pyproject.toml
 
 .PHONY: install test lint coverage bench bench-scale demo dagster screenshot clean
 
@@ -12,7 +12,7 @@ $(STAMP): $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e './tap-oracle-wms[test]' -e './target-gruponos-oracle[test,postgres]' -e './orchestration[test]' \
-	  -e './orchestration-dagster[test]'
+	  -e './orchestration-dagster[test]' -e ./testing
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -64,7 +64,7 @@ dagster: install
 
 # The README's picture of the report: the demo's runs, drawn by headless Chromium.
 screenshot: demo
-	$(PY) -m gruponos_meltano_native.screenshot demo-output/report.html orchestration/docs/report.png
+	$(PY) -m gruponos_testing.screenshot demo-output/report.html orchestration/docs/report.png
 
 clean:
 	rm -rf $(VENV) htmlcov .coverage .coverage.* .mypy_cache

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from gruponos_meltano_native.observe_testing import (
+from gruponos_meltano_native.pipeline.lock import ScopeLock
+from gruponos_testing.browser_and_pushgateway import (
     pushgateway_for_tests,
     pushgateway_groups,
 )
-from gruponos_meltano_native.pipeline.lock import ScopeLock
 
 SCOPE = ("--company", "GNOS", "--facility", "DC01")
 

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from gruponos_meltano_native.testing import kill_process_tree, wait_for
-from target_gruponos_oracle.testing import skip_or_fail
+from gruponos_testing.postgres import skip_or_fail
+from gruponos_testing.receivers import kill_process_tree, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_ID = "dev:tap-oracle-wms-to-target-gruponos-oracle"

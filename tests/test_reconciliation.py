@@ -6,7 +6,7 @@ import asyncio
 
 import sqlalchemy as sa
 from gruponos_meltano_native import create_gruponos_meltano_platform
-from gruponos_meltano_native.testing import http_receiver
+from gruponos_testing.receivers import http_receiver
 
 
 def test_planted_row_fails_the_full_sync_and_alerts(cli, simulator, db, tmp_path):

@@ -14,7 +14,7 @@ from gruponos_meltano_native.observe.alerts import (
     Alert,
     AlertManager,
 )
-from gruponos_meltano_native.testing import http_receiver, smtp_server
+from gruponos_testing.receivers import http_receiver, smtp_server
 
 SECRET = "db-password-xyz"
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from gruponos_meltano_native.observe.metrics import RunSample, grouping_path, publish, shown_url
-from gruponos_meltano_native.observe_testing import (
+from gruponos_testing.browser_and_pushgateway import (
     pushgateway_for_tests,
     pushgateway_groups,
 )

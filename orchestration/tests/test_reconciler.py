@@ -227,7 +227,7 @@ def test_freshness_ignores_mod_ts_beyond_the_wms_clock_on_sqlite(tmp_path):
 
 
 def test_freshness_ignores_mod_ts_beyond_the_wms_clock_on_postgresql():
-    from target_gruponos_oracle.testing import postgres_for_tests
+    from gruponos_testing.postgres import postgres_for_tests
 
     with postgres_for_tests() as url:
         engine = sa.create_engine(url)

@@ -6,11 +6,11 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from gruponos_meltano_native import screenshot
 from gruponos_meltano_native.observe.charts import COLORS, nice_ceiling
 from gruponos_meltano_native.observe.history import HistoryRow
 from gruponos_meltano_native.observe.report import render_report
-from gruponos_meltano_native.observe_testing import (
+from gruponos_testing import screenshot
+from gruponos_testing.browser_and_pushgateway import (
     chromium_dom,
     chromium_for_tests,
     count_color,

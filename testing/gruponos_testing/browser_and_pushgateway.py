@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from target_gruponos_oracle.testing import required_in_ci, skip_or_fail
+
+from gruponos_testing.postgres import required_in_ci, skip_or_fail
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = (

@@ -1,6 +1,6 @@
 """Screenshot an HTML report with headless Chromium (how the README's picture is made).
 
-python -m gruponos_meltano_native.screenshot demo-output/report.html report.png
+python -m gruponos_testing.screenshot demo-output/report.html report.png
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gruponos_meltano_native.observe_testing import chromium_screenshot
+from gruponos_testing.browser_and_pushgateway import chromium_screenshot
 
 
 def main(argv: list[str] | None = None) -> int:

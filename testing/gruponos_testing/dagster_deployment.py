@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRun
 
 BIN = Path(sys.executable).parent
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+# The instance files shipped with orchestration-dagster (this package lives beside it, unpublished).
+DEPLOY = Path(__file__).resolve().parents[2] / "orchestration-dagster" / "deploy"
 WORKSPACE = "workspace.yaml"
 
 
