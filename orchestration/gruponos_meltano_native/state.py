@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ class StateStore:
             "company": key.company,
             "facility": key.facility,
             "run_id": run_id,
-            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
             "value": value,
         }
         try:
@@ -123,7 +123,7 @@ def incremental_seed(streams: Iterable[str], full_sync_started: datetime) -> dic
     change made before it started, so an incremental run may start from then (minus
     `SEED_MARGIN`) and still see every later change.
     """
-    since = (full_sync_started - SEED_MARGIN).astimezone(timezone.utc).isoformat()
+    since = (full_sync_started - SEED_MARGIN).astimezone(UTC).isoformat()
     return {
         "bookmarks": {
             stream: {"replication_key": REPLICATION_KEY, "replication_key_value": since}

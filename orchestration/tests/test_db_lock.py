@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -136,7 +136,7 @@ def test_a_run_that_lost_its_lock_stops_before_writing_state(pg_config, postgres
 
 
 def test_a_holder_whose_heartbeat_stopped_is_not_named_as_holding():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fresh = {"heartbeat_at": (now - timedelta(seconds=HEARTBEAT_SECONDS)).isoformat()}
     stale = {"heartbeat_at": (now - timedelta(seconds=4 * HEARTBEAT_SECONDS)).isoformat()}
     assert is_live(fresh, now) and not is_live(stale, now) and not is_live({}, now)

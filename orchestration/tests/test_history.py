@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from gruponos_meltano_native.observe.history import (
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
-T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
 
 def _row(run_id: str, entity: str, minutes: int = 0, **extra) -> HistoryRow:

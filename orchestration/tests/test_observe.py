@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
@@ -41,7 +41,7 @@ def test_run_status(success, kind, status):
 
 def test_a_run_that_fails_at_start_is_recorded_with_its_requested_entities(tmp_path):
     settings = _settings(tmp_path)  # no WMS URL: the run fails before any process starts
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     report = _run(
         Orchestrator(settings), "incremental", "GNOS", "DC01", ["order_hdr", "allocation"]
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from gruponos_meltano_native.observe.charts import COLORS, nice_ceiling
@@ -17,7 +17,7 @@ from gruponos_testing.browser_and_pushgateway import (
     read_png,
 )
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CAUSE = "target-gruponos-oracle exited with code 1: ORA-01653: unable to extend table\ntrace"
 
 

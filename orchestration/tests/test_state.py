@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC
 
 import pytest
 from gruponos_meltano_native.errors import StateError
@@ -65,11 +66,11 @@ def test_damaged_state_file_is_named(tmp_path):
 
 
 def test_a_full_sync_without_bookmarks_seeds_the_incremental_job_from_before_it_began():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from gruponos_meltano_native.state import incremental_seed
 
-    started = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)
+    started = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
     assert incremental_seed(["order_hdr", "allocation"], started) == {
         "bookmarks": {
             name: {

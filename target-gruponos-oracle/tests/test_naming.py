@@ -121,9 +121,8 @@ def test_tcps_spells_out_a_tls_address_for_oracle():
 def test_python_3_11_is_required_since_iso_date_times_end_in_z():
     # Issue 9, defect 9: Python 3.10's fromisoformat rejects "Z"; the target relies on it.
     import datetime as dt
-    from pathlib import Path
-
     import tomllib
+    from pathlib import Path
 
     pyproject = Path(__file__).parents[1] / "pyproject.toml"
     project = tomllib.loads(pyproject.read_text())["project"]

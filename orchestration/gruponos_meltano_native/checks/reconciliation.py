@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -193,7 +193,7 @@ class Reconciler:
         self.dialect = dialect
         self.config = target_config
         self.wms_count = wms_count
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
         self.nul_values: dict[str, dict[str, int]] | None = None
         self.horizon = horizon or self.now + ALLOWED_SKEW
 
@@ -446,7 +446,7 @@ _Outcome = tuple[bool, str] | None
 
 def _as_stored(moment: datetime, dialect: str) -> Any:
     """Return a UTC instant as the target stores `_sdc_deleted_at` on each database."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if dialect == "sqlite":
         return moment.isoformat(timespec="microseconds")  # ISO text compares in order
     if dialect == "oracle":
@@ -471,14 +471,14 @@ def _stored_like(horizon: datetime, stored: Any) -> Any:
     if isinstance(stored, str):
         return Horizon(horizon).like(stored)
     if isinstance(stored, datetime) and stored.tzinfo is None:
-        return horizon.astimezone(timezone.utc).replace(tzinfo=None)
+        return horizon.astimezone(UTC).replace(tzinfo=None)
     return horizon
 
 
 def _as_datetime(value: Any) -> datetime:
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     # A database that drops the offset returns UTC (the target stores instants).
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _first_line(exc: BaseException) -> str:

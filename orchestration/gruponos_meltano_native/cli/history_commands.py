@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -98,7 +98,7 @@ def write_report(
     """Write the HTML report of the last `days` days to `out`; return its absolute path."""
     from gruponos_meltano_native.observe.report import render_report
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     days = days or settings.history.report_days
     rows = _read(settings, company=company, facility=facility, since=now - timedelta(days=days))
     html = render_report(

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ class DatabaseAlertMemory:
         engine, table = self._connect()
         values = {
             "memory": json.dumps(entry, sort_keys=True),
-            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
         }
         with engine.begin() as connection:
             updated = connection.execute(table.update().where(table.c.scope == name).values(values))

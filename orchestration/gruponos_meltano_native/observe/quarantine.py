@@ -9,7 +9,7 @@ the caller's warning names that file, so an operator can read, fix and replay it
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -17,7 +17,7 @@ def move_aside(path: Path) -> Path:
     """Move `path` into `<its folder>/quarantine/` (same name plus a UTC stamp); return it."""
     folder = path.parent / "quarantine"
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{path.stem}.{stamp}{path.suffix}"
     os.replace(path, target)
     return target

@@ -12,7 +12,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from gruponos_meltano_native.masking import Redactor
@@ -170,7 +170,7 @@ def record_run(
     """Record a finished run (any outcome); return warnings for its report. Never raises."""
     redact = _redactor(settings, redact)
     try:
-        ended_at = ended_at or datetime.now(timezone.utc)
+        ended_at = ended_at or datetime.now(UTC)
         rows = history_rows(report, started_at, ended_at, requested_entities, redact)
         score = report.validation.quality_score if report.validation is not None else None
         return record_rows(settings, rows, score, redact)
@@ -187,7 +187,7 @@ def recorded(
 
     @functools.wraps(run)
     def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> RunReport:
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         report = run(self, *args, **kwargs)
         arguments = signature.bind(self, *args, **kwargs).arguments
         # The entities asked for: an `entities` argument, or those of a `scope` argument.

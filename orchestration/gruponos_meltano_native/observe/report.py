@@ -8,7 +8,7 @@ No script, no font, no image is fetched: the file can be mailed or opened offlin
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 
 from gruponos_meltano_native.observe.charts import (
@@ -37,7 +37,7 @@ td.n{text-align:right}th{color:#374151}
 
 
 def _time(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def _age(now: datetime, then: datetime | None) -> str:

@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,7 +82,7 @@ def holders_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def is_live(holder: dict[str, Any], now: datetime | None = None) -> bool:
@@ -91,7 +91,7 @@ def is_live(holder: dict[str, Any], now: datetime | None = None) -> bool:
         beat = datetime.fromisoformat(str(holder["heartbeat_at"]))
     except (KeyError, ValueError):
         return False
-    return (now or datetime.now(timezone.utc)) - beat <= STALE_AFTER
+    return (now or datetime.now(UTC)) - beat <= STALE_AFTER
 
 
 class DatabaseScopeLock:
@@ -248,5 +248,5 @@ def database_holders(target_config: dict[str, Any]) -> list[dict[str, Any]]:
             rows = connection.execute(sa.select(table).order_by(table.c.lock_name)).all()
     finally:
         engine.dispose()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [{**row._mapping, "live": is_live(dict(row._mapping), now)} for row in rows]

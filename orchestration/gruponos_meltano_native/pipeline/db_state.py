@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +221,7 @@ class DatabaseStateStore(StateStore):
         values = {
             "state_value": json.dumps(value, sort_keys=True, default=str),
             "run_id": run_id,
-            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
         }
         # Only the holder of the company/facility lock writes a key: no two inserts race.
         updated = connection.execute(table.update().where(*self._where(table, key)).values(values))

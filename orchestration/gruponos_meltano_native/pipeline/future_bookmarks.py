@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +133,7 @@ def _repaired(
     the WMS's own (its `Date` header), so a WMS clock ahead of ours is not taken for an error.
     """
     bookmarks = (state or {}).get("bookmarks") or {}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     host = WMSClock()
     host.saw(None)
     if state is None or not any(_future(b, host.horizon()) for b in bookmarks.values()):

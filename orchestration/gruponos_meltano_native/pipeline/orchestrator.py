@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ class Orchestrator:
         Another run holding the company/facility makes this one wait up to `wait_seconds`,
         then skip (status "skipped", exit code 9, logged, not alerted).
         """
-        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         report = RunReport(
             run_id=run_id,
             job=scope.job.name,

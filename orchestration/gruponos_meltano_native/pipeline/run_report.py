@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gruponos_meltano_native.checks.reconciliation import ReconciliationReport
@@ -33,7 +33,7 @@ class RunReport:
     validation: ReconciliationReport | None = None
     alerts_sent: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # "mark", "remove" or "off" (always "off" for incremental runs); per stream, whether
     # its deletions were mirrored ("activated") or why not.
     deletions_mode: str = "off"

@@ -74,9 +74,7 @@ class WMSSimulator:
         self.environment = environment
         self.profile = profile
         if clock_skew_minutes:
-            start = (start or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(
-                minutes=clock_skew_minutes
-            )
+            start = (start or dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=clock_skew_minutes)
         self._store = Store(orders, seed, start, profile, facilities)
         # "noaccess" authenticates but lacks lgfapi_read_access: the WMS answers 403.
         self._state = SimulatorState(

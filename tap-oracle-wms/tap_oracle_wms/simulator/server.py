@@ -42,7 +42,7 @@ class Handler(BaseHTTPRequestHandler):
         if timestamp is not None:
             return super().date_time_string(timestamp)
         now = self.server.state.store.now()
-        return email.utils.format_datetime(now.astimezone(dt.timezone.utc), usegmt=True)
+        return email.utils.format_datetime(now.astimezone(dt.UTC), usegmt=True)
 
     # -- plumbing --------------------------------------------------------------------
     def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -158,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
             headers = {}
             if row.get("mod_ts") is not None:
                 headers["Last-Modified"] = email.utils.format_datetime(
-                    row["mod_ts"].astimezone(dt.timezone.utc), usegmt=True
+                    row["mod_ts"].astimezone(dt.UTC), usegmt=True
                 )
             self._reply(200, store.encoded(entity, row["id"]), fault, headers)
         else:

@@ -75,7 +75,7 @@ class Store:
         }
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
-        self.start = (start or dt.datetime.now(dt.timezone.utc)).astimezone(WMS_TZ)
+        self.start = (start or dt.datetime.now(dt.UTC)).astimezone(WMS_TZ)
         self.offset = dt.timedelta()
         # Served values that differ from the row's (an `id` the rows are keyed by cannot change).
         self._served: dict[tuple[str, int], dict[str, t.Any]] = {}
