@@ -32,7 +32,7 @@ def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def simulator() -> Iterator[Any]:
     """A fresh WMS simulator on loopback (GNOS with DC01 and DC02)."""
-    from tap_oracle_wms.simulator import WMSSimulator
+    from wms_simulator import WMSSimulator
 
     with WMSSimulator(orders=ORDERS, seed=3) as sim:
         yield sim

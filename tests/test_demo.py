@@ -97,7 +97,7 @@ def _simulators_running_in(folder: Path) -> list[str]:
     for cwd in Path("/proc").glob("[0-9]*/cwd"):
         try:
             command = (cwd.parent / "cmdline").read_bytes()
-            if cwd.resolve() == folder and b"tap_oracle_wms.simulator" in command:
+            if cwd.resolve() == folder and b"wms_simulator" in command:
                 found.append(cwd.parent.name)
         except OSError:
             continue

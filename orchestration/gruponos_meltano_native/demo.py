@@ -42,7 +42,7 @@ STARTUP_TIMEOUT_SECONDS = 60
 @contextmanager
 def wms_simulator(orders: int = DEMO_ORDERS, seed: int = 7) -> Iterator[str]:
     """Run `wms-simulator` as a process on loopback; yields its base URL, stops it after."""
-    command = [sys.executable, "-m", "tap_oracle_wms.simulator", "--orders", str(orders)]
+    command = [sys.executable, "-m", "wms_simulator", "--orders", str(orders)]
     # A session of its own: a Ctrl-C on the terminal must not stop it under the runs it
     # serves; it is stopped once they have stopped.
     process = subprocess.Popen(

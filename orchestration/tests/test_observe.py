@@ -65,7 +65,7 @@ def test_history_can_be_switched_off(tmp_path):
 
 
 def test_a_run_skipped_because_the_facility_is_held_is_recorded_not_alerted(tmp_path):
-    from tap_oracle_wms.simulator import WMSSimulator
+    from wms_simulator import WMSSimulator
 
     holder = {"job": "full-sync-job", "run_id": "20261126T035900Z-123456"}
     with WMSSimulator(orders=5) as wms:

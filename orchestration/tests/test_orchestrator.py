@@ -12,7 +12,7 @@ from gruponos_meltano_native.jobs import RunScope
 from gruponos_meltano_native.pipeline.orchestrator import Orchestrator
 from gruponos_meltano_native.state import StateKey
 from gruponos_testing.receivers import http_receiver
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 TAP = """
 import json, sys

@@ -15,9 +15,9 @@ import io
 import json
 
 import pytest
-from tap_oracle_wms.simulator import WMSSimulator
 from tap_oracle_wms.streams import EntityStream
 from tap_oracle_wms.tap import TapOracleWMS
+from wms_simulator import WMSSimulator
 
 
 def sync(config: dict, state: dict | None = None) -> list[dict]:

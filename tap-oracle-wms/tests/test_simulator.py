@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_oracle_wms.simulator import FaultSettings, WMSSimulator
+from wms_simulator import FaultSettings, WMSSimulator
 
 
 @pytest.fixture

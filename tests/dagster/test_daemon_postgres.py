@@ -32,7 +32,7 @@ from gruponos_testing.dagster_deployment import (
     submit_backfill,
     wait_for_runs,
 )
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 FACILITIES = ("DC01", "DC02", "DC03")
 RUNS_TIMEOUT_SECONDS = 420

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 
 def main(argv: list[str] | None = None) -> int:

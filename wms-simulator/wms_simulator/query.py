@@ -8,8 +8,8 @@ import operator
 import typing as t
 from decimal import Decimal, InvalidOperation
 
-from tap_oracle_wms.simulator.entities import Field
-from tap_oracle_wms.simulator.store import WMS_TZ, Store
+from wms_simulator.entities import Field
+from wms_simulator.store import WMS_TZ, Store
 
 # Query parameters that are not filters.
 CONTROL_PARAMS = frozenset(

@@ -14,13 +14,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from tap_oracle_wms.simulator.admin import ADMIN_PREFIX, TOKEN_PATH, admin, basic_credentials, token
-from tap_oracle_wms.simulator.entities import describe
-from tap_oracle_wms.simulator.errors import WMSHTTPError
-from tap_oracle_wms.simulator.listing import list_page
-from tap_oracle_wms.simulator.live import DESCRIBE_OMITS, LIVE_TYPE_WORDS
-from tap_oracle_wms.simulator.state import SimulatorState
-from tap_oracle_wms.simulator.store import encode
+from wms_simulator.admin import ADMIN_PREFIX, TOKEN_PATH, admin, basic_credentials, token
+from wms_simulator.entities import describe
+from wms_simulator.errors import WMSHTTPError
+from wms_simulator.listing import list_page
+from wms_simulator.live import DESCRIBE_OMITS, LIVE_TYPE_WORDS
+from wms_simulator.state import SimulatorState
+from wms_simulator.store import encode
 
 __all__ = ["Handler", "SimulatorServer", "SimulatorState", "WMSHTTPError"]
 

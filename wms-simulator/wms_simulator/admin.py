@@ -7,12 +7,49 @@ import binascii
 import typing as t
 from urllib.parse import parse_qsl
 
-from tap_oracle_wms.simulator.errors import WMSHTTPError
-from tap_oracle_wms.simulator.faults import FaultSettings
-from tap_oracle_wms.simulator.store import ScopeError, encode
+from wms_simulator.errors import WMSHTTPError
+from wms_simulator.faults import FaultSettings
+from wms_simulator.store import ScopeError, encode
 
 if t.TYPE_CHECKING:
-    from tap_oracle_wms.simulator.server import Handler
+    from email.message import Message
+
+    from wms_simulator.state import SimulatorState
+
+
+class SharedServer(t.Protocol):
+    """The server's shared parts these answers use."""
+
+    @property
+    def state(self) -> SimulatorState:
+        """The tokens and the OAuth client."""
+
+    @property
+    def simulator(self) -> t.Any:
+        """The `WMSSimulator` the admin actions change."""
+
+
+class Handler(t.Protocol):
+    """The request being answered (the server's handler): admin needs no import of the server."""
+
+    @property
+    def command(self) -> str:
+        """The HTTP method."""
+
+    @property
+    def headers(self) -> Message:
+        """The request headers."""
+
+    @property
+    def server(self) -> SharedServer:
+        """The server the request came to."""
+
+    def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """Send a complete JSON answer."""
+
+    def read_body(self) -> bytes:
+        """Return the request body."""
+
 
 ADMIN_PREFIX = "/__simulator__/"
 TOKEN_PATH = "/oauth2/v1/token"

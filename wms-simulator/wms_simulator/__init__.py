@@ -11,11 +11,11 @@ import threading
 import types
 import typing as t
 
-from tap_oracle_wms.simulator.capacity import Capacity, live_latency
-from tap_oracle_wms.simulator.faults import FaultSettings
-from tap_oracle_wms.simulator.server import SimulatorServer
-from tap_oracle_wms.simulator.state import SimulatorState
-from tap_oracle_wms.simulator.store import Store
+from wms_simulator.capacity import Capacity, live_latency
+from wms_simulator.faults import FaultSettings
+from wms_simulator.server import SimulatorServer
+from wms_simulator.state import SimulatorState
+from wms_simulator.store import Store
 
 __all__ = ["FaultSettings", "WMSSimulator"]
 

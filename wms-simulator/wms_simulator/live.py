@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from tap_oracle_wms.simulator.entities import DEFAULT_TYPE_WORDS, ENTITIES, Entity, Field
+from wms_simulator.entities import DEFAULT_TYPE_WORDS, ENTITIES, Entity, Field
 
 # Lookup relations whose entities the simulator does not serve: their keys by id.
 # id 8 is "LPN Reapro", as in the captured allocation records.

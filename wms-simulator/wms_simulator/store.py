@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import msgspec
 
-from tap_oracle_wms.simulator import live
-from tap_oracle_wms.simulator.entities import ENTITIES, Entity
+from wms_simulator import live
+from wms_simulator.entities import ENTITIES, Entity
 
 # The warehouse's local offset: every timestamp the simulator serves carries it.
 WMS_TZ = dt.timezone(dt.timedelta(hours=-3))

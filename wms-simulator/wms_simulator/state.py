@@ -9,11 +9,11 @@ import threading
 import time
 from collections import OrderedDict
 
-from tap_oracle_wms.simulator.capacity import Capacity
-from tap_oracle_wms.simulator.errors import WMSHTTPError
-from tap_oracle_wms.simulator.faults import Faults
-from tap_oracle_wms.simulator.query import CONTROL_PARAMS, Query
-from tap_oracle_wms.simulator.store import Store
+from wms_simulator.capacity import Capacity
+from wms_simulator.errors import WMSHTTPError
+from wms_simulator.faults import Faults
+from wms_simulator.query import CONTROL_PARAMS, Query
+from wms_simulator.store import Store
 
 _CACHE_SIZE = 64
 # Parameters that change how results are paged or shown, not which rows match.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from urllib.parse import parse_qsl
 
-from tap_oracle_wms.simulator.errors import WMSHTTPError
-from tap_oracle_wms.simulator.query import QueryError
-from tap_oracle_wms.simulator.state import SimulatorState, cursor_token
-from tap_oracle_wms.simulator.store import encode
+from wms_simulator.errors import WMSHTTPError
+from wms_simulator.query import QueryError
+from wms_simulator.state import SimulatorState, cursor_token
+from wms_simulator.store import encode
 
 MAX_PAGE_SIZE = 1250
 DEFAULT_PAGE_SIZE = 100  # the WMS default is the user's "rows per page" (10 to 125)
