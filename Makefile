@@ -4,15 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYPROJECTS := tap-oracle-wms/pyproject.toml target-gruponos-oracle/pyproject.toml orchestration/pyproject.toml \
-	orchestration-dagster/pyproject.toml
+	orchestration-dagster/pyproject.toml testing/pyproject.toml \
+	wms-simulator/pyproject.toml
 
 .PHONY: install test lint coverage bench bench-scale demo dagster screenshot clean
 
 $(STAMP): $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e './tap-oracle-wms[test]' -e './target-gruponos-oracle[test,postgres]' -e './orchestration[test]' \
-	  -e './orchestration-dagster[test]'
+	$(PY) -m pip install -q -e './tap-oracle-wms[test]' -e './target-gruponos-oracle[test,postgres]' -e './orchestration[test,demo]' \
+	  -e './orchestration-dagster[test]' -e ./testing -e ./wms-simulator
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +42,7 @@ coverage: install $(MELTANO)
 	$(PY) -m coverage run -m pytest -q -p no:cacheprovider; status=$$?; \
 	$(PY) -m coverage combine -q; rm -f .coverage.*; \
 	$(PY) -m coverage report && $(PY) -m coverage html -q \
-	&& for part in tap-oracle-wms target-gruponos-oracle orchestration orchestration-dagster; do \
+	&& for part in tap-oracle-wms target-gruponos-oracle orchestration orchestration-dagster wms-simulator; do \
 	  printf '%-24s %s %%\n' $$part "$$($(PY) -m coverage report --include="$$part/*" --format=total)"; \
 	done && echo "HTML report: htmlcov/index.html"; exit $$status
 
@@ -64,7 +65,7 @@ dagster: install
 
 # The README's picture of the report: the demo's runs, drawn by headless Chromium.
 screenshot: demo
-	$(PY) -m gruponos_meltano_native.screenshot demo-output/report.html orchestration/docs/report.png
+	$(PY) -m gruponos_testing.screenshot demo-output/report.html orchestration/docs/report.png
 
 clean:
 	rm -rf $(VENV) htmlcov .coverage .coverage.* .mypy_cache

@@ -23,7 +23,8 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus
 from gruponos_dagster.defs import FULL_JOB, INCREMENTAL_JOB
 from gruponos_dagster.partitions import register_configured
-from gruponos_dagster.testing import (
+from gruponos_meltano_native.config import load_settings
+from gruponos_testing.dagster_deployment import (
     celery_worker_command,
     create_database,
     daemon_command,
@@ -36,8 +37,7 @@ from gruponos_dagster.testing import (
     submit_backfill,
     wait_for_runs,
 )
-from gruponos_meltano_native.config import load_settings
-from target_gruponos_oracle.testing import ephemeral_postgres
+from gruponos_testing.postgres import ephemeral_postgres
 
 BIN = Path(sys.executable).parent
 FACILITIES = 8

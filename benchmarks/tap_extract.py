@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import requests
-from tap_oracle_wms.simulator.capacity import live_latency
+from wms_simulator.capacity import live_latency
 
 BIN = Path(sys.executable).parent
 PAGE_SIZE = 1250

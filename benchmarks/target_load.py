@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from target_gruponos_oracle.testing import PostgresUnavailableError, ephemeral_postgres
+from gruponos_testing.postgres import PostgresUnavailableError, ephemeral_postgres
 
 EXECUTABLE = Path(sys.executable).parent / "target-gruponos-oracle"
 

@@ -32,7 +32,7 @@ def _no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def simulator() -> Iterator[Any]:
     """A fresh WMS simulator on loopback (GNOS with DC01 and DC02)."""
-    from tap_oracle_wms.simulator import WMSSimulator
+    from wms_simulator import WMSSimulator
 
     with WMSSimulator(orders=ORDERS, seed=3) as sim:
         yield sim
@@ -102,7 +102,7 @@ def db(tmp_path: Path) -> Callable[[str], Any]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server; skipped when missing, except in CI where that fails."""
-    from target_gruponos_oracle.testing import postgres_for_tests
+    from gruponos_testing.postgres import postgres_for_tests
 
     with postgres_for_tests() as url:
         yield url

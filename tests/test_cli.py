@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from gruponos_meltano_native.testing import http_receiver, smtp_server
+from gruponos_testing.receivers import http_receiver, smtp_server
 
 DB_PASSWORD = "db-Secret-4711"
 WEBHOOK_TOKEN = "hook-token-0815"

@@ -58,7 +58,7 @@ def test_the_demo_syncs_two_facilities_and_marks_only_the_purged_allocations(tmp
 def test_ctrl_c_during_the_demo_stops_the_runs_and_records_each_once(tmp_path):
     import signal
 
-    from gruponos_meltano_native.testing import wait_for
+    from gruponos_testing.receivers import wait_for
 
     demo = subprocess.Popen(
         [sys.executable, "-m", "gruponos_meltano_native.demo"],
@@ -97,7 +97,7 @@ def _simulators_running_in(folder: Path) -> list[str]:
     for cwd in Path("/proc").glob("[0-9]*/cwd"):
         try:
             command = (cwd.parent / "cmdline").read_bytes()
-            if cwd.resolve() == folder and b"tap_oracle_wms.simulator" in command:
+            if cwd.resolve() == folder and b"wms_simulator" in command:
                 found.append(cwd.parent.name)
         except OSError:
             continue

@@ -7,7 +7,7 @@ import json
 import re
 
 from gruponos_meltano_native import create_gruponos_meltano_platform
-from gruponos_meltano_native.lock import ScopeLock
+from gruponos_meltano_native.pipeline.lock import ScopeLock
 
 
 def test_facilities_run_side_by_side_with_a_summary_and_the_worst_exit_code(

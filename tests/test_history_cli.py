@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from gruponos_meltano_native.lock import ScopeLock
-from gruponos_meltano_native.observe_testing import (
+from gruponos_meltano_native.pipeline.lock import ScopeLock
+from gruponos_testing.browser_and_pushgateway import (
     pushgateway_for_tests,
     pushgateway_groups,
 )
@@ -313,7 +313,7 @@ def test_bad_pending_files_and_a_corrupt_snapshot_are_quarantined_not_blocking(
 def test_a_pending_row_postgresql_refuses_is_quarantined_and_later_rows_written(
     postgres_url, tmp_path
 ):
-    from gruponos_meltano_native.history import (
+    from gruponos_meltano_native.observe.history import (
         HistoryRow,
         PendingRows,
         RunHistory,

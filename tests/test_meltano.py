@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from gruponos_meltano_native.testing import kill_process_tree, wait_for
-from target_gruponos_oracle.testing import skip_or_fail
+from gruponos_testing.postgres import skip_or_fail
+from gruponos_testing.receivers import kill_process_tree, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_ID = "dev:tap-oracle-wms-to-target-gruponos-oracle"
@@ -184,7 +184,7 @@ def test_meltano_hands_the_plugins_the_platforms_scope_parallelism_and_lock_sett
     # The settings the Meltano runner passes as environment variables are declared in
     # meltano.yml, so Meltano hands them to the plugins (it drops undeclared ones).
     from gruponos_meltano_native.jobs import RunScope
-    from gruponos_meltano_native.meltano_runner import plugin_env
+    from gruponos_meltano_native.runners.meltano_runner import plugin_env
 
     scope_paths = {"order_dtl": {"facility": "order_id__facility_id__code"}}
     settings = settings_for(

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 STREAM = "nul_probe_orders"
 
 
 def _tap(path: Path) -> Path:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     scope = {"scope_company_code": "GNOS", "scope_facility_code": "DC01"}
     properties = {name: {"type": ["string", "null"]} for name in ("note", "ref", "mod_ts", *scope)}
     properties["id"] = {"type": "integer"}

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from gruponos_meltano_native.testing import http_receiver
+from gruponos_testing.receivers import http_receiver
 
 BIN = Path(sys.executable).parent
 SLOW = {

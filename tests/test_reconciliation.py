@@ -6,7 +6,7 @@ import asyncio
 
 import sqlalchemy as sa
 from gruponos_meltano_native import create_gruponos_meltano_platform
-from gruponos_meltano_native.testing import http_receiver
+from gruponos_testing.receivers import http_receiver
 
 
 def test_planted_row_fails_the_full_sync_and_alerts(cli, simulator, db, tmp_path):
@@ -83,8 +83,8 @@ def test_full_sync_into_postgresql_reconciles(simulator, settings_for, postgres_
 def test_wms_counts_take_one_request_each_and_no_discovery(simulator):
     """The counting request is the partition planner's: one row, only `id`, the run's scope
     and the properties from the run's SCHEMA; no `describe/` nor sample page again."""
-    from gruponos_meltano_native.runner import StreamInfo
-    from gruponos_meltano_native.wms_checks import wms_counter
+    from gruponos_meltano_native.checks.wms_checks import wms_counter
+    from gruponos_meltano_native.runners.runner import StreamInfo
 
     config = {
         "base_url": simulator.base_url,

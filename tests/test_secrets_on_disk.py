@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gruponos_meltano_native.testing import http_receiver, kill_process_tree, wait_for
+from gruponos_testing.receivers import http_receiver, kill_process_tree, wait_for
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]

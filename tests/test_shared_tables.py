@@ -102,7 +102,7 @@ def test_a_full_sync_marks_its_own_facilitys_deletions_only_and_only_when_it_suc
 
 def test_live_shapes_two_facilities_and_purged_allocations(cli, db):
     """On the live profile allocation and order_dtl have no company/facility fields at all."""
-    from tap_oracle_wms.simulator import WMSSimulator
+    from wms_simulator import WMSSimulator
 
     with WMSSimulator(orders=120, seed=5, profile="live") as live:
         env = {

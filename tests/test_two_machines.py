@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from gruponos_meltano_native.db_lock import database_holders
+from gruponos_meltano_native.pipeline.db_lock import database_holders
 
 BIN = Path(sys.executable).parent
 RUN = ("run", "--company", "GNOS", "--facility", "DC01")

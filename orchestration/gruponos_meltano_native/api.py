@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.database import OracleConnectionManager
 from gruponos_meltano_native.errors import SettingsError
-from gruponos_meltano_native.facilities import exit_code_of, render_summary, run_facilities
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator
-from gruponos_meltano_native.run_report import RunReport
-from gruponos_meltano_native.runner import ProgressCallback
+from gruponos_meltano_native.pipeline.facilities import exit_code_of, render_summary, run_facilities
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator
+from gruponos_meltano_native.pipeline.run_report import RunReport
+from gruponos_meltano_native.runners.runner import ProgressCallback
 
 _T = TypeVar("_T")
 

@@ -20,6 +20,20 @@ log = logging.getLogger(__name__)
 
 DIALECTS = {"oracle": "oracle", "postgresql": "postgresql", "sqlite": "sqlite"}
 
+# Dialects every machine can share (state and lock in the database); SQLite is one machine's.
+SHARED_DIALECTS = ("postgresql", "oracle")
+
+
+def shares_database(target_config: dict[str, Any]) -> bool:
+    """Tell whether the target database is one every machine can share (PostgreSQL, Oracle).
+
+    An unsupported database is refused where it is used (with the run's report), not here.
+    """
+    try:
+        return database_rules(target_config).dialect in SHARED_DIALECTS
+    except ValueError:
+        return False
+
 
 def database_url(target_config: dict[str, Any]) -> str:
     """Return the URL the target writes to, built by the target's own connection rules."""

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from gruponos_meltano_native.api import SyncResult, create_gruponos_meltano_platform
-from gruponos_meltano_native.cli import render_report
+from gruponos_meltano_native.cli.commands import render_report
 from gruponos_meltano_native.config import GruponosMeltanoSettings, load_settings
 from gruponos_meltano_native.errors import ExitCode, PlatformError
 
@@ -42,7 +42,7 @@ STARTUP_TIMEOUT_SECONDS = 60
 @contextmanager
 def wms_simulator(orders: int = DEMO_ORDERS, seed: int = 7) -> Iterator[str]:
     """Run `wms-simulator` as a process on loopback; yields its base URL, stops it after."""
-    command = [sys.executable, "-m", "tap_oracle_wms.simulator", "--orders", str(orders)]
+    command = [sys.executable, "-m", "wms_simulator", "--orders", str(orders)]
     # A session of its own: a Ctrl-C on the terminal must not stop it under the runs it
     # serves; it is stopped once they have stopped.
     process = subprocess.Popen(
@@ -157,7 +157,7 @@ def cli_hints(settings: GruponosMeltanoSettings, out: Path, simulated: bool) -> 
 
 
 def _write_report(settings: GruponosMeltanoSettings, out: Path, simulated: bool) -> None:
-    from gruponos_meltano_native.history_commands import show_history, write_report
+    from gruponos_meltano_native.cli.history_commands import show_history, write_report
 
     print("\n=== run history ===", flush=True)
     print(show_history(settings, None, None, None, last=10), flush=True)

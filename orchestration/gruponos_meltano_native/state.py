@@ -6,13 +6,10 @@ crash at any moment leaves either the previous state or the new one, never half 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,42 +17,13 @@ from tap_oracle_wms.errors import WMSStateError
 from tap_oracle_wms.inputs import check_state
 
 from gruponos_meltano_native.errors import StateError
+from gruponos_meltano_native.files import atomic_write_json, read_json
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 # The tap's incremental replication key, and how far before a full sync's start the incremental
 # job it seeds goes back (the WMS's clock and ours may differ; re-reading is harmless).
 REPLICATION_KEY = "mod_ts"
 SEED_MARGIN = timedelta(hours=1)
-
-
-def atomic_write_json(path: Path, payload: Any) -> None:
-    """Write `payload` as JSON to `path` so readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=True, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file, or None when absent; a damaged file is a `StateError` naming it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise StateError(f"cannot read state file {path}: {exc}") from None
 
 
 def check_stored_state(value: dict[str, Any], where: str) -> None:
@@ -121,7 +89,7 @@ class StateStore:
             "company": key.company,
             "facility": key.facility,
             "run_id": run_id,
-            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
             "value": value,
         }
         try:
@@ -155,7 +123,7 @@ def incremental_seed(streams: Iterable[str], full_sync_started: datetime) -> dic
     change made before it started, so an incremental run may start from then (minus
     `SEED_MARGIN`) and still see every later change.
     """
-    since = (full_sync_started - SEED_MARGIN).astimezone(timezone.utc).isoformat()
+    since = (full_sync_started - SEED_MARGIN).astimezone(UTC).isoformat()
     return {
         "bookmarks": {
             stream: {"replication_key": REPLICATION_KEY, "replication_key_value": since}

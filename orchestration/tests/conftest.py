@@ -57,7 +57,7 @@ def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server; skipped when missing, except in CI where that fails."""
-    from target_gruponos_oracle.testing import postgres_for_tests
+    from gruponos_testing.postgres import postgres_for_tests
 
     with postgres_for_tests() as url:
         yield url

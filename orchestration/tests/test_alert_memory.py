@@ -7,7 +7,7 @@ import os
 import uuid
 
 import pytest
-from gruponos_meltano_native.alert_memory import (
+from gruponos_meltano_native.observe.alert_memory import (
     DatabaseAlertMemory,
     FileAlertMemory,
     alert_memory,

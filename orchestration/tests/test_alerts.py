@@ -4,11 +4,17 @@ import json
 import socket
 
 import pytest
-from gruponos_meltano_native.alert_memory import alert_memory
-from gruponos_meltano_native.alerts import CHECK_FAILED, FAILURE, RECOVERY, Alert, AlertManager
 from gruponos_meltano_native.config import AlertSettings
 from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.testing import http_receiver, smtp_server
+from gruponos_meltano_native.observe.alert_memory import alert_memory
+from gruponos_meltano_native.observe.alerts import (
+    CHECK_FAILED,
+    FAILURE,
+    RECOVERY,
+    Alert,
+    AlertManager,
+)
+from gruponos_testing.receivers import http_receiver, smtp_server
 
 SECRET = "db-password-xyz"
 

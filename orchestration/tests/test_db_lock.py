@@ -11,11 +11,12 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from gruponos_meltano_native.db_lock import (
+from gruponos_meltano_native.errors import ExitCode, ScopeBusy
+from gruponos_meltano_native.pipeline.db_lock import (
     HEARTBEAT_SECONDS,
     MAX_NAME_BYTES,
     DatabaseScopeLock,
@@ -25,8 +26,7 @@ from gruponos_meltano_native.db_lock import (
     is_live,
     lock_name,
 )
-from gruponos_meltano_native.errors import ExitCode, ScopeBusy
-from gruponos_meltano_native.lock import ScopeLock, file_holders, scope_lock
+from gruponos_meltano_native.pipeline.lock import ScopeLock, file_holders, scope_lock
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
@@ -34,7 +34,7 @@ ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
 HOLDER = textwrap.dedent(
     """
     import json, sys, time
-    from gruponos_meltano_native.db_lock import DatabaseScopeLock
+    from gruponos_meltano_native.pipeline.db_lock import DatabaseScopeLock
     config, hold = json.loads(sys.argv[1]), float(sys.argv[2])
     lock = DatabaseScopeLock(config, "GNOS", "DC01", {"job": "full-sync-job", "run_id": "R-1"})
     lock.acquire()
@@ -136,7 +136,7 @@ def test_a_run_that_lost_its_lock_stops_before_writing_state(pg_config, postgres
 
 
 def test_a_holder_whose_heartbeat_stopped_is_not_named_as_holding():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fresh = {"heartbeat_at": (now - timedelta(seconds=HEARTBEAT_SECONDS)).isoformat()}
     stale = {"heartbeat_at": (now - timedelta(seconds=4 * HEARTBEAT_SECONDS)).isoformat()}
     assert is_live(fresh, now) and not is_live(stale, now) and not is_live({}, now)
@@ -208,7 +208,7 @@ def test_oracle_lock_excludes_a_second_holder_and_names_the_first():
 
 def test_health_reports_an_unreachable_database_without_failing_on_it(tmp_path):
     from gruponos_meltano_native.config import GruponosMeltanoSettings
-    from gruponos_meltano_native.health import held_locks, last_states
+    from gruponos_meltano_native.pipeline.health import held_locks, last_states
 
     settings = GruponosMeltanoSettings.model_validate(
         {

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from gruponos_meltano_native.db_state import (
+from gruponos_meltano_native.errors import StateError
+from gruponos_meltano_native.pipeline.db_state import (
     TAKEN_OVER_SUFFIX,
     DatabaseStateStore,
     state_store,
     state_table,
 )
-from gruponos_meltano_native.errors import StateError
 from gruponos_meltano_native.state import StateKey, StateStore
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable

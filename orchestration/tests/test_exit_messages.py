@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gruponos_meltano_native.exit_messages import error_cause, exit_message
+from gruponos_meltano_native.runners.exit_messages import error_cause, exit_message
 
 TAP_OUTPUT = [
     "2026-11-26 15:21:25,412 | INFO     | tap-oracle-wms | Skipping parse of env var settings...",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from gruponos_meltano_native.cli.history_commands import show_history
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.history import (
+from gruponos_meltano_native.observe.history import (
     COLUMN_NAMES,
     HistoryRow,
     HistoryTableError,
@@ -18,11 +19,10 @@ from gruponos_meltano_native.history import (
     render_runs,
     write_with_pending,
 )
-from gruponos_meltano_native.history_commands import show_history
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
-T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
 
 def _row(run_id: str, entity: str, minutes: int = 0, **extra) -> HistoryRow:
@@ -170,7 +170,7 @@ def test_history_rows_round_trip_through_the_pending_json(tmp_path: Path):
 
 
 def test_oracle_gets_naive_utc_values():
-    from gruponos_meltano_native.history import _row_values
+    from gruponos_meltano_native.observe.history import _row_values
 
     local = timezone(timedelta(hours=-3))
     row = _row_values(

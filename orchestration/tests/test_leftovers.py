@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from gruponos_meltano_native.leftovers import RunFiles, remove_leftovers
+from gruponos_meltano_native.pipeline.leftovers import RunFiles, remove_leftovers
 
 
 def _dead_pid() -> int:

@@ -12,13 +12,13 @@ import time
 
 import pytest
 from gruponos_meltano_native.errors import ExitCode, ScopeBusy, SettingsError
-from gruponos_meltano_native.lock import ScopeLock, lock_path
+from gruponos_meltano_native.pipeline.lock import ScopeLock, lock_path
 
 HOLDER = textwrap.dedent(
     """
     import subprocess, sys, time
     from pathlib import Path
-    from gruponos_meltano_native.lock import ScopeLock
+    from gruponos_meltano_native.pipeline.lock import ScopeLock
     state_dir, hold = Path(sys.argv[1]), float(sys.argv[2])
     lock = ScopeLock(state_dir, "GNOS", "DC01", {"job": "full-sync-job", "run_id": "R-1"})
     lock.acquire()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gruponos_meltano_native.metric_lines import RecordCount, record_count
+from gruponos_meltano_native.runners.metric_lines import RecordCount, record_count
 
 POINT = '{"type": "counter", "metric": "record_count", "value": 120, "tags": {"stream": "a"}}'
 

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from gruponos_meltano_native.metrics import RunSample, grouping_path, publish, shown_url
-from gruponos_meltano_native.observe_testing import (
+from gruponos_meltano_native.observe.metrics import RunSample, grouping_path, publish, shown_url
+from gruponos_testing.browser_and_pushgateway import (
     pushgateway_for_tests,
     pushgateway_groups,
 )
@@ -133,8 +133,8 @@ def test_grouping_path_and_shown_url():
 def test_readme_documents_every_metric_and_history_column():
     from pathlib import Path
 
-    from gruponos_meltano_native.history import COLUMN_NAMES
-    from gruponos_meltano_native.metrics import METRICS, PREFIX
+    from gruponos_meltano_native.observe.history import COLUMN_NAMES
+    from gruponos_meltano_native.observe.metrics import METRICS, PREFIX
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name, *_ in METRICS:

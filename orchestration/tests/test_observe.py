@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
-from gruponos_meltano_native.history import RunHistory, render_runs
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.lock import ScopeLock
-from gruponos_meltano_native.orchestrator import Orchestrator, RunReport
+from gruponos_meltano_native.observe.history import RunHistory, render_runs
+from gruponos_meltano_native.pipeline.lock import ScopeLock
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator, RunReport
 
 
 def _run(orchestrator, mode, company, facility, entities=None):
@@ -41,7 +41,7 @@ def test_run_status(success, kind, status):
 
 def test_a_run_that_fails_at_start_is_recorded_with_its_requested_entities(tmp_path):
     settings = _settings(tmp_path)  # no WMS URL: the run fails before any process starts
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     report = _run(
         Orchestrator(settings), "incremental", "GNOS", "DC01", ["order_hdr", "allocation"]
     )
@@ -65,7 +65,7 @@ def test_history_can_be_switched_off(tmp_path):
 
 
 def test_a_run_skipped_because_the_facility_is_held_is_recorded_not_alerted(tmp_path):
-    from tap_oracle_wms.simulator import WMSSimulator
+    from wms_simulator import WMSSimulator
 
     holder = {"job": "full-sync-job", "run_id": "20261126T035900Z-123456"}
     with WMSSimulator(orders=5) as wms:

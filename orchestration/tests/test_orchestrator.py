@@ -9,10 +9,10 @@ import textwrap
 import pytest
 from gruponos_meltano_native.config import GruponosMeltanoSettings
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.orchestrator import Orchestrator
+from gruponos_meltano_native.pipeline.orchestrator import Orchestrator
 from gruponos_meltano_native.state import StateKey
-from gruponos_meltano_native.testing import http_receiver
-from tap_oracle_wms.simulator import WMSSimulator
+from gruponos_testing.receivers import http_receiver
+from wms_simulator import WMSSimulator
 
 TAP = """
 import json, sys

@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 import logging
 
-from gruponos_meltano_native.progress import Progress
+from gruponos_meltano_native.runners.progress import Progress
 
 
 def test_terminal_gets_one_redrawn_line_per_update():
@@ -20,7 +20,7 @@ def test_terminal_gets_one_redrawn_line_per_update():
 def test_without_terminal_progress_is_logged_now_and_then(caplog):
     screen = io.StringIO()
     progress = Progress(screen, tty=False, log_every=0)
-    with caplog.at_level(logging.INFO, logger="gruponos_meltano_native.progress"):
+    with caplog.at_level(logging.INFO, logger="gruponos_meltano_native.runners.progress"):
         progress({"order_hdr": 10}, 1.0)
     progress.finish()
     assert screen.getvalue() == ""

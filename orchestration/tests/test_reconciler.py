@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from gruponos_meltano_native.checks.reconciliation import Reconciler
 from gruponos_meltano_native.config import ValidationSettings
 from gruponos_meltano_native.jobs import RunScope
-from gruponos_meltano_native.reconciliation import Reconciler
-from gruponos_meltano_native.runner import StreamInfo
+from gruponos_meltano_native.runners.runner import StreamInfo
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SCOPE = RunScope.of("full", "GNOS", "DC01")
 SCOPED = StreamInfo(["id"], {"id", "scope_company_code", "scope_facility_code", "mod_ts"})
 INFO = StreamInfo(["id"], {"id", "facility_id", "facility_id_key", "mod_ts"})
@@ -212,7 +212,7 @@ FUTURE_ROWS = [
 def _assert_future_rows_ignored(report):
     figures = report.entities["order_hdr"]
     assert datetime.fromisoformat(figures.newest_mod_ts) == datetime(
-        2026, 11, 26, 11, 55, tzinfo=timezone.utc
+        2026, 11, 26, 11, 55, tzinfo=UTC
     )
     assert figures.staleness_minutes == 5.0 and figures.future_mod_ts == 2
     (freshness,) = [c for c in report.checks if c.name == "freshness"]
@@ -227,7 +227,7 @@ def test_freshness_ignores_mod_ts_beyond_the_wms_clock_on_sqlite(tmp_path):
 
 
 def test_freshness_ignores_mod_ts_beyond_the_wms_clock_on_postgresql():
-    from target_gruponos_oracle.testing import postgres_for_tests
+    from gruponos_testing.postgres import postgres_for_tests
 
     with postgres_for_tests() as url:
         engine = sa.create_engine(url)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from gruponos_meltano_native import screenshot
-from gruponos_meltano_native.charts import COLORS, nice_ceiling
-from gruponos_meltano_native.history import HistoryRow
-from gruponos_meltano_native.observe_testing import (
+from gruponos_meltano_native.observe.charts import COLORS, nice_ceiling
+from gruponos_meltano_native.observe.history import HistoryRow
+from gruponos_meltano_native.observe.report import render_report
+from gruponos_testing import screenshot
+from gruponos_testing.browser_and_pushgateway import (
     chromium_dom,
     chromium_for_tests,
     count_color,
     read_png,
 )
-from gruponos_meltano_native.report import render_report
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CAUSE = "target-gruponos-oracle exited with code 1: ORA-01653: unable to extend table\ntrace"
 
 

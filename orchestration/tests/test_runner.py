@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from gruponos_meltano_native.errors import ExtractError, LoadError
 from gruponos_meltano_native.masking import Redactor
-from gruponos_meltano_native.runner import PipeRunner
+from gruponos_meltano_native.runners.runner import PipeRunner
 
 FAKE_TAP = textwrap.dedent(
     """
@@ -147,7 +147,7 @@ STUBBORN_TAP = textwrap.dedent(
 def test_a_stopped_tap_writing_into_a_full_pipe_gets_a_broken_pipe_not_a_hang(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("gruponos_meltano_native.runner.SHUTDOWN_TIMEOUT_SECONDS", 10.0)
+    monkeypatch.setattr("gruponos_meltano_native.runners.runner.SHUTDOWN_TIMEOUT_SECONDS", 10.0)
     runner = _runner(tmp_path, die_after=500)
     tap = tmp_path / "stubborn_tap.py"
     tap.write_text(STUBBORN_TAP)
@@ -202,7 +202,7 @@ RECORDING_TARGET = textwrap.dedent(
 def test_activate_version_reaches_the_target_only_after_a_successful_extraction(
     tmp_path, tap_mode, required, expected
 ):
-    from gruponos_meltano_native.deletions import VersionGate
+    from gruponos_meltano_native.runners.deletions import VersionGate
 
     (tmp_path / "tap.py").write_text(VERSIONED_TAP)
     (tmp_path / "target.py").write_text(RECORDING_TARGET)
@@ -243,8 +243,8 @@ ENDLESS_TAP = textwrap.dedent(
 
 
 def test_a_state_that_cannot_be_kept_stops_the_tap_and_fails_the_run(tmp_path):
-    from gruponos_meltano_native.db_lock import LockLost
-    from gruponos_meltano_native.deletions import VersionGate
+    from gruponos_meltano_native.pipeline.db_lock import LockLost
+    from gruponos_meltano_native.runners.deletions import VersionGate
 
     tap = tmp_path / "endless_tap.py"
     target = tmp_path / "target.py"

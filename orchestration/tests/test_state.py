@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC
 
 import pytest
 from gruponos_meltano_native.errors import StateError
-from gruponos_meltano_native.state import StateKey, StateStore, atomic_write_json
+from gruponos_meltano_native.files import atomic_write_json
+from gruponos_meltano_native.state import StateKey, StateStore
 
 
 def test_state_is_kept_per_job_company_and_facility(tmp_path):
@@ -64,11 +66,11 @@ def test_damaged_state_file_is_named(tmp_path):
 
 
 def test_a_full_sync_without_bookmarks_seeds_the_incremental_job_from_before_it_began():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from gruponos_meltano_native.state import incremental_seed
 
-    started = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)
+    started = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
     assert incremental_seed(["order_hdr", "allocation"], started) == {
         "bookmarks": {
             name: {

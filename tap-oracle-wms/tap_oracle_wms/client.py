@@ -536,4 +536,4 @@ def _param_value(value: t.Any) -> str:
 
 def utc_param(value: dt.datetime) -> str:
     """Return a timestamp filter value in UTC with an explicit offset."""
-    return value.astimezone(dt.timezone.utc).isoformat()
+    return value.astimezone(dt.UTC).isoformat()

@@ -28,7 +28,7 @@ REPLICATION_KEY = "mod_ts"  # the tap's replication key, where an entity has it
 def parse_timestamp(text: str) -> dt.datetime:
     """Return an ISO 8601 timestamp as an aware datetime (UTC when it has no offset)."""
     value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class WMSClock:
@@ -52,7 +52,7 @@ class WMSClock:
         if moment is not None and moment.tzinfo is not None:
             self.at_start, self.source = moment, "the WMS's Date header"
         else:
-            self.at_start = dt.datetime.now(dt.timezone.utc)
+            self.at_start = dt.datetime.now(dt.UTC)
             self.source = "the host's clock (the WMS sent no Date header)"
 
     def horizon(self) -> Horizon:
@@ -68,7 +68,7 @@ class Horizon:
 
     def __init__(self, moment: dt.datetime, source: str = "") -> None:
         """`moment`: the WMS's clock at the run's start plus the allowed skew."""
-        self.moment = moment.astimezone(dt.timezone.utc)
+        self.moment = moment.astimezone(dt.UTC)
         self.text = self.moment.isoformat()
         self.source = source
 

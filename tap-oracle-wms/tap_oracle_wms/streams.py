@@ -220,7 +220,7 @@ class WMSStream(FencedStream):
         return saved
 
     def _suffix(self) -> bytes:
-        extracted = ENCODER.encode(dt.datetime.now(dt.timezone.utc))
+        extracted = ENCODER.encode(dt.datetime.now(dt.UTC))
         version = f',"version":{self.stream_version}' if self.stream_version else ""
         return f'{version},"time_extracted":{extracted.decode()}}}\n'.encode()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 TAP = str(Path(sys.executable).parent / "tap-oracle-wms")
 

@@ -162,7 +162,7 @@ def test_a_future_mod_ts_is_extracted_but_the_bookmark_stops_at_the_wms_clock(
 
 @pytest.mark.parametrize("skew", [-120, 120])
 def test_the_horizon_follows_the_wms_clock_not_the_hosts(config_for, run_tap, skew):
-    from tap_oracle_wms.simulator import WMSSimulator
+    from wms_simulator import WMSSimulator
 
     with WMSSimulator(orders=20, seed=2, clock_skew_minutes=skew) as sim:
         sim.advance(1)

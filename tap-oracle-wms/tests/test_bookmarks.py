@@ -15,9 +15,9 @@ import io
 import json
 
 import pytest
-from tap_oracle_wms.simulator import WMSSimulator
 from tap_oracle_wms.streams import EntityStream
 from tap_oracle_wms.tap import TapOracleWMS
+from wms_simulator import WMSSimulator
 
 
 def sync(config: dict, state: dict | None = None) -> list[dict]:
@@ -90,7 +90,7 @@ def test_state_right_after_a_record_that_jumped_ahead(
         config = config_for(
             sim,
             entities=["order_dtl"],
-            start_date=inserted_at.astimezone(dt.timezone.utc).isoformat(),
+            start_date=inserted_at.astimezone(dt.UTC).isoformat(),
             lookback_minutes=0,
             page_size=15,
             max_parallel_requests=1,
@@ -113,7 +113,7 @@ def test_resuming_from_any_mid_run_state_skips_nothing(monkeypatch, config_for, 
     monkeypatch.setattr(EntityStream, "STATE_MSG_FREQUENCY", 100)
     with WMSSimulator(orders=150, seed=9, profile=profile, cursor_ignores_ordering=ignores) as sim:
         stamps = sorted(r["mod_ts"] for r in sim.rows("order_dtl").values())
-        start = stamps[len(stamps) // 3].astimezone(dt.timezone.utc).isoformat()
+        start = stamps[len(stamps) // 3].astimezone(dt.UTC).isoformat()
         # One request at a time: one range, so the order seen is the cursor's own (id ranges
         # read in parallel interleave by design; test_parallel_runs.py covers them).
         config = config_for(

@@ -12,7 +12,7 @@ import pytest
 import requests
 from tap_oracle_wms.horizon import ALLOWED_SKEW, FutureRecords, Horizon, WMSClock
 
-CLOCK = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.timezone.utc)  # the WMS's Date header
+CLOCK = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)  # the WMS's Date header
 
 
 def _records() -> FutureRecords:
@@ -44,13 +44,11 @@ def test_values_beyond_the_wms_clock_plus_skew_are_found_in_any_format(value, be
 
 def test_without_a_date_header_the_hosts_clock_stands_in():
     clock = WMSClock()
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     clock.saw(None)
     clock.saw("Sun, 06 Dec 2026 03:00:00 GMT")  # only the first answer counts
     horizon = clock.horizon()
-    assert (
-        before + ALLOWED_SKEW <= horizon.moment <= dt.datetime.now(dt.timezone.utc) + ALLOWED_SKEW
-    )
+    assert before + ALLOWED_SKEW <= horizon.moment <= dt.datetime.now(dt.UTC) + ALLOWED_SKEW
     assert "host's clock" in horizon.describe()
 
 
@@ -71,7 +69,7 @@ def test_the_simulators_date_header_follows_its_clock_and_skew():
             answer = requests.get(api, auth=("demo", "demo-password"), timeout=10)
             return email.utils.parsedate_to_datetime(answer.headers["Date"])
 
-        skew = wms_clock() - dt.datetime.now(dt.timezone.utc)
+        skew = wms_clock() - dt.datetime.now(dt.UTC)
         assert abs(skew - dt.timedelta(minutes=120)) < dt.timedelta(seconds=30)
         before = wms_clock()
         requests.post(f"{base_url}/__simulator__/advance?minutes=30", timeout=10)

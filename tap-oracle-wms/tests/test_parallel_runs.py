@@ -92,7 +92,7 @@ def test_each_record_arrives_exactly_once_while_rows_are_inserted(
 def test_a_run_killed_mid_way_and_resumed_lands_every_record(
     fresh_sim, config_for, run_tap, tmp_path
 ):
-    start = fresh_sim.now().astimezone(dt.timezone.utc)
+    start = fresh_sim.now().astimezone(dt.UTC)
     bookmark = {"replication_key": "mod_ts", "replication_key_value": start.isoformat()}
     state0 = {"bookmarks": {"order_dtl": bookmark}}
     changed: set[int] = set()

@@ -19,7 +19,7 @@ from tap_oracle_wms.partitions import (
     split,
 )
 from tap_oracle_wms.records import RecordCodec
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 
 def holders(ranges: list[IdRange], value: int) -> int:

@@ -135,7 +135,7 @@ def test_a_state_of_another_format_or_filters_starts_clean_and_keeps_the_bookmar
     expected = {
         i
         for i, row in fresh_sim.rows("allocation").items()
-        if row["mod_ts"] >= dt.datetime(2026, 1, 5, 9, 55, tzinfo=dt.timezone.utc)
+        if row["mod_ts"] >= dt.datetime(2026, 1, 5, 9, 55, tzinfo=dt.UTC)
         and (change == "older format" or row["status_id"] < 99)
     }
     assert {r["id"] for r in run.records["allocation"]} == expected

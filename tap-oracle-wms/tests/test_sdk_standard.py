@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from singer_sdk.testing import get_tap_test_class
-from tap_oracle_wms.simulator import WMSSimulator
 from tap_oracle_wms.tap import TapOracleWMS
+from wms_simulator import WMSSimulator
 
 # The SDK builds its test class from a config at import time, so the simulator starts here.
 _SIM = WMSSimulator(orders=25, seed=4).start()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_oracle_wms.simulator import FaultSettings, WMSSimulator
+from wms_simulator import FaultSettings, WMSSimulator
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_filters_lookups_negation_and_traversal(sim, api):
         i for i, line in lines.items() if line["cust_field_1"] is None
     }
     cutoff = max(h["mod_ts"] for h in hdrs.values()) - dt.timedelta(days=2)
-    assert ids("order_hdr/", mod_ts__gte=cutoff.astimezone(dt.timezone.utc).isoformat()) == {
+    assert ids("order_hdr/", mod_ts__gte=cutoff.astimezone(dt.UTC).isoformat()) == {
         i for i, h in hdrs.items() if h["mod_ts"] >= cutoff
     }
     # A repeated parameter: only the last one counts.
@@ -238,7 +238,7 @@ def test_clock_touch_insert_and_admin_endpoints(fresh_sim):
 
 
 def test_same_seed_same_data():
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     one = WMSSimulator(orders=10, seed=3, start=start)
     two = WMSSimulator(orders=10, seed=3, start=start)
     assert dict(one.rows("order_dtl")) == dict(two.rows("order_dtl"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 
 def get_pages(sim: WMSSimulator, count: int, page_size: int = 10) -> list[int]:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import requests
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 
 def _facility_codes(base_url: str, auth: tuple[str, str], company: str) -> list[str]:

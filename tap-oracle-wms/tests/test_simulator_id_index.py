@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tap_oracle_wms.simulator.query import Query
-from tap_oracle_wms.simulator.store import Store
+from wms_simulator.query import Query
+from wms_simulator.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 ALLOCATION_FIELDS = {
     "id",

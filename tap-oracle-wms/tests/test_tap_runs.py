@@ -94,7 +94,7 @@ def test_incremental_run_returns_only_changes_and_the_lookback_window(
 
 def test_start_date_bounds_the_first_run(sim, config_for, run_tap):
     stamps = sorted(r["mod_ts"] for r in sim.rows("order_hdr").values())
-    cutoff = stamps[len(stamps) // 2].astimezone(dt.timezone.utc)
+    cutoff = stamps[len(stamps) // 2].astimezone(dt.UTC)
     result = run_tap(config_for(sim, entities=["order_hdr"], start_date=cutoff.isoformat()))
     assert result.returncode == 0, result.stderr
     assert {r["id"] for r in result.records["order_hdr"]} == {
@@ -260,7 +260,7 @@ def test_stream_maps_take_the_sdk_path_and_still_work(sim, config_for, run_tap):
 
 def test_bookmark_without_offset_is_read_as_utc(default_sim, config_for, run_tap):
     stamps = sorted(r["mod_ts"] for r in default_sim.rows("order_hdr").values())
-    cutoff = stamps[len(stamps) // 3].astimezone(dt.timezone.utc)
+    cutoff = stamps[len(stamps) // 3].astimezone(dt.UTC)
     state = {
         "bookmarks": {
             "order_hdr": {

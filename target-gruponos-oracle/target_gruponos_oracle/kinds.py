@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 
-class Kind(str, enum.Enum):
+class Kind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(kind), kept as it was)
     """What a column holds, independent of the database."""
 
     INTEGER = "integer"

@@ -120,7 +120,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         self._row_key = itemgetter(*positions) if positions else None
         self._rows: dict[Any, tuple] | list[tuple] = {} if self.load_method == UPSERT else []
         self._deleted: dict[Any, tuple] = {}  # key → key values, rows to delete (hard_delete)
-        self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
+        self._batch_time = dt.datetime.now(dt.UTC).isoformat()
         self._sync_started = int(self.sync_started_at)
 
     def enable_versions(self) -> None:
@@ -343,7 +343,7 @@ class GruponosSink(SQLSink[GruponosConnector]):
         # records the tap extracted, and a record replaced by a newer one was not lost.
         self.record_counter_metric.increment(self.current_size)
         self._rows = {} if isinstance(self._rows, dict) else []
-        self._batch_time = dt.datetime.now(dt.timezone.utc).isoformat()
+        self._batch_time = dt.datetime.now(dt.UTC).isoformat()
         return rows, deleted
 
     def write_rows(self, rows: Sequence[tuple], deleted: Sequence[tuple] = ()) -> None:

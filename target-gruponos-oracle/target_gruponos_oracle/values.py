@@ -18,7 +18,7 @@ import msgspec
 
 from target_gruponos_oracle.kinds import Kind
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _json_encoder = msgspec.json.Encoder(decimal_format="number")
 
 Converter = Callable[[Any], Any]

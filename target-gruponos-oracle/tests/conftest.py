@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from gruponos_testing.postgres import postgres_for_tests
 from target_gruponos_oracle import naming
 from target_gruponos_oracle.dialects import strategy_class
 from target_gruponos_oracle.target import TargetGruponosOracle
-from target_gruponos_oracle.testing import postgres_for_tests
 
 EXECUTABLE = Path(sys.executable).parent / "target-gruponos-oracle"
 ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from gruponos_testing.postgres import wait_for
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle.dialects.tables import ExistingColumn, ExistingKey
 from target_gruponos_oracle.kinds import Kind
-from target_gruponos_oracle.testing import wait_for
 
 from .conftest import EXECUTABLE
 

@@ -308,7 +308,7 @@ def test_a_date_time_column_widened_to_text_reads_iso_8601_old_and_new(db, h):
     )
     values = [r["ts"] for r in db.rows("events")]
     assert all(ISO_8601.match(v) for v in values), values
-    instant = dt.datetime(2024, 3, 10, 13, 15, 30, 123456, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2024, 3, 10, 13, 15, 30, 123456, tzinfo=dt.UTC)
     assert dt.datetime.fromisoformat(values[0]) == instant
 
 

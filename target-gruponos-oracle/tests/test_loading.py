@@ -20,8 +20,8 @@ def _as_utc(value) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:  # Oracle returns the UTC wall time of the session
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def test_upsert_last_record_per_key_wins_within_and_across_batches(db, h):
@@ -252,7 +252,7 @@ def test_time_zones_are_kept_as_instants(db, h):
         ],
     )
     rows = db.rows("events")
-    instant = dt.datetime(2024, 3, 10, 13, 15, 30, 123456, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2024, 3, 10, 13, 15, 30, 123456, tzinfo=dt.UTC)
     assert [_as_utc(r["ts"]) for r in rows[:3]] == [instant] * 3
     assert rows[3]["ts"] is None
     assert str(rows[0]["day"])[:10] == "2024-03-10"
@@ -291,7 +291,7 @@ def test_record_metadata_columns(db, h):
     )
     row = db.rows("orders")[0]
     assert _as_utc(row[db.column("_sdc_extracted_at").lower()]) == dt.datetime(
-        2024, 1, 1, tzinfo=dt.timezone.utc
+        2024, 1, 1, tzinfo=dt.UTC
     )
     assert row[db.column("_sdc_table_version").lower()] == 7
     assert row[db.column("_sdc_batched_at").lower()] is not None

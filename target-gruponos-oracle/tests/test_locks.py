@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 
-from target_gruponos_oracle.testing import wait_for
+from gruponos_testing.postgres import wait_for
 
 ITEMS = {"id": {"type": "integer"}, "qty": {"type": "integer"}}
 WIDER = {**ITEMS, "note": {"type": ["null", "string"]}}

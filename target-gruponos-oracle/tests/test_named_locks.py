@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from gruponos_testing.postgres import wait_for
 from target_gruponos_oracle import NamedLock, NamedLockBusy, NamedLockUnsupported
 from target_gruponos_oracle.connector import create_engine
 from target_gruponos_oracle.dialects import OracleStrategy, PostgresStrategy, SqliteStrategy
 from target_gruponos_oracle.dialects.postgres import advisory_key
-from target_gruponos_oracle.testing import wait_for
 
 ORACLE_URL = os.environ.get("TARGET_ORACLE_TEST_URL")
 FACILITY = "gruponos/facility/GNOS/DC01"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from target_gruponos_oracle import naming, testing
+from gruponos_testing import postgres as postgres_testing
+from target_gruponos_oracle import naming
 from target_gruponos_oracle.dialects import strategy_class
 from target_gruponos_oracle.naming import column_name, table_name
 
@@ -62,10 +63,10 @@ def test_unknown_dialect_is_refused():
 
 
 def test_missing_postgres_binaries_give_a_clear_error(monkeypatch):
-    monkeypatch.setattr(testing.glob, "glob", lambda pattern: [])
-    monkeypatch.setattr(testing.shutil, "which", lambda name: None)
-    server = testing.ephemeral_postgres()
-    with pytest.raises(testing.PostgresUnavailableError, match="initdb, pg_ctl"):
+    monkeypatch.setattr(postgres_testing.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(postgres_testing.shutil, "which", lambda name: None)
+    server = postgres_testing.ephemeral_postgres()
+    with pytest.raises(postgres_testing.PostgresUnavailableError, match="initdb, pg_ctl"):
         server.__enter__()
 
 
@@ -77,10 +78,10 @@ def test_missing_postgres_binaries_give_a_clear_error(monkeypatch):
     ],
 )
 def test_a_missing_server_skips_a_test_but_fails_it_in_ci(monkeypatch, ci, outcome, said):
-    monkeypatch.setattr(testing.glob, "glob", lambda pattern: [])
-    monkeypatch.setattr(testing.shutil, "which", lambda name: None)
+    monkeypatch.setattr(postgres_testing.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(postgres_testing.shutil, "which", lambda name: None)
     monkeypatch.setenv("CI", ci)
-    with pytest.raises(outcome, match=said), testing.postgres_for_tests():
+    with pytest.raises(outcome, match=said), postgres_testing.postgres_for_tests():
         pass
 
 
@@ -120,9 +121,8 @@ def test_tcps_spells_out_a_tls_address_for_oracle():
 def test_python_3_11_is_required_since_iso_date_times_end_in_z():
     # Issue 9, defect 9: Python 3.10's fromisoformat rejects "Z"; the target relies on it.
     import datetime as dt
-    from pathlib import Path
-
     import tomllib
+    from pathlib import Path
 
     pyproject = Path(__file__).parents[1] / "pyproject.toml"
     project = tomllib.loads(pyproject.read_text())["project"]

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from gruponos_testing.postgres import skip_or_fail
 from target_gruponos_oracle import database_rules
 from target_gruponos_oracle.errors import SettingsError
-from target_gruponos_oracle.testing import skip_or_fail
 
 from .conftest import EXECUTABLE
 

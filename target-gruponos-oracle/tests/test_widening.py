@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def as_instant(value: Any) -> dt.datetime:

@@ -42,8 +42,8 @@ def instance(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A throwaway Redis server (Debian's `redis-server`); skipped when missing, except in CI."""
-    from gruponos_dagster.testing import RedisUnavailableError, redis_server
-    from target_gruponos_oracle.testing import required_in_ci
+    from gruponos_testing.dagster_deployment import RedisUnavailableError, redis_server
+    from gruponos_testing.postgres import required_in_ci
 
     with required_in_ci(redis_server(), RedisUnavailableError, "redis-server") as url:
         yield url

@@ -18,7 +18,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from gruponos_dagster.defs import FULL_JOB, INCREMENTAL_JOB
 from gruponos_dagster.partitions import register_configured
-from gruponos_dagster.testing import (
+from gruponos_meltano_native.config import load_settings
+from gruponos_testing.dagster_deployment import (
     celery_worker_command,
     create_database,
     daemon_command,
@@ -31,8 +32,7 @@ from gruponos_dagster.testing import (
     submit_backfill,
     wait_for_runs,
 )
-from gruponos_meltano_native.config import load_settings
-from tap_oracle_wms.simulator import WMSSimulator
+from wms_simulator import WMSSimulator
 
 FACILITIES = ("DC01", "DC02", "DC03")
 RUNS_TIMEOUT_SECONDS = 420

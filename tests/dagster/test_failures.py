@@ -13,8 +13,8 @@ from gruponos_dagster.defs import FULL_JOB, build_definitions
 from gruponos_dagster.failures import raise_for_failure
 from gruponos_dagster.partitions import register_configured
 from gruponos_dagster.settings import DagsterSettings
-from gruponos_meltano_native.lock import ScopeLock
-from gruponos_meltano_native.testing import http_receiver
+from gruponos_meltano_native.pipeline.lock import ScopeLock
+from gruponos_testing.receivers import http_receiver
 
 FAST = DagsterSettings(
     busy_retries=2, busy_retry_seconds=1, unavailable_retries=2, unavailable_backoff_seconds=0

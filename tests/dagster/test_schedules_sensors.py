@@ -15,7 +15,7 @@ from gruponos_dagster.defs import FULL_JOB, INCREMENTAL_JOB, build_definitions
 from gruponos_dagster.partitions import FACILITY_PARTITIONS
 from gruponos_dagster.settings import DagsterSettings
 
-TICK = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.timezone.utc)
+TICK = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
 
 
 def _run_requests(defs, name, instance):

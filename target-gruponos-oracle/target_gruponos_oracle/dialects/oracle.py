@@ -648,7 +648,7 @@ class OracleStrategy(DialectStrategy):
 
     def deleted_at_value(self) -> Any:
         """Now as naive UTC: the driver ignores tzinfo; the session zone is +00:00."""
-        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     # Staging and loading -------------------------------------------------------------------
 

@@ -178,7 +178,7 @@ class PostgresStrategy(DialectStrategy):
 
     def deleted_at_value(self) -> Any:
         """Now, time-zone aware."""
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
     def staging_table(self, spec: TableSpec) -> str:
         """``pg_temp."<table>_stg"``: in this session's own temporary schema, never another's."""

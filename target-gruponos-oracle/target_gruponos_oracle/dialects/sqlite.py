@@ -143,7 +143,7 @@ class SqliteStrategy(DialectStrategy):
 
     def deleted_at_value(self) -> Any:
         """Now as ISO 8601 text."""
-        return dt.datetime.now(dt.timezone.utc).isoformat()
+        return dt.datetime.now(dt.UTC).isoformat()
 
     def multirow_insert_sql(self, spec: TableSpec, rows: int = 1) -> str:
         """INSERT of `rows` rows for the sink's columns."""

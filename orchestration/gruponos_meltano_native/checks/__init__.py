@@ -1,0 +1,1 @@
+"""Checks of a run's data: reconciliation against the target, the WMS's own checks."""

@@ -1,0 +1,1 @@
+"""The `gruponos-meltano` command: click commands and what they print."""

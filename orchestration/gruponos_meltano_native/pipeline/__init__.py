@@ -1,0 +1,1 @@
+"""One run of a job for a facility: orchestrator, report, state, locks, catalog, facilities."""
