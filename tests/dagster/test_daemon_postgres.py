@@ -3,11 +3,11 @@ coordinator, with each shipped instance file:
 - deploy/dagster.yaml: each run in its own process (the default run launcher);
 - deploy/dagster-celery.yaml: runs handed to two Celery workers over a real Redis.
 
-Duplicate full and incremental runs of three facilities are submitted at once. The instance's
-per-facility limit must serialize each facility's runs: the platform's run-history table shows
-no two runs of one facility overlapping (and no run skipped by the platform's own lock), and
-every facility reconciles PASSED; the `wms_api` pool (limit 2) keeps at most two syncs running
-at once. (Which worker took which run is Celery's choice: not asserted.)
+Two full runs and an incremental run of each of three facilities are submitted at once. The
+instance's per-facility limit must serialize each facility's runs: the platform's run-history
+table shows no two runs of one facility overlapping (and no run skipped by the platform's own
+lock), and every facility reconciles PASSED; the `wms_api` pool (limit 2) keeps at most two
+syncs running at once. (Which worker took which run is Celery's choice: not asserted.)
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ from gruponos_testing.dagster_deployment import (
 from wms_simulator import WMSSimulator
 
 FACILITIES = ("DC01", "DC02", "DC03")
+# Per facility, submitted at once: a duplicate full sync and an incremental one (each run
+# costs seconds here, so no more than what shows the per-facility limit at work).
+SUBMITTED = (FULL_JOB, FULL_JOB, INCREMENTAL_JOB)
+PLATFORM_JOB = {FULL_JOB: "full-sync-job", INCREMENTAL_JOB: "incremental-sync-job"}
 RUNS_TIMEOUT_SECONDS = 420
 
 
@@ -82,21 +86,22 @@ def test_daemon_serializes_each_facility_and_every_facility_reconciles(deploymen
     keys = [f"GNOS/{code}" for code in FACILITIES]
     with running(folder, commands), DagsterInstance.get() as instance:
         register_configured(instance, load_settings())
-        for job in (FULL_JOB, FULL_JOB, INCREMENTAL_JOB, INCREMENTAL_JOB):
+        for job in SUBMITTED:
             submit_backfill(folder, job, keys)
-        runs = wait_for_runs(instance, 4 * len(keys), RUNS_TIMEOUT_SECONDS, lambda: logs(folder))
-    assert len(runs) == 4 * len(keys)
+        expected = len(SUBMITTED) * len(keys)
+        runs = wait_for_runs(instance, expected, RUNS_TIMEOUT_SECONDS, lambda: logs(folder))
+    assert len(runs) == expected
     assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, logs(folder)
     if celery:  # every run went through the Celery run launcher
         assert all("dagster-celery/task_id" in r.tags for r in runs)
 
     history = history_runs(target_url)
-    assert len(history) == 4 * len(keys)
+    assert len(history) == expected
     for run in history:
         assert run.statuses == {"succeeded"}, run  # none skipped by the platform's lock
         assert run.failed_checks is None and run.quality_score == 100.0, run  # PASSED
     assert sorted((run.facility, run.job) for run in history) == sorted(
-        (code, job) for code in FACILITIES for job in ("full-sync-job", "incremental-sync-job") * 2
+        (code, PLATFORM_JOB[job]) for code in FACILITIES for job in SUBMITTED
     )
     assert overlaps(history) == []
     assert most_at_once(history) <= 2  # deploy/*.yaml: pools default_limit 2
