@@ -266,18 +266,27 @@ class Orchestrator:
     ) -> None:
         report.database = self.database_display()
         assert report.log_dir is not None
-        if self.settings.runner == "standalone":
+        standalone = self.settings.runner == "standalone"
+        start_state = None
+        if standalone:
             repair_stored_state(self.settings, self.store, scope, tap_config, report.run_id)
+            start_state = self._start_state(scope)  # read once: the pipe starts from it
         else:
             repair_meltano_state(self.settings, scope, tap_config)
-        standalone = self.settings.runner == "standalone"
-        unfinished = _resume_entries(self._start_state(scope)) if standalone else []
+        unfinished = _resume_entries(start_state)
         began = _first_began(unfinished)
         if unfinished:
             log.info("run %s: resuming the unfinished %s (began %s)", report.run_id, scope, began)
         with RunFiles(self.settings.state_dir, report.run_id) as files:
             result = self._run_pipe(
-                scope, tap_config, report.run_id, Path(report.log_dir), progress, lock, files
+                scope,
+                tap_config,
+                start_state,
+                report.run_id,
+                Path(report.log_dir),
+                progress,
+                lock,
+                files,
             )
         self._take_counts(report, result)
         dropped = nul_warning(
@@ -322,6 +331,7 @@ class Orchestrator:
         self,
         scope: RunScope,
         tap_config: dict[str, Any],
+        start_state: dict[str, Any] | None,
         run_id: str,
         log_dir: Path,
         progress: ProgressCallback | None,
@@ -336,7 +346,6 @@ class Orchestrator:
             meltano = MeltanoRunner(self.settings, log_dir, self.redact)
             files.add_meltano_project(meltano.project_dir)
             return meltano.run(scope, tap_config, target_config, progress)
-        start_state = self._start_state(scope)
         with tempfile.TemporaryDirectory(prefix="gruponos-run-") as tmp:
             folder = Path(tmp)
             files.add(folder)
