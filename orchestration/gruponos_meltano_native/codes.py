@@ -12,7 +12,7 @@ import re
 
 from gruponos_meltano_native.errors import SettingsError
 
-MAX_CODE_LENGTH = 64  # the run-history table's company and facility columns
+MAX_CODE_LENGTH = 64  # also the width of the platform tables' company and facility columns
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CODE_LENGTH}}}")
 
 

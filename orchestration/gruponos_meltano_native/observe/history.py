@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from target_gruponos_oracle import database_rules
 
+from gruponos_meltano_native.codes import MAX_CODE_LENGTH
 from gruponos_meltano_native.database import create_db_engine, dialect_of
 from gruponos_meltano_native.errors import SettingsError, StateError
 from gruponos_meltano_native.files import atomic_write_json, read_json
@@ -46,8 +47,8 @@ ERROR_MESSAGE_BYTES = 4000  # Oracle's VARCHAR2 limit in bytes
 COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any], str], ...] = (
     ("run_id", sa.String(64), "run id (`20261126T040501Z-1a2b3c`), also in plugin log folders"),
     ("job", sa.String(64), "`full-sync-job` or `incremental-sync-job`"),
-    ("company", sa.String(64), "WMS company code"),
-    ("facility", sa.String(64), "WMS facility code"),
+    ("company", sa.String(MAX_CODE_LENGTH), "WMS company code"),
+    ("facility", sa.String(MAX_CODE_LENGTH), "WMS facility code"),
     ("entity", sa.String(128), f"WMS entity; `{WHOLE_RUN}` when the run reached no entity"),
     ("started_at", sa.TIMESTAMP(timezone=True), "run start (UTC)"),
     ("ended_at", sa.TIMESTAMP(timezone=True), "run end (UTC)"),

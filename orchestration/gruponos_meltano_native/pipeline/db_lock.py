@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from target_gruponos_oracle import database_rules
 from target_gruponos_oracle.named_locks import NamedLock, NamedLockBusy, NamedLockUnsupported
 
+from gruponos_meltano_native.codes import MAX_CODE_LENGTH
 from gruponos_meltano_native.database import create_db_engine, ensure_table, platform_table
 from gruponos_meltano_native.errors import ConnectivityError, ScopeBusy, SettingsError, StateError
 from gruponos_meltano_native.masking import mask_url
@@ -69,8 +70,8 @@ def holders_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
         dialect,
         HOLDERS_TABLE,
         sa.Column("lock_name", sa.String(MAX_NAME_BYTES), primary_key=True),
-        sa.Column("company", sa.String(64), nullable=False),
-        sa.Column("facility", sa.String(64), nullable=False),
+        sa.Column("company", sa.String(MAX_CODE_LENGTH), nullable=False),
+        sa.Column("facility", sa.String(MAX_CODE_LENGTH), nullable=False),
         sa.Column("job", sa.String(64), nullable=False),
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("host", sa.String(255), nullable=False),

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from target_gruponos_oracle import database_rules
 
+from gruponos_meltano_native.codes import MAX_CODE_LENGTH
 from gruponos_meltano_native.database import (
     create_db_engine,
     ensure_table,
@@ -52,8 +53,8 @@ def state_table(target_config: dict[str, Any], dialect: str) -> sa.Table:
         dialect,
         STATE_TABLE,
         sa.Column("job", sa.String(64), nullable=False),
-        sa.Column("company", sa.String(64), nullable=False),
-        sa.Column("facility", sa.String(64), nullable=False),
+        sa.Column("company", sa.String(MAX_CODE_LENGTH), nullable=False),
+        sa.Column("facility", sa.String(MAX_CODE_LENGTH), nullable=False),
         # A state with many partitions exceeds 4,000 bytes: CLOB on Oracle, TEXT elsewhere.
         sa.Column("state_value", sa.Text(), nullable=False),
         sa.Column("run_id", sa.String(64), nullable=False),
